@@ -1,0 +1,136 @@
+"""Expand a validated experiment into its training runs (the grid), with stable paths and keys.
+
+A *setting* is one labelled dataset: (dataset, noise model, p, n, seed). A *run* is one method at one
+hyperparameter point on one setting. Paths and metric keys are built from params only, never by globbing.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict
+
+from limitlab.params import (DatasetConfig, Experiment, MethodEntry, ModelConfig, Study, TrainingConfig, n_tag,
+                             p_tag, value_tag)
+
+
+@dataclass(frozen=True)
+class Setting:
+    dataset: str
+    noise: str
+    p: float
+    n: int | str
+    seed: int
+    val_ratio: float = 0.2
+    clean_validation: bool = False
+    matrix: str | None = None
+
+    @property
+    def noise_dir(self) -> str:
+        name = self.noise if self.matrix is None else f"matrix-{Path(self.matrix).stem}"
+        if self.clean_validation:
+            name += "-cleanval"
+        if abs(self.val_ratio - 0.2) > 1e-12:
+            name += f"-val{value_tag(self.val_ratio)}"
+        return name
+
+    @property
+    def path(self) -> str:
+        """dataset/noise/pXX/nN/sSEED: the part of every artifact path that names the setting."""
+        return f"{self.dataset}/{self.noise_dir}/{p_tag(self.p)}/{n_tag(self.n)}/s{self.seed}"
+
+    def labels_path(self, data_dir: Path) -> Path:
+        return Path(data_dir) / "labels" / self.path / "labels.npz"
+
+
+def point_tag(point: dict[str, float]) -> str:
+    """Folder name of a hyperparameter point: {'beta': 0.1, 'lamb': 5} -> 'beta0.1_lamb5'; {} -> 'default'."""
+    return "_".join(f"{k}{value_tag(v)}" for k, v in sorted(point.items())) or "default"
+
+
+class RunSpec(BaseModel):
+    """Everything ``limitlab train`` needs for one run; passed to it as JSON by the pipeline."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    key: str
+    study: str
+    setting_path: str
+    dataset: DatasetConfig
+    noise: str
+    p: float
+    n: int | Literal["all"]
+    seed: int
+    model: ModelConfig
+    training: TrainingConfig
+    method_id: str
+    method: MethodEntry  # type: ignore[valid-type]  # scalars only (one grid point)
+    point: dict[str, float]
+    data_path: Path
+    labels_path: Path
+    run_dir: Path
+    eval_dir: Path
+    init_dir: Path | None = None
+
+
+@dataclass(frozen=True)
+class Run:
+    spec: RunSpec
+
+    @property
+    def key(self) -> str:
+        return self.spec.key
+
+    @property
+    def setting(self) -> str:
+        return self.spec.setting_path
+
+
+def dataset_path(data_dir: Path, dataset: str) -> Path:
+    return Path(data_dir) / "datasets" / f"{dataset}.npz"
+
+
+def settings_of(study: Study) -> list[Setting]:
+    seeds = sorted({s for m in study.methods for s in (m.seeds or study.seeds)})
+    return [
+        Setting(study.dataset.name, study.noise.model, p, n, seed, study.dataset.val_ratio,
+                study.dataset.clean_validation, str(study.noise.matrix) if study.noise.matrix else None)
+        for p in study.noise.p for n in study.n for seed in seeds
+    ]
+
+
+def expand(exp: Experiment) -> list[Run]:
+    runs: list[Run] = []
+    data_dir = Path(exp.data_dir)
+    for study in exp.studies:
+        by_id = {m.row_id: m for m in study.methods}
+        for setting in settings_of(study):
+            for m in study.methods:
+                if setting.seed not in (m.seeds or study.seeds):
+                    continue
+                for point in m.points():
+                    rel = f"{study.id}/{setting.path}/{m.row_id}/{point_tag(point)}"
+                    init_dir = None
+                    if m.init is not None:
+                        src = by_id[m.init.source]
+                        init_dir = data_dir / "runs" / f"{study.id}/{setting.path}/{src.row_id}/{point_tag(src.points()[0])}"
+                    runs.append(Run(RunSpec(
+                        key=rel, study=study.id, setting_path=setting.path, dataset=study.dataset,
+                        noise=setting.noise, p=setting.p, n=setting.n, seed=setting.seed, model=study.model,
+                        training=study.training_for(m, point), method_id=m.row_id, method=m.at(point),
+                        point=point, data_path=dataset_path(data_dir, setting.dataset),
+                        labels_path=setting.labels_path(data_dir), run_dir=data_dir / "runs" / rel,
+                        eval_dir=data_dir / "eval" / rel, init_dir=init_dir,
+                    )))
+    return runs
+
+
+def all_settings(exp: Experiment) -> dict[str, tuple[Study, Setting]]:
+    """Distinct labelled datasets of an experiment, keyed by their path part."""
+    out: dict[str, tuple[Study, Setting]] = {}
+    for study in exp.studies:
+        for s in settings_of(study):
+            out.setdefault(s.path, (study, s))
+    return out

@@ -1,0 +1,109 @@
+"""Network architectures of the paper.
+
+Every network is a :class:`Net`: ``features`` (everything up to the penultimate representation z) followed by
+a linear ``head`` (a = W z + b). The soft regulariser (paper eq. 8) and the analysis use z and W directly.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import torch
+import torchvision
+from torch import nn
+
+from limitlab.errors import LimitlabError
+
+
+class Net(nn.Module):
+    def __init__(self, features: nn.Module, head: nn.Linear, arch: str):
+        super().__init__()
+        self.features = features
+        self.head = head
+        self.arch = arch
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.head(self.features(x))
+
+
+def _conv_bn_relu(cin: int, cout: int, k: int, s: int, p: int) -> list[nn.Module]:
+    return [nn.Conv2d(cin, cout, k, s, p), nn.BatchNorm2d(cout), nn.ReLU(inplace=True)]
+
+
+def cnn4(num_classes: int, in_channels: int = 1, q_network: bool = False, head_bias: bool = True) -> Net:
+    """MNIST 4-layer CNN (paper Table 3): 28×28 → 32×14×14 → 32×7×7 → 64×3×3 → 256×1×1 → fc 128 → fc K.
+
+    The q-network variant has BatchNorm1d after the 128-unit layer, as in the authors' config.
+    """
+    layers = [
+        *_conv_bn_relu(in_channels, 32, 4, 2, 1),
+        *_conv_bn_relu(32, 32, 4, 2, 1),
+        *_conv_bn_relu(32, 64, 3, 2, 0),
+        *_conv_bn_relu(64, 256, 3, 1, 0),
+        nn.Flatten(),
+        nn.Linear(256, 128),
+    ]
+    if q_network:
+        layers.append(nn.BatchNorm1d(128))
+    layers.append(nn.ReLU(inplace=True))
+    return Net(nn.Sequential(*layers), nn.Linear(128, num_classes, bias=head_bias), "cnn4")
+
+
+def mlp4(num_classes: int, in_features: int = 784, dropout: float = 0.0, head_bias: bool = True) -> Net:
+    """Figure 1 MLP: Flatten → 4 × [Linear 512 → BatchNorm1d → ReLU (→ Dropout)] → Linear K."""
+    layers: list[nn.Module] = [nn.Flatten()]
+    width = in_features
+    for _ in range(4):
+        layers += [nn.Linear(width, 512), nn.BatchNorm1d(512), nn.ReLU(inplace=True)]
+        if dropout > 0:
+            layers.append(nn.Dropout(dropout))
+        width = 512
+    return Net(nn.Sequential(*layers), nn.Linear(512, num_classes, bias=head_bias), "mlp4")
+
+
+def resnet34_cifar(num_classes: int, head_bias: bool = True) -> Net:
+    """torchvision ResNet-34 for 32×32 inputs: 3×3 stride-1 first conv, no max-pool (paper App. B).
+
+    torchvision's adaptive average pool equals the authors' avg_pool2d(4) on the final 4×4 map.
+    """
+    m = torchvision.models.resnet34(num_classes=num_classes)
+    m.conv1 = nn.Conv2d(3, 64, kernel_size=3, stride=1, padding=1, bias=False)
+    m.maxpool = nn.Identity()
+    head = nn.Linear(m.fc.in_features, num_classes, bias=head_bias)
+    m.fc = nn.Identity()
+    return Net(m, head, "resnet34")
+
+
+def resnet50(num_classes: int, pretrained: Path | None = None, head_bias: bool = True) -> Net:
+    """torchvision ResNet-50 (Clothing1M). ImageNet weights only from a local file; never downloaded."""
+    m = torchvision.models.resnet50()
+    if pretrained is not None:
+        path = Path(pretrained)
+        if not path.is_file():
+            raise LimitlabError(
+                f"model.pretrained: ImageNet weights file {path} does not exist. Put torchvision's "
+                "resnet50 weights there (e.g. resnet50-11ad3fa6.pth) or remove 'pretrained' for random init")
+        try:
+            state = torch.load(path, map_location="cpu", weights_only=True)
+            m.load_state_dict(state)
+        except Exception as exc:  # wrong file: name it
+            raise LimitlabError(f"model.pretrained: {path} is not a torchvision resnet50 state dict ({exc})") from None
+    head = nn.Linear(m.fc.in_features, num_classes, bias=head_bias)
+    m.fc = nn.Identity()
+    return Net(m, head, "resnet50")
+
+
+def build(arch: str, num_classes: int, in_channels: int, image_size: int, *, q_network: bool = False,
+          dropout: float = 0.0, pretrained: Path | None = None, head_bias: bool = True) -> Net:
+    if arch == "cnn4":
+        if image_size != 28:
+            raise LimitlabError(f"model.arch cnn4 expects 28×28 inputs, the dataset has {image_size}×{image_size}")
+        return cnn4(num_classes, in_channels, q_network=q_network, head_bias=head_bias)
+    if arch == "mlp4":
+        return mlp4(num_classes, in_channels * image_size * image_size,
+                    dropout=0.0 if q_network else dropout, head_bias=head_bias)
+    if arch == "resnet34":
+        return resnet34_cifar(num_classes, head_bias=head_bias)
+    if arch == "resnet50":
+        return resnet50(num_classes, None if q_network else pretrained, head_bias=head_bias)
+    raise LimitlabError(f"unknown architecture {arch!r} (accepted: cnn4, mlp4, resnet34, resnet50)")

@@ -1,0 +1,333 @@
+"""The experiment params schema (pydantic 2): the one source of truth for every grid.
+
+An experiment file (``params/*.yaml``) has a few global sections and a list of *studies*. A study is one
+dataset with one noise model: its rates, training-set sizes ``n`` and seeds span the data settings, and its
+methods (each with its own hyperparameter grid) are trained on every setting. Tables put the studies of one
+file side by side (e.g. CIFAR-10 uniform and pair noise = the paper's Table 2).
+
+Every model forbids unknown keys; :func:`load` turns validation errors into one message that names the file,
+the dotted field path, the bad value and what is accepted.
+"""
+
+from __future__ import annotations
+
+import math
+from functools import cached_property
+from pathlib import Path
+from typing import Annotated, Any, Literal, Union
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError, create_model, field_validator, model_validator
+
+from limitlab.errors import LimitlabError
+from limitlab.methods import REGISTRY, MethodConfig
+
+DATASET_NAMES = ("mnist5k", "mnist", "cifar10", "cifar100", "clothing1m")
+NOISE_MODELS = ("uniform", "symmetric", "pair", "matrix", "none")
+ARCHS = ("auto", "cnn4", "mlp4", "resnet34", "resnet50")
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class DatasetConfig(Strict):
+    name: Literal[DATASET_NAMES]  # type: ignore[valid-type]
+    val_ratio: float = Field(0.2, gt=0, lt=1, description="fraction of the training file held out for validation")
+    clean_validation: bool = Field(False, description="keep validation labels clean (paper Figure 1 only)")
+    augment: Literal["auto", "none", "crop_flip"] = Field(
+        "auto", description="'auto': crop+flip for CIFAR, none for MNIST (as the paper)")
+    crop_padding: int = Field(4, ge=0, description="zero padding before the random crop (authors' code: 4)")
+    root: Path | None = Field(None, description="clothing1m: folder with images/ and the annotation lists")
+
+    @property
+    def augmentation(self) -> str:
+        if self.augment != "auto":
+            return self.augment
+        return "crop_flip" if self.name in ("cifar10", "cifar100") else "none"
+
+
+class NoiseConfig(Strict):
+    model: Literal[NOISE_MODELS]  # type: ignore[valid-type]
+    p: list[float] = Field(description="noise rates; each in [0, 1)")
+    matrix: Path | None = Field(None, description="model 'matrix': a KxK row-stochastic matrix file (.npy/.csv/.txt)")
+
+    @field_validator("p", mode="before")
+    @classmethod
+    def _listify(cls, v: Any) -> Any:
+        return [v] if isinstance(v, (int, float)) else v
+
+    @field_validator("p")
+    @classmethod
+    def _rates(cls, v: list[float]) -> list[float]:
+        for p in v:
+            if not (0.0 <= p < 1.0):
+                raise ValueError(f"noise rate {p} is outside [0, 1)")
+        if len(set(v)) != len(v):
+            raise ValueError(f"noise rates {v} contain duplicates")
+        return v
+
+    @model_validator(mode="after")
+    def _matrix_given(self) -> "NoiseConfig":
+        if (self.model == "matrix") != (self.matrix is not None):
+            raise ValueError("'matrix' (a file) is required with model 'matrix' and not allowed with other models")
+        if self.model == "none" and any(p != 0 for p in self.p):
+            raise ValueError("model 'none' only accepts p: [0.0]")
+        return self
+
+
+class ModelConfig(Strict):
+    arch: Literal[ARCHS] = Field("auto", description="'auto': cnn4 for MNIST, resnet34 for CIFAR, resnet50 for Clothing1M")  # type: ignore[valid-type]
+    dropout: float = Field(0.0, ge=0, lt=1, description="dropout in the hidden blocks (mlp4 only)")
+    q_arch: Literal[ARCHS] | Literal["same"] = Field("same", description="gradient predictor architecture")  # type: ignore[valid-type]
+    pretrained: Path | None = Field(
+        None, description="resnet50: local file of ImageNet weights (never downloaded); absent = random init")
+
+    def resolve(self, dataset: str) -> str:
+        if self.arch != "auto":
+            return self.arch
+        return {"cifar10": "resnet34", "cifar100": "resnet34", "clothing1m": "resnet50"}.get(dataset, "cnn4")
+
+
+class TrainingConfig(Strict):
+    batch_size: int = Field(256, gt=0)
+    epochs: int = Field(400, gt=0)
+    patience: int | None = Field(100, gt=0, description="early stopping patience in epochs; null = never stop early")
+    lr: float = Field(1e-3, gt=0)
+    betas: tuple[float, float] = (0.9, 0.999)
+    eps: float = Field(1e-8, gt=0)
+    weight_decay: float = Field(0.0, ge=0, description="Adam's coupled L2, not applied to biases and 1-D params")
+    device: str = Field("auto", description="'auto' (CUDA when available), 'cpu', 'cuda', 'cuda:1', ...")
+    threads: int | None = Field(None, gt=0, description="torch CPU threads (default: torch's choice)")
+    channels_last: Literal["auto", True, False] = Field("auto", description="'auto': on for convolutional nets")
+    bf16: Literal["auto", True, False] = Field("auto", description="bf16 autocast; 'auto': on for ResNets on CUDA")
+    eval_batch_size: int = Field(1024, gt=0)
+    log_test: bool = Field(True, description="log clean test accuracy per epoch (curves only, never selection)")
+    susceptibility: bool = Field(False, description="track susceptibility to random labels every epoch")
+    susceptibility_batch: int = Field(128, gt=0)
+    num_workers: int = Field(4, ge=0, description="decoding workers for file datasets (Clothing1M)")
+
+
+# A method's `training:` block may override any training field; validated against this all-optional model.
+TrainingOverride = create_model(
+    "TrainingOverride",
+    __config__=ConfigDict(extra="forbid", frozen=True),
+    **{name: (f.annotation | None, None) for name, f in TrainingConfig.model_fields.items()},
+)
+
+
+class StageResources(Strict):
+    """Cluster resources of one stage's jobs (Snakemake resources; the SLURM executor maps them)."""
+
+    gpus: int = Field(0, ge=0)
+    cpus: int = Field(1, gt=0)
+    mem_mb: int = Field(2000, gt=0)
+    runtime: int = Field(30, gt=0, description="minutes")
+    gpu_model: str | None = Field(None, description="e.g. 'a100' (needs the cluster's GRES type name)")
+
+
+class Resources(Strict):
+    train: StageResources = StageResources(gpus=1, cpus=4, mem_mb=16000, runtime=720)
+    evaluate: StageResources = StageResources(gpus=1, cpus=2, mem_mb=8000, runtime=30)
+    default: StageResources = StageResources()
+
+
+class BootstrapConfig(Strict):
+    samples: int = Field(1000, gt=0)
+    seed: int = 0
+    ci: float = Field(0.95, gt=0, lt=1)
+
+
+def _method_union():
+    configs = tuple(cls.Config for cls in REGISTRY.values())
+    return Annotated[Union[configs], Field(discriminator="method")]  # type: ignore[valid-type]
+
+
+MethodEntry = _method_union()
+
+
+class Study(Strict):
+    id: str = Field(description="short name used in paths and captions, e.g. 'uniform'")
+    dataset: DatasetConfig
+    noise: NoiseConfig
+    n: list[int | Literal["all"]] = Field(["all"], description="training-subset sizes (or 'all')")
+    seeds: list[int] = Field(description="each seed = one train/validation split, noise draw and torch init")
+    model: ModelConfig = ModelConfig()
+    training: TrainingConfig = TrainingConfig()
+    methods: list[MethodEntry] = Field(min_length=1)  # type: ignore[valid-type]
+
+    @field_validator("n", mode="before")
+    @classmethod
+    def _listify_n(cls, v: Any) -> Any:
+        return [v] if isinstance(v, (int, str)) else v
+
+    @field_validator("n")
+    @classmethod
+    def _positive_n(cls, v: list) -> list:
+        for n in v:
+            if n != "all" and n <= 0:
+                raise ValueError(f"training-subset size {n} must be positive or 'all'")
+        return v
+
+    @model_validator(mode="after")
+    def _check_methods(self) -> "Study":
+        if not self.id.replace("_", "").replace("-", "").isalnum():
+            raise ValueError(f"study id {self.id!r} must contain only letters, digits, '_' and '-'")
+        ids = [m.row_id for m in self.methods]
+        dupes = sorted({i for i in ids if ids.count(i) > 1})
+        if dupes:
+            raise ValueError(f"method ids {dupes} appear twice; give each entry a distinct 'id'")
+        by_id = {m.row_id: m for m in self.methods}
+        for m in self.methods:
+            if m.training:
+                try:
+                    TrainingOverride.model_validate(m.training)
+                except ValidationError as exc:
+                    raise ValueError(f"method {m.row_id!r}: bad training override: {_first_error(exc)}") from None
+            if m.REQUIRES_INIT and m.init is None:
+                raise ValueError(f"method {m.row_id!r} ({m.method}) starts from a CE model: add 'init: {{source: ce}}'")
+            if m.init is None:
+                continue
+            src = by_id.get(m.init.source)
+            if src is None:
+                raise ValueError(f"method {m.row_id!r}: init.source {m.init.source!r} is not a method id of this "
+                                 f"study (ids: {ids})")
+            if src.init is not None:
+                raise ValueError(f"method {m.row_id!r}: init.source {m.init.source!r} is itself initialised; "
+                                 "chains are not supported")
+            if len(src.points()) != 1:
+                raise ValueError(f"method {m.row_id!r}: init.source {m.init.source!r} has a hyperparameter grid; "
+                                 "the source must be a single run per setting")
+            if m.init.target not in m.INIT_TARGETS:
+                raise ValueError(f"method {m.row_id!r}: init.target {m.init.target!r} is not supported by "
+                                 f"{m.method} (accepted: {list(m.INIT_TARGETS)})")
+            missing = set(m.seeds or self.seeds) - set(src.seeds or self.seeds)
+            if missing:
+                raise ValueError(f"method {m.row_id!r}: seeds {sorted(missing)} have no {m.init.source!r} run to start from")
+        if self.noise.model == "pair" and self.dataset.name != "cifar10":
+            raise ValueError(f"noise model 'pair' is defined for cifar10 only, not {self.dataset.name!r}")
+        if self.dataset.name == "clothing1m" and self.noise.model != "none":
+            raise ValueError("clothing1m has real label noise: use noise model 'none' with p: [0.0]")
+        return self
+
+    def training_for(self, method: MethodConfig, point: dict[str, float]) -> TrainingConfig:
+        update = dict(method.training or {})
+        if "lr" in point:
+            update["lr"] = point["lr"]
+        return self.training.model_copy(update=TrainingOverride.model_validate(update).model_dump(exclude_none=True))
+
+
+class Experiment(Strict):
+    name: str = Field(description="experiment name (captions, default results folder)")
+    description: str = ""
+    data_dir: Path = Field(Path("data"), description="root of every per-run artifact (DVC-tracked)")
+    results_dir: Path | None = Field(None, description="tables, metrics.json and figures (default results/<name>)")
+    selection: Literal["noisy_val"] = Field(
+        "noisy_val", description="hyperparameter/checkpoint selection: best accuracy on the (noisy) validation split")
+    bootstrap: BootstrapConfig = BootstrapConfig()
+    resources: Resources = Resources()
+    studies: list[Study] = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _unique_studies(self) -> "Experiment":
+        ids = [s.id for s in self.studies]
+        if len(set(ids)) != len(ids):
+            raise ValueError(f"study ids {ids} must be distinct")
+        return self
+
+    @property
+    def results_path(self) -> Path:
+        return self.results_dir if self.results_dir is not None else Path("results") / self.name
+
+    @cached_property
+    def runs(self):
+        from limitlab.grid import expand
+
+        return expand(self)
+
+
+def _first_error(exc: ValidationError) -> str:
+    e = exc.errors()[0]
+    return f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}"
+
+
+def _accepted(err: dict) -> str:
+    ctx = err.get("ctx") or {}
+    if "expected" in ctx:
+        return f" (accepted: {ctx['expected']})"
+    if "discriminator" in ctx or err["type"] == "union_tag_invalid":
+        return f" (accepted methods: {', '.join(sorted(REGISTRY))})"
+    if err["type"] == "extra_forbidden":
+        return " (unknown key: check its spelling and which section or method it belongs to)"
+    return ""
+
+
+def format_errors(source: str, exc: ValidationError, data: Any) -> str:
+    lines = [f"{source}: {exc.error_count()} problem(s) in the params"]
+    for err in exc.errors():
+        loc = _readable_loc(err["loc"], data)
+        value = err.get("input")
+        shown = "" if err["type"] == "missing" else f" (got {value!r})"
+        if isinstance(value, dict) and len(repr(value)) > 80:
+            shown = ""
+        lines.append(f"  {loc}: {err['msg']}{shown}{_accepted(err)}")
+    return "\n".join(lines)
+
+
+def _readable_loc(loc: tuple, data: Any) -> str:
+    """Dotted path with list items shown by their id when they have one: studies[uniform].methods[limit_g]."""
+    parts: list[str] = []
+    node = data
+    for part in loc:
+        if isinstance(part, int):
+            name = None
+            if isinstance(node, list) and 0 <= part < len(node) and isinstance(node[part], dict):
+                name = node[part].get("id") or node[part].get("method")
+            parts[-1 if parts else 0:] = [f"{parts[-1] if parts else ''}[{name or part}]"]
+            node = node[part] if isinstance(node, list) and 0 <= part < len(node) else None
+        else:
+            if isinstance(node, dict) and part in node:
+                node = node[part]
+            elif part in REGISTRY:  # discriminated-union tag: pydantic adds the method name to the path
+                continue
+            else:
+                node = None
+            parts.append(str(part))
+    return ".".join(parts) or "(top level)"
+
+
+def validate(data: Any, source: str = "<params>") -> Experiment:
+    try:
+        return Experiment.model_validate(data)
+    except ValidationError as exc:
+        raise LimitlabError(format_errors(source, exc, data)) from None
+
+
+def load(path: str | Path) -> Experiment:
+    """Read and validate an experiment file."""
+    path = Path(path)
+    if not path.is_file():
+        raise LimitlabError(f"params file {path} does not exist")
+    try:
+        data = yaml.safe_load(path.read_text())
+    except yaml.YAMLError as exc:
+        raise LimitlabError(f"{path}: not valid YAML: {exc}") from None
+    if not isinstance(data, dict):
+        raise LimitlabError(f"{path}: expected a mapping at the top level (name:, studies:, ...), got {type(data).__name__}")
+    return validate(data, str(path))
+
+
+def p_tag(p: float) -> str:
+    """Noise rate as a path/metric-key part without dots: 0.8 -> 'p80', 0.89 -> 'p89', 0.005 -> 'p0_5'."""
+    pct = round(p * 100, 6)
+    text = f"{pct:g}" if not math.isclose(pct, round(pct)) else str(int(round(pct)))
+    return "p" + text.replace(".", "_")
+
+
+def n_tag(n: int | str) -> str:
+    return f"n{n}"
+
+
+def value_tag(v: float) -> str:
+    """Hyperparameter value in a folder name: 0.1 -> '0.1', 1e-05 -> '1e-05', 5.0 -> '5'."""
+    return f"{v:g}"

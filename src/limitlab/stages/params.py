@@ -1,0 +1,60 @@
+"""``limitlab params check FILE`` validates an experiment file and summarises its grid;
+``limitlab params runs FILE`` lists its run keys; ``limitlab params spec FILE KEY`` prints one run's spec."""
+
+from __future__ import annotations
+
+import argparse
+from collections import Counter
+
+from limitlab import params as P
+from limitlab.errors import LimitlabError
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("params", help="validate and inspect experiment params files")
+    psub = p.add_subparsers(dest="params_command", metavar="ACTION")
+    psub.required = True
+    c = psub.add_parser("check", help="validate a params file and summarise its grid")
+    c.add_argument("file", nargs="+")
+    c.set_defaults(func=check)
+    r = psub.add_parser("runs", help="list the run keys of a params file")
+    r.add_argument("file")
+    r.set_defaults(func=runs)
+    s = psub.add_parser("spec", help="print the JSON run spec of one run key")
+    s.add_argument("file")
+    s.add_argument("key")
+    s.set_defaults(func=spec)
+
+
+def check(args) -> int:
+    from rich.console import Console
+    from rich.table import Table
+
+    console = Console()
+    for path in args.file:
+        exp = P.load(path)
+        table = Table(title=f"{path}: {exp.name} — valid", title_justify="left")
+        for col in ("study", "dataset", "noise", "p", "n", "seeds", "methods", "runs"):
+            table.add_column(col)
+        per_study = Counter(r.spec.study for r in exp.runs)
+        for s in exp.studies:
+            table.add_row(s.id, s.dataset.name, s.noise.model, ", ".join(f"{p:g}" for p in s.noise.p),
+                          ", ".join(map(str, s.n)), ", ".join(map(str, s.seeds)),
+                          ", ".join(m.row_id for m in s.methods), str(per_study[s.id]))
+        console.print(table)
+        console.print(f"{len(exp.runs)} training runs in total; results in {exp.results_path}")
+    return 0
+
+
+def runs(args) -> int:
+    for r in P.load(args.file).runs:
+        print(r.key)
+    return 0
+
+
+def spec(args) -> int:
+    by_key = {r.key: r for r in P.load(args.file).runs}
+    if args.key not in by_key:
+        raise LimitlabError(f"{args.file}: no run {args.key!r} (list them with: limitlab params runs {args.file})")
+    print(by_key[args.key].spec.model_dump_json(indent=2))
+    return 0

@@ -1,0 +1,248 @@
+"""The training loop on tiny real data (mnist5k, 200 training examples, CPU, one thread)."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+
+from limitlab import datasets, noise
+from limitlab import params as P
+from limitlab.errors import DivergedError, LimitlabError
+from limitlab.grid import all_settings, dataset_path
+from limitlab.methods.ce import CE
+from limitlab.methods.fw import estimate_transition
+from limitlab.methods import REGISTRY
+from limitlab.train import build_networks, load_run_data, predict, train
+
+TRAINING = {"epochs": 2, "batch_size": 64, "threads": 1, "device": "cpu", "patience": None, "eval_batch_size": 512}
+
+
+def experiment(data_dir: Path, methods: list[dict], model: dict | None = None, **training) -> P.Experiment:
+    study = {"id": "u", "dataset": {"name": "mnist5k"}, "noise": {"model": "uniform", "p": [0.5]}, "n": [200],
+             "seeds": [1], "training": {**TRAINING, **training}, "methods": methods}
+    if model:
+        study["model"] = model
+    return P.validate({"name": "t", "data_dir": str(data_dir), "studies": [study]}, "test params")
+
+
+@pytest.fixture(scope="module")
+def data_dir(tmp_path_factory) -> Path:
+    """Canonical mnist5k and its labels for the one setting every test uses."""
+    root = tmp_path_factory.mktemp("data")
+    exp = experiment(root, [{"method": "ce"}])
+    out = dataset_path(root, "mnist5k")
+    out.parent.mkdir(parents=True)
+    datasets.download("mnist5k", root / "raw", out)
+    canon = datasets.load_canonical(out)
+    for _, (_, s) in all_settings(exp).items():
+        labels = noise.corrupt(canon.train_y, noise.transition_matrix(s.noise, s.p, 10), seed=s.seed, n=s.n,
+                               val_ratio=s.val_ratio)
+        path = s.labels_path(root)
+        path.parent.mkdir(parents=True)
+        noise.write_labels(path, labels)
+    return root
+
+
+def spec_of(exp: P.Experiment, method_id: str, runs: Path):
+    """The run of ``method_id`` with its run (and init) folder moved under ``runs``."""
+    (run,) = [r for r in exp.runs if r.spec.method_id == method_id]
+    spec = run.spec
+    base = Path(exp.data_dir) / "runs"
+    update = {"run_dir": runs / spec.run_dir.relative_to(base)}
+    if spec.init_dir is not None:
+        update["init_dir"] = runs / spec.init_dir.relative_to(base)
+    return spec.model_copy(update=update)
+
+
+def history(spec) -> pd.DataFrame:
+    return pd.read_csv(Path(spec.run_dir) / "history.csv").drop(columns="time_s")
+
+
+def same_result(r1: dict, r2: dict) -> None:
+    for k in ("test_acc", "best_val_acc", "best_epoch", "epochs_run", "prepared"):
+        assert r1[k] == r2[k], k
+
+
+def same_model(spec1, spec2) -> None:
+    m1 = torch.load(Path(spec1.run_dir) / "model.pt", weights_only=False)["networks"]
+    m2 = torch.load(Path(spec2.run_dir) / "model.pt", weights_only=False)["networks"]
+    assert m1.keys() == m2.keys()
+    for net in m1:
+        for k in m1[net]:
+            assert torch.equal(m1[net][k], m2[net][k]), (net, k)
+
+
+LIMIT_S = {"id": "limit_s", "method": "limit", "q_dist": "gaussian", "beta": 1.0, "sample": True, "lamb": 50}
+CE_FW_DMI = [{"method": "ce"}, {"method": "fw", "init": {"source": "ce"}},
+             {"method": "dmi", "lr": 1e-4, "init": {"source": "ce"}}]
+
+
+@pytest.fixture(scope="module")
+def ce_runs(data_dir, tmp_path_factory):
+    """A trained CE run that FW / DMI runs start from."""
+    runs = tmp_path_factory.mktemp("runs")
+    exp = experiment(data_dir, CE_FW_DMI)
+    train(spec_of(exp, "ce", runs))
+    return exp, runs
+
+
+def from_ce(spec, ce_runs):
+    """``spec`` initialised from the module's trained CE run (when it has an init)."""
+    if spec.init_dir is None:
+        return spec
+    exp, runs = ce_runs
+    return spec.model_copy(update={"init_dir": Path(spec_of(exp, "ce", runs).run_dir)})
+
+
+def test_run_writes_outputs_and_is_deterministic(data_dir, tmp_path):
+    exp = experiment(data_dir, [LIMIT_S])
+    a, b = spec_of(exp, "limit_s", tmp_path / "a"), spec_of(exp, "limit_s", tmp_path / "b")
+    ra = train(a)
+    run_dir = Path(a.run_dir)
+    assert {"model.pt", "history.csv", "result.json"} <= {p.name for p in run_dir.iterdir()}
+    assert json.loads((run_dir / "result.json").read_text()) == json.loads(json.dumps(ra))
+    assert ra["epochs_run"] == 2 and ra["key"] == a.key and 0 <= ra["test_acc"] <= 1
+    h = history(a)
+    assert list(h["epoch"]) == [0, 1]
+    assert {"train_loss", "q_fit", "q_norm", "ce", "train_acc_noisy", "train_acc_clean", "val_acc", "val_acc_clean",
+            "test_acc"} <= set(h.columns)
+    ckpt = torch.load(run_dir / "model.pt", weights_only=False)
+    assert set(ckpt["networks"]) == {"classifier", "q"}
+    assert ckpt["meta"]["dataset"] == "mnist5k" and ckpt["meta"]["arch"] == "cnn4"
+
+    rb = train(b)
+    same_result(ra, rb)
+    pd.testing.assert_frame_equal(h, history(b))
+    same_model(a, b)
+
+
+class Killed(Exception):
+    pass
+
+
+@pytest.mark.parametrize("method_id", ["limit_s", "fw"])
+def test_resume_after_kill_gives_identical_results(method_id, ce_runs, data_dir, tmp_path, monkeypatch):
+    exp = experiment(data_dir, [*CE_FW_DMI, LIMIT_S], epochs=4)
+    full, killed = (from_ce(spec_of(exp, method_id, tmp_path / name), ce_runs) for name in ("full", "killed"))
+    r_full = train(full)
+
+    cls = REGISTRY[killed.method.method]
+    original = cls.loss
+    calls = {"n": 0}
+
+    def dies_in_epoch_2(self, x, y, index):
+        if self.ctx.epoch == 2:
+            calls["n"] += 1
+            if calls["n"] == 2:  # mid-epoch: one optimizer step of epoch 2 is lost with the process
+                raise Killed
+        return original(self, x, y, index)
+
+    monkeypatch.setattr(cls, "loss", dies_in_epoch_2)
+    with pytest.raises(Killed):
+        train(killed)
+    monkeypatch.undo()
+    run_dir = Path(killed.run_dir)
+    assert not (run_dir / "result.json").exists() and not (run_dir / "model.pt").exists()
+    assert torch.load(run_dir / "state" / "last.pt", weights_only=False)["epoch"] == 1
+
+    torch.manual_seed(1234)  # a new process would not share this one's RNG state
+    r_resumed = train(killed)
+    same_result(r_full, r_resumed)
+    pd.testing.assert_frame_equal(history(full), history(killed))
+    same_model(full, killed)
+
+
+def test_nan_loss_stops_the_run(data_dir, tmp_path, monkeypatch):
+    original = CE.loss
+
+    def nan_in_epoch_1(self, x, y, index):
+        out = original(self, x, y, index)
+        if self.ctx.epoch == 1:
+            out.loss = out.loss * float("nan")
+        return out
+
+    monkeypatch.setattr(CE, "loss", nan_in_epoch_1)
+    spec = spec_of(experiment(data_dir, [{"method": "ce"}]), "ce", tmp_path)
+    with pytest.raises(DivergedError, match="diverged") as exc:
+        train(spec)
+    assert "epoch 1" in str(exc.value) and "ce (ce)" in str(exc.value)
+    run_dir = Path(spec.run_dir)
+    assert not (run_dir / "model.pt").exists() and not (run_dir / "result.json").exists()
+    assert torch.load(run_dir / "state" / "last.pt", weights_only=False)["epoch"] == 0
+
+
+def test_init_from_another_architecture_is_refused(data_dir, tmp_path):
+    mlp = experiment(data_dir, [{"method": "ce"}], model={"arch": "mlp4"}, epochs=1)
+    train(spec_of(mlp, "ce", tmp_path))  # same run path as the cnn4 study's CE run
+    fw = spec_of(experiment(data_dir, CE_FW_DMI), "fw", tmp_path)
+    with pytest.raises(LimitlabError, match="mlp4") as exc:
+        train(fw)
+    assert "cnn4" in str(exc.value)
+
+
+def test_init_from_another_dataset_is_refused(ce_runs, data_dir, tmp_path):
+    exp, runs = ce_runs
+    ckpt = torch.load(Path(spec_of(exp, "ce", runs).run_dir) / "model.pt", weights_only=False)
+    ckpt["meta"]["dataset"] = "mnist"
+    (tmp_path / "other").mkdir()
+    torch.save(ckpt, tmp_path / "other" / "model.pt")
+    fw = spec_of(exp, "fw", tmp_path / "runs").model_copy(update={"init_dir": tmp_path / "other"})
+    with pytest.raises(LimitlabError, match="'mnist'") as exc:
+        train(fw)
+    assert "'mnist5k'" in str(exc.value)
+
+
+def test_missing_init_checkpoint(data_dir, tmp_path):
+    fw = spec_of(experiment(data_dir, CE_FW_DMI), "fw", tmp_path)
+    with pytest.raises(LimitlabError, match="does not exist"):
+        train(fw)
+
+
+@pytest.mark.parametrize("entry,field", [
+    ({"method": "limit", "sample": True}, "lamb"),
+    ({"method": "limit", "lamb": 5}, "sample"),
+    ({"method": "ce", "beta": 1.0}, "beta"),
+    ({"method": "soft_reg", "beta": 1.0}, "lamb"),
+    ({"method": "fw"}, "init"),
+])
+def test_conflicting_hyperparameters_name_the_field(entry, field, tmp_path):
+    with pytest.raises(LimitlabError, match=field):
+        experiment(tmp_path, [entry])
+
+
+def test_fw_and_dmi_start_from_the_ce_run(ce_runs, data_dir, tmp_path):
+    exp, runs = ce_runs
+    ce = spec_of(exp, "ce", runs)
+    fw, dmi = (from_ce(spec_of(exp, m, tmp_path), ce_runs) for m in ("fw", "dmi"))
+    r_fw = train(fw)
+    T = np.array(r_fw["prepared"]["transition"])
+    assert T.shape == (10, 10)
+    np.testing.assert_allclose(T.sum(1), 1.0)
+    # T̂ is the estimate from the CE model's predictions on the training inputs: FW started from that model
+    data = load_run_data(ce, torch.device("cpu"), False)
+    nets = build_networks(ce, data.info, uses_q=False)
+    nets["classifier"].load_state_dict(torch.load(Path(ce.run_dir) / "model.pt", weights_only=False)["networks"]["classifier"])
+    logits = predict(nets["classifier"], data.train, 512)
+    np.testing.assert_allclose(T, estimate_transition(torch.softmax(logits.double(), 1).numpy()), atol=1e-12)
+    state = torch.load(Path(fw.run_dir) / "state" / "last.pt", weights_only=False)
+    np.testing.assert_allclose(state["method"]["T"].numpy(), T, atol=1e-6)
+
+    r_dmi = train(dmi)
+    assert r_dmi["epochs_run"] == 2 and r_dmi["point"] == {"lr": 1e-4}
+    assert np.isfinite(history(dmi)["train_loss"]).all()
+
+
+def test_soft_reg_trains_a_bias_free_head(data_dir, tmp_path):
+    exp = experiment(data_dir, [{"method": "soft_reg", "lamb": 0.01, "beta": 1.0}], epochs=1)
+    spec = spec_of(exp, "soft_reg", tmp_path)
+    train(spec)
+    nets = torch.load(Path(spec.run_dir) / "model.pt", weights_only=False)["networks"]
+    assert "head.weight" in nets["classifier"] and "head.bias" not in nets["classifier"]
+    assert "head.bias" in nets["q"]
+    assert {"reg_fit", "reg_norm", "ce"} <= set(history(spec).columns)
