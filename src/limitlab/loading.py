@@ -76,3 +76,67 @@ class Split:
         for start in range(0, len(order), batch_size):
             pos = order[start:start + batch_size]
             yield self.images.batch(self.index[pos], train, generator), pos
+
+
+class _ImageFiles(torch.utils.data.Dataset):
+    """JPEG files decoded by PIL in DataLoader workers; item = (image tensor, position in the order)."""
+
+    def __init__(self, files, transform, seed: int):
+        self.files = files
+        self.transform = transform
+        self.seed = seed
+
+    def __len__(self) -> int:
+        return len(self.files)
+
+    def __getitem__(self, i: int):
+        from PIL import Image
+
+        with Image.open(self.files[i]) as img, torch.random.fork_rng(devices=[]):
+            # seeded per item: the augmentation depends on (epoch seed, position), not on worker scheduling
+            torch.manual_seed(self.seed + i)
+            return self.transform(img.convert("RGB")), i
+
+
+def file_transforms(mean, std, train: bool, size: int = 224, resize: int = 256):
+    """Clothing1M (methods.md §1.5): train Resize(256²) → RandomCrop(224) → flip; eval Resize(224²)."""
+    from torchvision import transforms as T
+
+    aug = [T.Resize((resize, resize)), T.RandomCrop(size), T.RandomHorizontalFlip()] if train else [T.Resize((size, size))]
+    return T.Compose([*aug, T.ToTensor(), T.Normalize(mean, std)])
+
+
+@dataclass
+class FileSplit:
+    """A split of a file dataset (Clothing1M): same interface as :class:`Split`, images streamed from disk.
+
+    Batches come from a DataLoader with decoding workers in the loop's ``order``; each example's augmentation is
+    seeded from the run's generator and its position, so runs stay reproducible whatever the worker count.
+    """
+
+    files: np.ndarray  # every path of the canonical set; index maps split positions to it
+    noisy: torch.Tensor
+    clean: torch.Tensor
+    index: torch.Tensor
+    mean: tuple
+    std: tuple
+    device: torch.device
+    num_workers: int = 4
+    channels_last: bool = False
+
+    def __len__(self) -> int:
+        return len(self.noisy)
+
+    def iterate(self, order: torch.Tensor, batch_size: int, train: bool,
+                generator: torch.Generator | None = None) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+        order = order.cpu()
+        seed = int(torch.randint(0, 2**62, (1,), generator=generator, device=generator.device)) if generator else 0
+        seed %= 2**62 - len(order)  # room for seed + position
+        paths = self.files[self.index.cpu()[order].numpy()]
+        dataset = _ImageFiles([str(f) for f in paths], file_transforms(self.mean, self.std, train), seed)
+        loader = torch.utils.data.DataLoader(
+            dataset, batch_size=batch_size, shuffle=False, num_workers=self.num_workers,
+            pin_memory=self.device.type == "cuda")
+        for x, i in loader:
+            x = x.to(self.device, non_blocking=True)
+            yield (x.contiguous(memory_format=torch.channels_last) if self.channels_last else x), order[i].to(self.device)

@@ -24,7 +24,7 @@ from torch import nn
 from limitlab import datasets, io, models
 from limitlab.errors import DivergedError, LimitlabError
 from limitlab.grid import RunSpec
-from limitlab.loading import ImageTensors, Split
+from limitlab.loading import FileSplit, ImageTensors, Split
 from limitlab.methods import REGISTRY, Context, Method
 
 STATE_DIR = "state"  # resume state; not a pipeline output, so Snakemake never deletes it on failure
@@ -59,6 +59,8 @@ def load_run_data(spec: RunSpec, device: torch.device, channels_last: bool) -> R
     canon = datasets.load_canonical(spec.data_path)
     info = canon.info
     labels = io.load_npz(spec.labels_path, "labels file")
+    if info.kind == "files":
+        return _file_run_data(spec, canon, labels, device, channels_last)
     augment = spec.dataset.augmentation
     train_images = ImageTensors(canon.train_x, info.mean, info.std, device, augment, spec.dataset.crop_padding,
                                 channels_last)
@@ -72,6 +74,23 @@ def load_run_data(spec: RunSpec, device: torch.device, channels_last: bool) -> R
         train=Split(train_images, t(labels["train_noisy"]), t(labels["train_clean"]), t(labels["train_index"])),
         val=Split(train_images, t(labels["val_noisy"]), t(labels["val_clean"]), t(labels["val_index"])),
         test=Split(test_images, t(canon.test_y), t(canon.test_y), torch.arange(n_test, device=device)),
+        info=info,
+    )
+
+
+def _file_run_data(spec: RunSpec, canon, labels, device, channels_last) -> RunData:
+    """Clothing1M: labels on the device, images streamed from disk by DataLoader workers."""
+    info = canon.info
+
+    def split(files, index, noisy, clean):
+        t = lambda a: torch.as_tensor(np.asarray(a), dtype=torch.long, device=device)  # noqa: E731
+        return FileSplit(np.asarray(files), t(noisy), t(clean), t(index), info.mean, info.std, device,
+                         spec.training.num_workers, channels_last)
+
+    return RunData(
+        train=split(canon.train_files, labels["train_index"], labels["train_noisy"], labels["train_clean"]),
+        val=split(canon.train_files, labels["val_index"], labels["val_noisy"], labels["val_clean"]),
+        test=split(canon.test_files, np.arange(len(canon.test_y)), canon.test_y, canon.test_y),
         info=info,
     )
 
