@@ -119,7 +119,9 @@ def expand(exp: Experiment) -> list[Run]:
                     runs.append(Run(RunSpec(
                         key=rel, study=study.id, setting_path=setting.path, dataset=study.dataset,
                         noise=setting.noise, p=setting.p, n=setting.n, seed=setting.seed, model=study.model,
-                        training=study.training_for(m, point), method_id=m.row_id, method=m.at(point),
+                        training=study.training_for(m, point), method_id=m.row_id,
+                        # label and seeds only name and group runs: cleared so relabelling retrains nothing
+                        method=m.at({**point, "label": None, "seeds": None}),
                         point=point, data_path=dataset_path(data_dir, setting.dataset),
                         labels_path=setting.labels_path(data_dir), run_dir=data_dir / "runs" / rel,
                         eval_dir=data_dir / "eval" / rel, init_dir=init_dir,

@@ -19,6 +19,9 @@ import numpy as np
 
 from limitlab.errors import LimitlabError
 
+_UMASK = os.umask(0)
+os.umask(_UMASK)
+
 # A fixed timestamp makes .npz files byte-identical across runs (zip stores one per member).
 _ZIP_EPOCH = (1980, 1, 1, 0, 0, 0)
 
@@ -39,6 +42,7 @@ def atomic_path(path: str | os.PathLike, *, make_parents: bool = False) -> Itera
     _check_parent(path)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     os.close(fd)
+    os.chmod(tmp, 0o666 & ~_UMASK)  # mkstemp creates 0600; artifacts get the usual permissions
     tmp_path = Path(tmp)
     try:
         yield tmp_path

@@ -101,6 +101,8 @@ class TrainingConfig(Strict):
     threads: int | None = Field(None, gt=0, description="torch CPU threads (default: torch's choice)")
     channels_last: Literal["auto", True, False] = Field("auto", description="'auto': on for convolutional nets")
     bf16: Literal["auto", True, False] = Field("auto", description="bf16 autocast; 'auto': on for ResNets on CUDA")
+    compile: bool = Field(False, description="torch.compile the networks (pays off on long runs: ~20 s per network "
+                                             "to compile, then 1.4x faster steps for cnn4 on CPU)")
     eval_batch_size: int = Field(1024, gt=0)
     log_test: bool = Field(True, description="log clean test accuracy per epoch (curves only, never selection)")
     susceptibility: bool = Field(False, description="track susceptibility to random labels every epoch")

@@ -21,7 +21,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from limitlab import datasets, io, models
+from limitlab import datasets, io, models, susceptibility
 from limitlab.errors import DivergedError, LimitlabError
 from limitlab.grid import RunSpec
 from limitlab.loading import FileSplit, ImageTensors, Split
@@ -53,6 +53,7 @@ class RunData:
     val: Split
     test: Split
     info: datasets.DatasetInfo
+    transition: np.ndarray | None = None  # the setting's true T (labels file), for methods that assume it known
 
 
 def load_run_data(spec: RunSpec, device: torch.device, channels_last: bool) -> RunData:
@@ -75,6 +76,7 @@ def load_run_data(spec: RunSpec, device: torch.device, channels_last: bool) -> R
         val=Split(train_images, t(labels["val_noisy"]), t(labels["val_clean"]), t(labels["val_index"])),
         test=Split(test_images, t(canon.test_y), t(canon.test_y), torch.arange(n_test, device=device)),
         info=info,
+        transition=labels.get("transition"),
     )
 
 
@@ -92,6 +94,7 @@ def _file_run_data(spec: RunSpec, canon, labels, device, channels_last) -> RunDa
         val=split(canon.train_files, labels["val_index"], labels["val_noisy"], labels["val_clean"]),
         test=split(canon.test_files, np.arange(len(canon.test_y)), canon.test_y, canon.test_y),
         info=info,
+        transition=labels.get("transition"),
     )
 
 
@@ -269,17 +272,24 @@ def train(spec: RunSpec, *, resume: bool = True) -> dict[str, Any]:
     networks = build_networks(spec, data.info, method_cls.uses_q, getattr(method_cls, "head_bias", True)).to(device)
     if channels_last:
         networks = networks.to(memory_format=torch.channels_last)
+    if t.compile:
+        for net in networks.values():
+            net.compile()  # in place: state-dict keys stay the same, so checkpoints are interchangeable
     generator = torch.Generator(device=device)
     generator.manual_seed(spec.seed)
-    ctx = Context(num_classes=data.info.num_classes, generator=generator, device=device)
+    # methods that assume the noise known (Pumpout/BC, SIGUA) read the true T and p from info
+    ctx = Context(num_classes=data.info.num_classes, generator=generator, device=device,
+                  info={"p": spec.p, "transition": data.transition})
     method = method_cls(spec.method, networks, ctx)
     optimizer = adam(networks, t)
 
     last = state_dir / "last.pt"
-    if resume and last.is_file():
-        st = torch.load(last, map_location=device, weights_only=False)
-        if st["key"] != spec.key or st["spec"] != spec.model_dump(mode="json"):
-            raise LimitlabError(f"{last} belongs to a different run spec; delete {state_dir} to start over")
+    st = torch.load(last, map_location=device, weights_only=False) if resume and last.is_file() else None
+    if st is not None and st["spec"] != spec.model_dump(mode="json"):
+        # the params of this cell changed since that state was written: it is a different run now
+        print(f"[{spec.method_id}] {last} was written for another spec of this run; starting from epoch 0", flush=True)
+        st = None
+    if st is not None:
         networks.load_state_dict(st["networks"])
         optimizer.load_state_dict(st["optimizer"])
         method.load_state_dict(st["method"])
@@ -294,6 +304,8 @@ def train(spec: RunSpec, *, resume: bool = True) -> dict[str, Any]:
         prepared = method.prepare(lambda net: predict(net, data.train, t.eval_batch_size, autocast))
         history, best, start = [], {"epoch": -1, "val_acc": -math.inf, "last_best_epoch": 0}, 0
 
+    probe = (susceptibility.Probe.from_validation(data.val, data.info.num_classes, spec.seed, t.susceptibility_batch)
+             if t.susceptibility else None)
     label = f"{spec.method_id} {spec.setting_path}"
     n_batches = math.ceil(len(data.train) / t.batch_size)
     stopped_early = False
@@ -304,6 +316,8 @@ def train(spec: RunSpec, *, resume: bool = True) -> dict[str, Any]:
                 break
             tic = time.perf_counter()
             method.ctx.epoch = epoch
+            # one restored step on random labels from the epoch's starting state (training is unaffected)
+            delta = probe.delta(method, optimizer, epoch, autocast) if probe is not None else None
             row = {"epoch": epoch, **train_epoch(method, optimizer, data.train, t.batch_size, generator, autocast,
                                                  where=f"{spec.method_id} ({spec.method.method}) at epoch {epoch}",
                                                  on_batch=progress.batch if progress.live else None)}
@@ -313,6 +327,8 @@ def train(spec: RunSpec, *, resume: bool = True) -> dict[str, Any]:
             if t.log_test:
                 row["test_acc"] = accuracy(predict(networks["classifier"], data.test, t.eval_batch_size, autocast),
                                            data.test.clean)
+            if probe is not None:
+                row.update(susceptibility.history_columns(history, delta))
             row["time_s"] = time.perf_counter() - tic
             history.append(row)
             if row["val_acc"] > best["val_acc"]:

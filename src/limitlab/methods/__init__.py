@@ -8,10 +8,6 @@ from limitlab.methods.base import REGISTRY, Context, InitConfig, Method, MethodC
 MODULES = ["ce", "mae", "gce", "noisy_grad", "fw", "dmi", "soft_reg", "limit", "pumpout", "grad_rescale"]
 
 for _name in MODULES:
-    try:
-        importlib.import_module(f"limitlab.methods.{_name}")
-    except ModuleNotFoundError as _exc:  # module not written yet
-        if _exc.name != f"limitlab.methods.{_name}":
-            raise
+    importlib.import_module(f"limitlab.methods.{_name}")
 
 __all__ = ["REGISTRY", "Context", "InitConfig", "Method", "MethodConfig", "StepOutput", "register"]

@@ -6,7 +6,6 @@ from __future__ import annotations
 import argparse
 from collections import Counter
 
-from limitlab import params as P
 from limitlab.errors import LimitlabError
 
 
@@ -28,6 +27,8 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def check(args) -> int:
     from rich.console import Console
+
+    from limitlab import params as P
     from rich.table import Table
 
     console = Console()
@@ -47,12 +48,16 @@ def check(args) -> int:
 
 
 def runs(args) -> int:
+    from limitlab import params as P
+
     for r in P.load(args.file).runs:
         print(r.key)
     return 0
 
 
 def spec(args) -> int:
+    from limitlab import params as P
+
     by_key = {r.key: r for r in P.load(args.file).runs}
     if args.key not in by_key:
         raise LimitlabError(f"{args.file}: no run {args.key!r} (list them with: limitlab params runs {args.file})")

@@ -1,0 +1,28 @@
+"""``limitlab aggregate``: select hyperparameters by noisy validation and write the experiment's result tables.
+
+Reads result.json / eval.json / bootstrap.json of every run of the params file and writes to the results folder:
+table.md, table.csv (with the paper's numbers where the setting matches), selection.csv, metrics.json (DVC) and
+curves.csv (DVC plots). Unfinished runs are reported, never fatal.
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("aggregate", help="select per cell by noisy validation; write tables and metrics",
+                       description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--params", required=True, help="experiment params file")
+    p.add_argument("--results-dir", type=Path, default=None,
+                   help="output folder (default: the params' results_dir, else results/<name>)")
+    p.set_defaults(func=main)
+
+
+def main(args) -> int:
+    from limitlab import params as P
+    from limitlab.aggregate import aggregate
+
+    aggregate(P.load(args.params), args.results_dir)
+    return 0

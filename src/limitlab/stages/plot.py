@@ -1,0 +1,34 @@
+"""``limitlab plot``: draw the experiment's figures (PNG + PDF) into RESULTS_DIR/figures/ with an index.json."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("plot", help="draw the experiment's figures into RESULTS_DIR/figures/",
+                       description=__doc__ + " Settings whose runs are missing are skipped with a message.")
+    p.add_argument("--params", required=True, help="experiment params file")
+    p.add_argument("--results-dir", type=Path, default=None,
+                   help="output folder (default: the params' results_dir, else results/<name>)")
+    p.set_defaults(func=main)
+
+
+def main(args) -> int:
+    from limitlab import params as P
+    from limitlab.plots import make_figures
+
+    exp = P.load(args.params)
+    index = make_figures(exp, args.results_dir)
+    # runs trained with susceptibility: true also get susceptibility_<setting> (limitlab.plots_susceptibility)
+    from limitlab.plots_susceptibility import make_susceptibility_figures
+
+    make_susceptibility_figures(exp, args.results_dir)
+    failed = [s["name"] for s in index["skipped"] if s["reason"].startswith("failed")]
+    if failed:
+        from limitlab.errors import LimitlabError
+
+        raise LimitlabError(f"{len(failed)} figure(s) could not be drawn (traceback above): {', '.join(failed)}; "
+                            "the other figures were written")
+    return 0

@@ -1,0 +1,101 @@
+"""Helpers of the pipeline tests (test_pipeline, test_slurm, test_dvc): a scratch copy of the repository, a
+smaller variant of params/smoke.yaml, and the declared outputs of a params file, read from the grid itself."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import yaml
+
+from limitlab import params as P
+from limitlab.methods import REGISTRY
+
+REPO = Path(__file__).resolve().parents[1]
+BIN = Path(sys.executable).parent  # the venv running pytest has snakemake, dvc and limitlab
+
+
+def env(**extra: str) -> dict[str, str]:
+    """Environment of the pipeline commands: this venv first on PATH, no inherited Snakemake profile."""
+    e = {k: v for k, v in os.environ.items() if k != "SNAKEMAKE_PROFILE"}
+    e.update(DVC_NO_ANALYTICS="1", PYTHONUNBUFFERED="1", **extra)
+    e["PATH"] = f"{BIN}{os.pathsep}{e.get('PATH', '')}"
+    return e
+
+
+def copy_repo(dst: Path) -> Path:
+    """The repository's files as git sees them (tracked + untracked, not ignored): no data/, results/, logs/."""
+    files = subprocess.run(["git", "ls-files", "--cached", "--others", "--exclude-standard", "-z"], cwd=REPO,
+                           check=True, capture_output=True).stdout.decode().split("\0")
+    for rel in filter(None, files):
+        src = REPO / rel
+        if src.is_file():
+            (dst / rel).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(src, dst / rel)
+    return dst
+
+
+def smoke_subset(repo: Path, methods: list[str], p: list[float] | None = None, name: str = "smoke",
+                 extra_methods: list[dict] | None = None) -> Path:
+    """Rewrite repo/params/smoke.yaml keeping only the given method ids (and noise rates), plus extra entries.
+
+    The pipeline tests on SLURM and DVC run this smaller grid of the smoke experiment to stay within a few
+    minutes on 2 CPU cores; the local end-to-end test runs the whole smoke file."""
+    path = repo / "params" / "smoke.yaml"
+    data = yaml.safe_load(path.read_text())
+    data["name"] = name
+    data["results_dir"] = f"results/{name}"
+    study = data["studies"][0]
+    study["methods"] = [m for m in study["methods"] if (m.get("id") or m["method"]) in methods]
+    study["methods"] += extra_methods or []
+    if p is not None:
+        study["noise"]["p"] = p
+    path.write_text(yaml.safe_dump(data, sort_keys=False, allow_unicode=True))
+    P.load(path)  # still valid
+    return path
+
+
+def run_outputs(spec) -> list[Path]:
+    """Every file the pipeline declares for one run (train, evaluate, bootstrap)."""
+    eval_files = ["predictions.npz", "eval.json", "bootstrap.json"]
+    if REGISTRY[spec.method.method].uses_q:
+        eval_files += ["train_scores.npz", "suspicious.csv"]
+    return ([Path(spec.run_dir) / f for f in ("model.pt", "history.csv", "result.json")]
+            + [Path(spec.eval_dir) / f for f in eval_files])
+
+
+def report_outputs(exp) -> list[Path]:
+    names = ["metrics.json", "table.md", "table.csv", "selection.csv", "curves.csv", "figures/index.json"]
+    return [Path(exp.results_path) / n for n in names]
+
+
+def missing_outputs(repo: Path, params_file: str) -> list[str]:
+    exp = P.load(repo / params_file)
+    files = [f for run in exp.runs for f in run_outputs(run.spec)] + report_outputs(exp)
+    return [str(f) for f in files if not (repo / f).is_file()]
+
+
+def run(cmd: list[str], cwd: Path, timeout: float, **extra_env: str) -> subprocess.CompletedProcess:
+    """Run a command, output captured; on timeout the process group is killed (no stray snakemake)."""
+    proc = subprocess.Popen(cmd, cwd=cwd, env=env(**extra_env), stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                            text=True, start_new_session=True)
+    try:
+        out, _ = proc.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, 9)
+        out, _ = proc.communicate()
+        raise AssertionError(f"{' '.join(cmd)} ran past {timeout} s:\n{out[-4000:]}") from None
+    return subprocess.CompletedProcess(cmd, proc.returncode, out, None)
+
+
+def check(result: subprocess.CompletedProcess, expect_ok: bool = True) -> str:
+    if (result.returncode == 0) != expect_ok:
+        raise AssertionError(f"{' '.join(result.args)} exited {result.returncode}:\n{result.stdout[-6000:]}")
+    return result.stdout
+
+
+def mtimes(repo: Path, exp, filename: str, where: str = "run_dir") -> dict[str, int]:
+    return {run.key: (repo / getattr(run.spec, where) / filename).stat().st_mtime_ns for run in exp.runs}

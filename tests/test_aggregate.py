@@ -1,0 +1,214 @@
+"""Selection and tables on fake run folders (result.json / eval.json / bootstrap.json / history.csv written here)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import yaml
+
+from limitlab import params as P
+from limitlab.aggregate import aggregate, build_cells
+from limitlab.cli import main
+
+
+def experiment(tmp: Path, studies: list[dict]) -> P.Experiment:
+    return P.validate({"name": "fake", "data_dir": str(tmp / "data"), "results_dir": str(tmp / "results"),
+                       "studies": studies}, "test params")
+
+
+def study(**kw) -> dict:
+    base = {"id": "u", "dataset": {"name": "mnist"}, "noise": {"model": "uniform", "p": [0.8]}, "n": ["all"],
+            "seeds": [42], "methods": [{"method": "ce", "label": "CE"},
+                                       {"id": "limit_g", "method": "limit", "label": "LIMIT_G", "beta": [0.0, 1.0, 10.0]}]}
+    return {**base, **kw}
+
+
+def fake_run(run, val: float, test: float, *, auc: float | None = None, boot_std: float | None = None,
+             history: bool = True) -> None:
+    spec = run.spec
+    Path(spec.run_dir).mkdir(parents=True, exist_ok=True)
+    Path(spec.eval_dir).mkdir(parents=True, exist_ok=True)
+    (Path(spec.run_dir) / "result.json").write_text(json.dumps(
+        {"key": spec.key, "method_id": spec.method_id, "point": spec.point, "best_val_acc": val, "test_acc": test,
+         "best_epoch": 2}))
+    (Path(spec.eval_dir) / "eval.json").write_text(json.dumps(
+        {"key": spec.key, "test_acc": test, "detection_auc": auc, "detection_ap": auc}))
+    if boot_std is not None:
+        (Path(spec.eval_dir) / "bootstrap.json").write_text(json.dumps({"std": boot_std, "samples": 1000}))
+    if history:
+        epochs = np.arange(4)
+        pd.DataFrame({"epoch": epochs, "train_loss": 1.0, "train_acc_noisy": 0.2 + 0.1 * epochs,
+                      "train_acc_clean": 0.5, "val_acc": val, "val_acc_clean": val, "test_acc": test,
+                      "time_s": 0.1}).to_csv(Path(spec.run_dir) / "history.csv", index=False)
+
+
+def runs_of(exp, method_id, **point):
+    return [r for r in exp.runs if r.spec.method_id == method_id and all(r.spec.point.get(k) == v for k, v in point.items())]
+
+
+def flatten(d: dict, prefix: str = "") -> dict:
+    out = {}
+    for k, v in d.items():
+        out.update(flatten(v, f"{prefix}{k}/") if isinstance(v, dict) else {f"{prefix}{k}": v})
+    return out
+
+
+def cell(cells, method_id):
+    (c,) = [c for c in cells if c.method_id == method_id]
+    return c
+
+
+def test_selects_by_validation_never_by_test(tmp_path):
+    exp = experiment(tmp_path, [study()])
+    fake_run(runs_of(exp, "ce")[0], 0.5, 0.6, boot_std=0.01)
+    # β=1 is best on validation, β=10 would be best on test: a selection that peeked at test reports 0.95.
+    for beta, val, test in ((0.0, 0.40, 0.70), (1.0, 0.45, 0.80), (10.0, 0.30, 0.95)):
+        fake_run(runs_of(exp, "limit_g", beta=beta)[0], val, test, auc=0.9, boot_std=0.02)
+    summary = aggregate(exp)
+    c = cell(summary.cells, "limit_g")
+    assert c.selected.point == {"beta": 1.0}
+    assert c.stats["test_acc"] == pytest.approx(0.80) and c.stats["val_acc"] == pytest.approx(0.45)
+    sel = pd.read_csv(tmp_path / "results" / "selection.csv")
+    chosen = sel[sel.selected & (sel.method_id == "limit_g")]
+    assert list(chosen.point) == ["beta1"] and chosen.mean_val_acc.item() == pytest.approx(0.45)
+    table = pd.read_csv(tmp_path / "results" / "table.csv").set_index("method_id")
+    assert table.loc["limit_g", "test_acc_pct"] == pytest.approx(80.0)
+    assert "80.0 ± 2.0" in (tmp_path / "results" / "table.md").read_text()
+
+
+def test_selection_uses_the_mean_over_seeds(tmp_path):
+    exp = experiment(tmp_path, [study(seeds=[42, 43])])
+    for r in runs_of(exp, "ce"):
+        fake_run(r, 0.5, 0.5)
+    # β=0 has the single best seed (0.9) but the lower mean (0.5 < 0.6).
+    vals = {0.0: (0.9, 0.1), 1.0: (0.6, 0.6), 10.0: (0.2, 0.2)}
+    for beta, pair in vals.items():
+        for r, v in zip(runs_of(exp, "limit_g", beta=beta), pair):
+            fake_run(r, v, 0.1 * (1 + beta))
+    c = cell(build_cells(exp), "limit_g")
+    assert c.selected.point == {"beta": 1.0}
+
+
+def test_error_is_seed_std_with_ddof1_or_bootstrap_std(tmp_path):
+    exp = experiment(tmp_path / "a", [study(seeds=[42, 43, 44], methods=[{"method": "ce"}])])
+    tests = [0.90, 0.93, 0.97]
+    for r, t in zip(exp.runs, tests):
+        fake_run(r, 0.5, t, boot_std=0.5)  # bootstrap ignored with several seeds
+    c = cell(aggregate(exp).cells, "ce")
+    assert c.stats["error"] == "seed_std" and c.stats["n_seeds"] == 3
+    assert c.stats["test_acc_std"] == pytest.approx(np.std(tests, ddof=1))
+    assert c.stats["test_acc_std"] != pytest.approx(np.std(tests, ddof=0))
+    assert "ddof = 1" in (tmp_path / "a" / "results" / "table.md").read_text()
+
+    exp1 = experiment(tmp_path / "b", [study(methods=[{"method": "ce"}])])
+    fake_run(exp1.runs[0], 0.5, 0.9, boot_std=0.0123)
+    c1 = cell(aggregate(exp1).cells, "ce")
+    assert c1.stats["error"] == "bootstrap_std" and c1.stats["test_acc_std"] == pytest.approx(0.0123)
+    assert "bootstrap resamples" in (tmp_path / "b" / "results" / "table.md").read_text()
+
+
+def test_missing_diverged_and_empty_history_still_render(tmp_path, capsys):
+    exp = experiment(tmp_path, [study(noise={"model": "uniform", "p": [0.5, 0.8]},
+                                      methods=[{"method": "ce", "label": "CE"}, {"method": "mae", "label": "MAE"},
+                                               {"id": "limit_g", "method": "limit", "beta": [0.0, 1.0]}])])
+    by = lambda m, p, **pt: [r for r in runs_of(exp, m, **pt) if r.spec.p == p]  # noqa: E731
+    fake_run(by("ce", 0.5)[0], 0.5, 0.6, boot_std=0.01)
+    fake_run(by("ce", 0.8)[0], 0.3, 0.4, boot_std=0.01, history=False)
+    (Path(by("ce", 0.8)[0].spec.run_dir) / "history.csv").write_text("")           # empty history
+    fake_run(by("mae", 0.5)[0], 0.5, 0.6, boot_std=0.01)
+    diverged = by("mae", 0.8)[0]                                                     # diverged: NaN accuracies
+    fake_run(diverged, float("nan"), float("nan"))
+    fake_run(by("limit_g", 0.5, beta=0.0)[0], 0.6, 0.7, boot_std=0.01)
+    fake_run(by("limit_g", 0.5, beta=1.0)[0], 0.7, 0.8, boot_std=0.01)
+    fake_run(by("limit_g", 0.8, beta=0.0)[0], 0.2, 0.3, boot_std=0.01)             # β=1 at p=0.8 never trained
+    failed = by("limit_g", 0.8, beta=1.0)[0].spec.run_dir                           # ... its job failed
+    Path(failed).mkdir(parents=True)
+    (Path(failed) / "failed.json").write_text("{}")
+    summary = aggregate(exp)
+    status = {(c.method_id, c.p): c.status for c in summary.cells}
+    assert status == {("ce", 0.5): "ok", ("ce", 0.8): "ok", ("mae", 0.5): "ok", ("mae", 0.8): "missing",
+                      ("limit_g", 0.5): "ok", ("limit_g", 0.8): "partial"}
+    never = by("limit_g", 0.8, beta=1.0)[0].key
+    assert set(summary.missing) == {diverged.key, never}
+    err = capsys.readouterr().err
+    assert diverged.key in err and never in err and "history.csv" in err
+    md = (tmp_path / "results" / "table.md").read_text()
+    mae_row = next(line for line in md.splitlines() if line.startswith("| MAE |"))
+    assert mae_row == "| MAE | 60.0 ± 1.0 | missing |"
+    assert "30.0 ± 1.0*" in md  # partial cell: selection over the finished point only
+    assert f"`{never}`: training failed" in md and f"`{diverged.key}`: result.json has non-finite" in md
+    keys = flatten(json.loads((tmp_path / "results" / "metrics.json").read_text()))
+    assert "mnist/uniform/p80/nall/mae/test_acc" not in keys
+    assert "mnist/uniform/p80/nall/limit_g/test_acc" not in keys       # partial: not a final number
+    assert keys["mnist/uniform/p80/nall/ce/test_acc"] == pytest.approx(0.4)
+    curves = pd.read_csv(tmp_path / "results" / "curves.csv")
+    assert set(curves.method_id[curves.p == 0.5]) == {"ce", "mae", "limit_g"}
+    assert "ce" not in set(curves.method_id[curves.p == 0.8])            # its history is empty
+
+
+def test_nothing_trained_does_not_crash(tmp_path):
+    exp = experiment(tmp_path, [study()])
+    summary = aggregate(exp)
+    assert all(c.status == "missing" for c in summary.cells)
+    assert json.loads((tmp_path / "results" / "metrics.json").read_text()) == {}
+    assert pd.read_csv(tmp_path / "results" / "curves.csv").empty
+
+
+def test_metric_keys_have_no_dots_and_follow_params(tmp_path):
+    s = study(noise={"model": "uniform", "p": [0.5, 0.89]}, n=[1000, "all"], dataset={"name": "mnist", "val_ratio": 0.25})
+    exp = experiment(tmp_path, [s])
+    for r in exp.runs:
+        fake_run(r, 0.5, 0.6, auc=0.99 if r.spec.method_id == "limit_g" else None, boot_std=0.01)
+    aggregate(exp)
+    keys = flatten(json.loads((tmp_path / "results" / "metrics.json").read_text()))
+    assert "mnist/uniform-val0_25/p89/n1000/limit_g/detection_auc" in keys
+    assert "mnist/uniform-val0_25/p50/nall/ce/test_acc_std" in keys
+    assert "mnist/uniform-val0_25/p50/nall/ce/detection_auc" not in keys  # null values are left out
+    assert all("." not in part for k in keys for part in k.split("/"))
+    # Remove p = 0.89 from the params: its keys disappear although its run folders are still on disk.
+    exp2 = experiment(tmp_path, [{**s, "noise": {"model": "uniform", "p": [0.5]}}])
+    aggregate(exp2)
+    keys2 = flatten(json.loads((tmp_path / "results" / "metrics.json").read_text()))
+    assert keys2 and not any("/p89/" in k for k in keys2)
+    assert set(keys2) == {k for k in keys if "/p50/" in k}
+
+
+def test_colliding_studies_get_their_id_in_keys(tmp_path):
+    a = study(id="a", methods=[{"method": "ce"}])
+    b = study(id="b", methods=[{"method": "ce"}], model={"arch": "mlp4"})
+    exp = experiment(tmp_path, [a, b])
+    for r in exp.runs:
+        fake_run(r, 0.5, 0.6 if r.spec.study == "a" else 0.7, boot_std=0.01)
+    aggregate(exp)
+    keys = flatten(json.loads((tmp_path / "results" / "metrics.json").read_text()))
+    assert keys["a/mnist/uniform/p80/nall/ce/test_acc"] == pytest.approx(0.6)
+    assert keys["b/mnist/uniform/p80/nall/ce/test_acc"] == pytest.approx(0.7)
+
+
+def test_paper_numbers_beside_ours(tmp_path):
+    exp = experiment(tmp_path, [study()])
+    fake_run(runs_of(exp, "ce")[0], 0.5, 0.962, boot_std=0.01)
+    aggregate(exp)
+    table = pd.read_csv(tmp_path / "results" / "table.csv").set_index("method_id")
+    assert table.loc["ce", "paper_test_acc_pct"] == 97.2 and table.loc["ce", "paper_source"] == "Table 4"
+    assert table.loc["ce", "diff_pct"] == pytest.approx(96.2 - 97.2)
+    assert table.loc["limit_g", "paper_test_acc_pct"] == 98.6 and np.isnan(table.loc["limit_g", "diff_pct"])
+    md = (tmp_path / "results" / "table.md").read_text()
+    assert "## Paper" in md and "| CE | 97.2 ± 0.2 |" in md
+
+
+def test_cli(tmp_path, capsys):
+    exp_dict = {"name": "fake", "data_dir": str(tmp_path / "data"), "results_dir": str(tmp_path / "res"),
+                "studies": [study(methods=[{"method": "ce", "label": "CE"}])]}
+    path = tmp_path / "p.yaml"
+    path.write_text(yaml.safe_dump(exp_dict, allow_unicode=True))
+    fake_run(P.load(path).runs[0], 0.5, 0.9, boot_std=0.01)
+    assert main(["aggregate", "--params", str(path)]) == 0
+    out = capsys.readouterr().out
+    assert "90.0 ± 1.0" in out and "97.2" in out  # ours, and the paper's number beside it
+    for name in ("table.md", "table.csv", "selection.csv", "metrics.json", "curves.csv"):
+        assert (tmp_path / "res" / name).stat().st_size > 0

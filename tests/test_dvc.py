@@ -1,0 +1,105 @@
+"""DVC over the Snakemake pipeline, in a temporary git repository (no mocks): repro, push, no-op repro, a
+changed hyperparameter retrains only its cells, metrics diff, pull into a fresh clone.
+
+dvc.yaml names its params file in `vars`; like a user switching experiments, the test points that copy at
+params/smoke.yaml (a smaller grid of it: CE, MAE, LIMIT + init; 6 runs, to stay within a few minutes)."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import subprocess
+from pathlib import Path
+
+import pytest
+import torch
+import yaml
+
+from limitlab import params as P
+from pipeline_support import check, copy_repo, missing_outputs, mtimes, run, smoke_subset
+
+pytestmark = [pytest.mark.dvc, pytest.mark.slow]
+LOCAL = {"SNAKEMAKE_PROFILE": "workflow/profiles/local"}
+
+
+def git(repo: Path, *args: str) -> str:
+    return subprocess.run(["git", *args], cwd=repo, check=True, capture_output=True, text=True).stdout
+
+
+def md5(path: Path) -> str:
+    return hashlib.md5(path.read_bytes()).hexdigest()
+
+
+def test_dvc_repro_push_change_diff_pull(tmp_path):
+    repo = copy_repo(tmp_path / "repo")
+    smoke_subset(repo, methods=["ce", "mae", "limit_g_init"], name="smoke_dvc")
+    dvc_yaml = repo / "dvc.yaml"
+    dvc_yaml.write_text(dvc_yaml.read_text().replace("params/default.yaml", "params/smoke.yaml"))
+    exp = P.load(repo / "params/smoke.yaml")
+    results = Path(exp.results_path)
+    remote = tmp_path / "remote"
+    git(repo, "init", "-q")
+    git(repo, "config", "user.name", "limitlab test")
+    git(repo, "config", "user.email", "test@limitlab.invalid")
+    if not (repo / ".dvc").is_dir():  # the repository ships .dvc/; initialise if a copy lacks it
+        check(run(["dvc", "init", "-q"], repo, timeout=60))
+    check(run(["dvc", "remote", "add", "-d", "local", str(remote)], repo, timeout=60))
+    git(repo, "add", "-A")
+    git(repo, "commit", "-q", "-m", "pipeline")
+
+    # without a Snakemake profile nothing runs (no silent local training on a login node)
+    refused = check(run(["dvc", "repro"], repo, timeout=120), expect_ok=False)
+    assert "cores have to be specified" in refused
+    assert not (repo / "data/runs").exists()
+
+    check(run(["dvc", "repro"], repo, timeout=600, **LOCAL))
+    assert missing_outputs(repo, "params/smoke.yaml") == []
+    assert (repo / "dvc.lock").is_file()
+    check(run(["dvc", "push"], repo, timeout=120))
+    trained = mtimes(repo, exp, "result.json")
+
+    again = check(run(["dvc", "repro"], repo, timeout=120, **LOCAL))
+    assert "Data and pipelines are up to date" in again or all(
+        f"Stage '{s}' didn't change, skipping" in again for s in ("data", "train", "evaluate", "report"))
+    assert mtimes(repo, exp, "result.json") == trained
+
+    git(repo, "add", "-A")
+    git(repo, "add", "-f", str(results))  # cache: false outputs (metrics, tables, figures) live in git
+    git(repo, "commit", "-q", "-m", "results")
+
+    # one hyperparameter of one method: only its cells (one per noise rate) are trained and evaluated again
+    params = yaml.safe_load((repo / "params/smoke.yaml").read_text())
+    mae = next(m for m in params["studies"][0]["methods"] if m["method"] == "mae")
+    mae["training"] = {"lr": 0.003}
+    (repo / "params/smoke.yaml").write_text(yaml.safe_dump(params, sort_keys=False, allow_unicode=True))
+    evaluated = mtimes(repo, exp, "eval.json", where="eval_dir")
+    check(run(["dvc", "repro"], repo, timeout=600, **LOCAL))
+    mae_keys = {r.key for r in exp.runs if r.spec.method_id == "mae"}
+    retrained = {k for k, t in mtimes(repo, exp, "result.json").items() if t != trained[k]}
+    reevaluated = {k for k, t in mtimes(repo, exp, "eval.json", where="eval_dir").items() if t != evaluated[k]}
+    assert retrained == mae_keys and len(mae_keys) == 2
+    assert reevaluated == mae_keys
+    new_exp = P.load(repo / "params/smoke.yaml")
+    for r in new_exp.runs:
+        if r.key in mae_keys:
+            saved = torch.load(repo / r.spec.run_dir / "model.pt", map_location="cpu", weights_only=False)
+            assert saved["spec"]["training"]["lr"] == 0.003
+
+    git(repo, "add", "-A")
+    git(repo, "add", "-f", str(results))
+    git(repo, "commit", "-q", "-m", "mae lr 0.003")
+    diff = json.loads(check(run(["dvc", "metrics", "diff", "HEAD~1", "--json"], repo, timeout=120)))
+    changed = [k for f in diff.values() for k, v in f.items() if v.get("diff") not in (0, None)]
+    assert changed, diff
+    assert all(".mae." in k for k in changed), changed
+    check(run(["dvc", "push"], repo, timeout=120))
+
+    clone = tmp_path / "clone"
+    subprocess.run(["git", "clone", "-q", str(repo), str(clone)], check=True)
+    check(run(["dvc", "pull"], clone, timeout=300))
+    assert missing_outputs(clone, "params/smoke.yaml") == []
+    for r in new_exp.runs:
+        for f in (Path(r.spec.run_dir) / "model.pt", Path(r.spec.eval_dir) / "predictions.npz"):
+            assert md5(clone / f) == md5(repo / f)
+        assert not (clone / r.spec.run_dir / "state").exists()  # resume state is not versioned (.dvcignore)
+    assert "up to date" in check(run(["dvc", "status"], clone, timeout=120))

@@ -1,0 +1,139 @@
+"""The Snakemake pipeline: lint, the plan of every params file, and real local runs (no mocks)."""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+from pathlib import Path
+
+import pytest
+import yaml
+
+from limitlab import params as P
+from pipeline_support import REPO, check, copy_repo, missing_outputs, run, smoke_subset
+
+PARAMS_FILES = sorted(str(p.relative_to(REPO)) for p in [*REPO.glob("params/*.yaml"), *REPO.glob("params/paper/*.yaml")])
+BIG = 1000  # runs; planning such a grid takes tens of seconds (Snakemake costs ~2 ms per job): slow tests
+
+
+def job_counts(output: str) -> dict[str, int]:
+    """The 'Job stats' table of a snakemake dry run."""
+    table = output.split("Job stats:")[1].split("\n\n")[0]
+    return {m[1]: int(m[2]) for m in re.finditer(r"^(\w+)\s+(\d+)$", table, re.M)}
+
+
+def test_lint_is_clean():
+    out = check(run(["snakemake", "--lint"], REPO, timeout=120))
+    assert "Congratulations, your workflow is in a good condition!" in out
+
+
+@pytest.mark.parametrize("params_file", [
+    pytest.param(f, marks=pytest.mark.slow) if len(P.load(REPO / f).runs) > BIG else f for f in PARAMS_FILES])
+def test_dry_run_plans_every_run_of_the_params_file(params_file, tmp_path):
+    """-n plans one train, one evaluate and one bootstrap job per run of the grid, and the report once."""
+    exp = P.load(REPO / params_file)
+    tic = time.perf_counter()
+    out = check(run(["snakemake", "-n", "--quiet", "rules", "--directory", str(tmp_path), "--snakefile",
+                     str(REPO / "Snakefile"), "--config", f"params={REPO / params_file}", "--", "all"],
+                    REPO, timeout=300))
+    seconds = time.perf_counter() - tic
+    counts = job_counts(out)
+    n = len(exp.runs)
+    assert counts["train"] == n
+    assert counts.get("evaluate", 0) + counts.get("evaluate_q", 0) == n
+    assert counts["bootstrap"] == n
+    assert counts["aggregate"] == counts["plot"] == 1
+    assert counts["corrupt"] == len({r.spec.labels_path for r in exp.runs})
+    print(f"{params_file}: {n} runs, {counts['total']} jobs planned in {seconds:.1f} s")
+
+
+def test_init_runs_wait_for_the_ce_model_of_their_setting(tmp_path):
+    """Asking for one LIMIT + init model plans the CE run of the same setting first, and only that."""
+    exp = P.load(REPO / "params/smoke.yaml")
+    init = next(r.spec for r in exp.runs if r.spec.init_dir is not None)
+    out = check(run(["snakemake", "-n", "--directory", str(tmp_path), "--snakefile", str(REPO / "Snakefile"),
+                     "--config", f"params={REPO / 'params/smoke.yaml'}", "--", f"{init.run_dir}/model.pt"],
+                    REPO, timeout=120))
+    assert job_counts(out)["train"] == 2
+    assert f"{init.init_dir}/model.pt" in out  # an input of the init run
+    resources = re.search(rf"output: {re.escape(str(init.run_dir))}/model.pt.*?resources: ([^\n]*)", out, re.S)[1]
+    assert "gpu=1" in resources and "runtime=10" in resources and "mem_mb=2000" in resources
+
+
+@pytest.mark.slow
+def test_readme_run_command_on_default_params(tmp_path):
+    """The README's run command (`make run` = the local profile on params/default.yaml) end to end: every
+    output of the grid, the table with a row per method, every figure; a second run does nothing."""
+    repo = copy_repo(tmp_path / "repo")
+    cmd = ["snakemake", "--profile", "workflow/profiles/local", "--config", "params=params/default.yaml", "--", "all"]
+    tic = time.perf_counter()
+    check(run(cmd, repo, timeout=1500))
+    print(f"default pipeline end to end: {time.perf_counter() - tic:.0f} s")
+    exp = P.load(repo / "params/default.yaml")
+    assert missing_outputs(repo, "params/default.yaml") == []
+    table = (repo / exp.results_path / "table.md").read_text()
+    for method in exp.studies[0].methods:
+        assert method.label in table
+    metrics = json.loads((repo / exp.results_path / "metrics.json").read_text())
+    assert {"p0", "p50", "p80"} <= set(metrics["mnist5k"]["uniform"])
+    figures = repo / exp.results_path / "figures"
+    drawn = json.loads((figures / "index.json").read_text())["figures"]
+    assert {f["kind"] for f in drawn} >= {"fano", "curves", "gradient_histograms", "accuracy_vs_noise"}
+    for f in drawn:
+        assert (figures / f["png"]).stat().st_size > 0 and (figures / f["pdf"]).stat().st_size > 0
+    again = check(run(cmd, repo, timeout=300))
+    assert "Nothing to be done" in again
+
+
+@pytest.mark.slow
+def test_failed_cell_fails_only_its_downstream(tmp_path):
+    """A diverging run (NaN loss) fails its own job; --keep-going trains the rest; the next invocation skips
+    the failed cell and its dependents (failure markers) and writes the report with them marked missing."""
+    repo = copy_repo(tmp_path / "repo")
+    smoke_subset(repo, methods=["mae"], p=[0.8], name="smoke_fail", extra_methods=[
+        {"id": "ce_bad", "method": "ce", "label": "CE (diverges)", "training": {"lr": 1.0e30}},
+        {"id": "limit_init", "method": "limit", "label": "LIMIT + init", "q_dist": "gaussian", "beta": 1.0,
+         "init": {"source": "ce_bad", "target": "q"}}])
+    exp = P.load(repo / "params/smoke.yaml")
+    runs = {r.spec.method_id: r.spec for r in exp.runs}
+    cmd = ["snakemake", "--cores", "2", "--keep-going", "--config", "params=params/smoke.yaml", "--", "all"]
+
+    first = check(run(cmd, repo, timeout=600), expect_ok=False)
+    assert "Error in rule train" in first
+    bad, init, ok = runs["ce_bad"], runs["limit_init"], runs["mae"]
+    marker = repo / bad.run_dir / "failed.json"
+    assert json.loads(marker.read_text())["key"] == bad.key  # the spec it failed with
+    assert "diverged" in (repo / "logs/smoke_fail/train" / f"{bad.key}.log").read_text()
+    assert not (repo / bad.run_dir / "model.pt").exists() and not (repo / init.run_dir / "model.pt").exists()
+    assert (repo / ok.eval_dir / "bootstrap.json").is_file()  # the healthy cell went all the way
+    assert not (repo / "results/smoke_fail/metrics.json").exists()  # aggregate waited for all inputs
+    ok_mtime = (repo / ok.run_dir / "model.pt").stat().st_mtime_ns
+
+    second = check(run(cmd, repo, timeout=600))
+    assert "skipping 2 failed cell(s)" in second
+    assert (repo / ok.run_dir / "model.pt").stat().st_mtime_ns == ok_mtime  # nothing retrained
+    metrics = json.loads((repo / "results/smoke_fail/metrics.json").read_text())
+    flat = json.dumps(metrics)
+    assert "mae" in flat and "ce_bad" not in flat and "limit_init" not in flat
+    table = (repo / "results/smoke_fail/table.md").read_text()
+    assert re.search(r"CE \(diverges\) \|[^\n]*missing", table)
+    assert bad.key in table and init.key in table  # listed under missing runs
+
+    retry = check(run(["snakemake", "-n", "--config", "params=params/smoke.yaml", "retry_failed=true", "--", "all"],
+                      repo, timeout=120))
+    assert job_counts(retry)["train"] == 2  # ce_bad and the run initialised from it
+
+    # a new display name or an extra seed list retrains nothing (fields the runs do not compute with)
+    params = yaml.safe_load((repo / "params/smoke.yaml").read_text())
+    params["studies"][0]["methods"][0].update(label="Mean absolute error", seeds=[42])
+    (repo / "params/smoke.yaml").write_text(yaml.safe_dump(params, sort_keys=False, allow_unicode=True))
+    relabelled = check(run(["snakemake", "-n", "--config", "params=params/smoke.yaml", "--", "all"], repo,
+                           timeout=120))
+    assert "train" not in job_counts(relabelled) and "aggregate" in job_counts(relabelled)
+
+    # a changed spec makes the marker stale: the cell is planned again without retry_failed
+    params["studies"][0]["methods"][1]["training"] = {"lr": 1.0e-3}
+    (repo / "params/smoke.yaml").write_text(yaml.safe_dump(params, sort_keys=False, allow_unicode=True))
+    fixed = check(run(["snakemake", "-n", "--config", "params=params/smoke.yaml", "--", "all"], repo, timeout=120))
+    assert job_counts(fixed)["train"] == 2

@@ -1,0 +1,133 @@
+"""`snakemake --profile slurm all` on a real one-node SLURM cluster (munged + slurmctld + slurmd, fake GPUs).
+
+The cluster is started by tests/cluster/start_slurm.sh in a temporary folder and stopped by its finalizer
+(by pid) even when a test fails. Debian's slurm-wlm and munge are installed with apt when missing; the tests
+are skipped, with the reason, only when that is impossible.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+
+from limitlab import params as P
+from pipeline_support import REPO, check, copy_repo, missing_outputs, run, smoke_subset
+
+pytestmark = [pytest.mark.slurm, pytest.mark.slow]
+CLUSTER = REPO / "tests" / "cluster"
+DAEMONS = ("slurmctld", "slurmd", "munged", "sbatch", "squeue", "scontrol")
+# What a one-node cluster without an accounting database needs on top of the profile: job states from
+# squeue (finished jobs stay visible: MinJobAge=3600 in slurm.conf), and a short first status poll.
+CLUSTER_OVERRIDES = ["--slurm-status-command", "squeue", "--slurm-init-seconds-before-status-checks", "2"]
+
+
+def _install_slurm() -> str | None:
+    """None when the SLURM and munge binaries are there (installing them if needed), else why not."""
+    if all(shutil.which(b) for b in DAEMONS):
+        return None
+    if os.geteuid() != 0 or not shutil.which("apt-get"):
+        return "slurm-wlm/munge are missing and apt-get cannot install them here (needs root on Debian/Ubuntu)"
+    apt_env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
+    for cmd in (["apt-get", "update", "-q"], ["apt-get", "install", "-y", "-q", "slurm-wlm", "munge"]):
+        res = subprocess.run(cmd, env=apt_env, capture_output=True, text=True, timeout=900)
+        if res.returncode != 0:
+            return f"`{' '.join(cmd)}` failed: {res.stderr.strip()[-500:]}"
+    return None if all(shutil.which(b) for b in DAEMONS) else "apt-get ran but the SLURM binaries are still missing"
+
+
+@pytest.fixture(scope="module")
+def cluster(tmp_path_factory):
+    """A running test cluster; yields the environment its clients need (SLURM_CONF, PATH)."""
+    why = _install_slurm()
+    if why:
+        pytest.skip(why)
+    state = tmp_path_factory.mktemp("slurm")
+    # 2 fake GPUs: the 2-core test machine runs two one-GPU jobs at a time (one would serialise every job)
+    start = subprocess.run([str(CLUSTER / "start_slurm.sh"), str(state)], capture_output=True, text=True,
+                           timeout=180, env={**os.environ, "GPUS": "2", "MEM_MB": "20000"})
+    try:
+        assert start.returncode == 0, f"SLURM did not start:\n{start.stdout}\n{start.stderr}"
+        yield {"SLURM_CONF": str(state / "slurm.conf"), "PATH": f"{state / 'bin'}{os.pathsep}{os.environ['PATH']}"}
+    finally:
+        subprocess.run([str(CLUSTER / "stop_slurm.sh"), str(state)], timeout=60)
+        pids = (state / "pids").read_text().split() if (state / "pids").exists() else []
+        assert pids == [], f"daemons not stopped: {pids}"
+
+
+def slurm_jobs(cluster_env) -> list[dict[str, str]]:
+    """Every job the controller remembers, as dicts of `scontrol show job -o` fields."""
+    out = subprocess.run(["scontrol", "show", "job", "-o"], env={**os.environ, **cluster_env}, capture_output=True,
+                         text=True, check=True).stdout
+    return [dict(re.findall(r"(\w+)=(\S*)", line)) for line in out.splitlines() if line.startswith("JobId=")]
+
+
+def jobs_of(jobs, rule: str) -> dict[str, dict[str, str]]:
+    """Jobs of one rule by wildcard string (the plugin's --comment: rule_<rule>_wildcards_<key with _>)."""
+    prefix = f"rule_{rule}_wildcards_"
+    return {j["Comment"][len(prefix):]: j for j in jobs if j.get("Comment", "").startswith(prefix)}
+
+
+def test_profile_slurm_all_submits_gpu_jobs(cluster, tmp_path):
+    """A user without a profile: the documented one-line install, then `snakemake --profile slurm all` from
+    the repository root. Every train/evaluate job goes through sbatch with one GPU and the params' resources;
+    the cheap stages stay local; the outputs are complete."""
+    repo = copy_repo(tmp_path / "repo")
+    smoke_subset(repo, methods=["ce", "limit_g_init"], name="smoke_slurm")  # 4 runs: CE -> LIMIT + init
+    exp = P.load(repo / "params/smoke.yaml")
+    home = tmp_path / "home"
+    home.mkdir()
+    user = {**cluster, "HOME": str(home), "XDG_CONFIG_HOME": ""}  # a user with no profile of their own
+    install = ("mkdir -p ~/.config/snakemake && [ -e ~/.config/snakemake/slurm ] || "
+               "cp -r workflow/profiles/slurm ~/.config/snakemake/")
+    assert install in (REPO / "docs/pipeline.md").read_text()
+    check(run(["bash", "-c", install], repo, timeout=30, **user))
+    assert (home / ".config/snakemake/slurm/config.yaml").is_file()
+
+    tic = time.perf_counter()
+    out = check(run(["snakemake", "--profile", "slurm", *CLUSTER_OVERRIDES, "--config", "params=params/smoke.yaml",
+                     "--", "all"], repo, timeout=600, **user))
+    print(f"SLURM smoke ({len(exp.runs)} runs): {time.perf_counter() - tic:.0f} s")
+    assert "Using profile slurm" in out or "Using profiles" in out
+    assert missing_outputs(repo, "params/smoke.yaml") == []
+
+    jobs = slurm_jobs(cluster)
+    wanted = {r.key.replace("/", "_") for r in exp.runs}
+    for rule in ("train", "evaluate"):
+        submitted = jobs_of(jobs, rule) | (jobs_of(jobs, "evaluate_q") if rule == "evaluate" else {})
+        assert set(submitted) == wanted, f"{rule}: sbatch jobs {sorted(submitted)}"
+        res = getattr(exp.resources, rule)
+        for key, job in submitted.items():
+            assert job["JobState"] == "COMPLETED", (key, job["JobState"])
+            assert job["TresPerJob"] == "gres:gpu:1", (key, job)
+            assert job["MinMemoryNode"] == f"{res.mem_mb}M" and job["NumCPUs"] == str(res.cpus)
+            assert job["TimeLimit"] == f"00:{res.runtime:02d}:00"
+    for rule in ("download", "corrupt", "bootstrap", "aggregate", "plot"):
+        assert not jobs_of(jobs, rule), f"{rule} should run locally, not through sbatch"
+
+
+def test_own_slurm_profile_still_gets_gpu_requests(cluster, tmp_path):
+    """A user whose own `slurm` profile only names executor and partition: the GPU, memory, CPUs and
+    runtime still come from the rules (params), not from a profile."""
+    repo = copy_repo(tmp_path / "repo")
+    smoke_subset(repo, methods=["ce"], p=[0.5], name="smoke_own")
+    exp = P.load(repo / "params/smoke.yaml")
+    home = tmp_path / "home"
+    (home / ".config/snakemake/slurm").mkdir(parents=True)
+    (home / ".config/snakemake/slurm/config.yaml").write_text(
+        "executor: slurm\njobs: 4\ndefault-resources:\n  slurm_partition: debug\n")
+    user = {**cluster, "HOME": str(home), "XDG_CONFIG_HOME": ""}
+    (run_spec,) = [r.spec for r in exp.runs]
+    before = {j["JobId"] for j in slurm_jobs(cluster)}
+    check(run(["snakemake", "--profile", "slurm", *CLUSTER_OVERRIDES, "--config", "params=params/smoke.yaml",
+               "--", f"{run_spec.run_dir}/model.pt"], repo, timeout=300, **user))
+    (job,) = [j for j in slurm_jobs(cluster) if j["JobId"] not in before]
+    assert job["Comment"] == f"rule_train_wildcards_{run_spec.key.replace('/', '_')}"
+    assert job["Partition"] == "debug" and job["TresPerJob"] == "gres:gpu:1"
+    assert job["MinMemoryNode"] == f"{exp.resources.train.mem_mb}M"
+    assert (repo / run_spec.run_dir / "result.json").is_file()

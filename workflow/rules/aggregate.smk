@@ -1,0 +1,21 @@
+# aggregate: metrics.json, tables, model selection and curves of the whole experiment (local, seconds). Its
+# inputs are the cells every target asks for: cells that failed (failure markers) are left out, and
+# `limitlab aggregate` marks them missing. The whole params file is an input here (labels, selection, ...).
+
+
+rule aggregate:
+    input:
+        params=PARAMS,
+        train=train_files(),
+        evaluation=eval_files(),
+    output:
+        **{name.replace(".", "_"): str(RESULTS / name) for name in REPORT_FILES},
+    log:
+        f"{LOGS}/aggregate.log",
+    threads: RES.default.cpus
+    resources:
+        **stage_resources(RES.default),
+    conda:
+        "../envs/limitlab.yaml"
+    shell:
+        "limitlab aggregate --params {input.params:q} > {log:q} 2>&1"

@@ -1,0 +1,18 @@
+# plot: the figures of the experiment from the aggregated results (local). figures/index.json lists them.
+
+
+rule plot:
+    input:
+        rules.aggregate.output,
+        params=PARAMS,
+    output:
+        index=str(RESULTS / "figures" / "index.json"),
+    log:
+        f"{LOGS}/plot.log",
+    threads: RES.default.cpus
+    resources:
+        **stage_resources(RES.default),
+    conda:
+        "../envs/limitlab.yaml"
+    shell:
+        "limitlab plot --params {input.params:q} > {log:q} 2>&1"
