@@ -124,6 +124,23 @@ def dataloader_epoch(name: str, x: np.ndarray, y: np.ndarray, warmup: int, worke
     return best
 
 
+def batches_only(x: np.ndarray, y: np.ndarray, workers: int) -> tuple[float, float]:
+    """Samples per second of making the batches alone (no model): limitlab's slices vs the DataLoader."""
+    info = datasets.get_info("mnist5k")
+    images = ImageTensors(x, info.mean, info.std, torch.device("cpu"), channels_last=True)
+    labels = torch.as_tensor(y)
+    split = Split(images, labels, labels, torch.arange(len(y)))
+    tic = time.perf_counter()
+    for _ in split.iterate(torch.randperm(len(y)), BATCH, True):
+        pass
+    fast = len(y) / (time.perf_counter() - tic)
+    loader = DataLoader(MnistArrays(x, y), batch_size=BATCH, shuffle=True, num_workers=workers)
+    tic = time.perf_counter()
+    for _ in loader:
+        pass
+    return fast, len(y) / (time.perf_counter() - tic)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--threads", type=int, default=2)
@@ -150,6 +167,8 @@ def main() -> None:
         table.add_row(name.upper(), f"{fast:,.0f}/s", f"{comp:,.0f}/s" if comp else "—", f"{slow:,.0f}/s",
                       f"{fast / slow:.2f}x", f"{comp / slow:.2f}x" if comp else "—", f"{ce / fast:.2f}x",
                       f"{ce_c / comp:.2f}x" if comp else "—")
+    fast, slow = batches_only(x, y, args.workers)
+    table.add_row("batches only", f"{fast:,.0f}/s", "—", f"{slow:,.0f}/s", f"{fast / slow:.1f}x", "—", "—", "—")
     Console(width=160).print(table)
 
 

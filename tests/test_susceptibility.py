@@ -12,14 +12,14 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from limitlab import datasets, noise
 from limitlab import params as P
 from limitlab.aggregate import aggregate
-from limitlab.grid import all_settings, dataset_path
 from limitlab.methods import REGISTRY, Context
 from limitlab.plots_susceptibility import make_susceptibility_figures
 from limitlab.susceptibility import DELTA, ZETA, Probe, one_step_delta, regions, select
 from limitlab.train import load_run_data, train
+
+import tiny_data
 
 K, D = 10, 20
 
@@ -154,31 +154,15 @@ def test_grows_for_a_model_that_memorised_random_labels(seed, one_thread):
 
 # ------------------------------------------------------------------------------------------- in the training loop
 
-TRAINING = {"epochs": 3, "batch_size": 64, "threads": 1, "device": "cpu", "patience": None, "eval_batch_size": 512}
-
-
 def experiment(data_dir: Path, methods: list[dict], model: dict | None = None, **training) -> P.Experiment:
-    study = {"id": "u", "dataset": {"name": "mnist5k"}, "noise": {"model": "uniform", "p": [0.5]}, "n": [200],
-             "seeds": [1], "training": {**TRAINING, **training}, "methods": methods}
-    if model:
-        study["model"] = model
-    return P.validate({"name": "t", "data_dir": str(data_dir), "studies": [study]}, "test params")
+    return tiny_data.experiment(data_dir, methods, model, **{"epochs": 3, **training})
 
 
 @pytest.fixture(scope="module")
 def data_dir(tmp_path_factory) -> Path:
+    """Canonical mnist5k and its labels for the one setting every test uses."""
     root = tmp_path_factory.mktemp("data")
-    exp = experiment(root, [{"method": "ce"}])
-    out = dataset_path(root, "mnist5k")
-    out.parent.mkdir(parents=True)
-    datasets.download("mnist5k", root / "raw", out)
-    canon = datasets.load_canonical(out)
-    for _, (_, s) in all_settings(exp).items():
-        labels = noise.corrupt(canon.train_y, noise.transition_matrix(s.noise, s.p, 10), seed=s.seed, n=s.n,
-                               val_ratio=s.val_ratio)
-        s.labels_path(root).parent.mkdir(parents=True)
-        noise.write_labels(s.labels_path(root), labels)
-    return root
+    return tiny_data.prepare(root, experiment(root, [{"method": "ce"}]))
 
 
 def spec_in(exp, runs: Path, method_id: str):

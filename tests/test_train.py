@@ -11,42 +11,24 @@ import pandas as pd
 import pytest
 import torch
 
-from limitlab import datasets, noise
 from limitlab import params as P
 from limitlab.errors import DivergedError, LimitlabError
-from limitlab.grid import all_settings, dataset_path
 from limitlab.methods.ce import CE
 from limitlab.methods.fw import estimate_transition
 from limitlab.methods import REGISTRY
 from limitlab.train import build_networks, load_run_data, predict, train
 
-TRAINING = {"epochs": 2, "batch_size": 64, "threads": 1, "device": "cpu", "patience": None, "eval_batch_size": 512}
-
+import tiny_data
 
 def experiment(data_dir: Path, methods: list[dict], model: dict | None = None, **training) -> P.Experiment:
-    study = {"id": "u", "dataset": {"name": "mnist5k"}, "noise": {"model": "uniform", "p": [0.5]}, "n": [200],
-             "seeds": [1], "training": {**TRAINING, **training}, "methods": methods}
-    if model:
-        study["model"] = model
-    return P.validate({"name": "t", "data_dir": str(data_dir), "studies": [study]}, "test params")
+    return tiny_data.experiment(data_dir, methods, model, **{"epochs": 2, **training})
 
 
 @pytest.fixture(scope="module")
 def data_dir(tmp_path_factory) -> Path:
     """Canonical mnist5k and its labels for the one setting every test uses."""
     root = tmp_path_factory.mktemp("data")
-    exp = experiment(root, [{"method": "ce"}])
-    out = dataset_path(root, "mnist5k")
-    out.parent.mkdir(parents=True)
-    datasets.download("mnist5k", root / "raw", out)
-    canon = datasets.load_canonical(out)
-    for _, (_, s) in all_settings(exp).items():
-        labels = noise.corrupt(canon.train_y, noise.transition_matrix(s.noise, s.p, 10), seed=s.seed, n=s.n,
-                               val_ratio=s.val_ratio)
-        path = s.labels_path(root)
-        path.parent.mkdir(parents=True)
-        noise.write_labels(path, labels)
-    return root
+    return tiny_data.prepare(root, experiment(root, [{"method": "ce"}]))
 
 
 def spec_of(exp: P.Experiment, method_id: str, runs: Path):

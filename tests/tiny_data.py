@@ -1,0 +1,35 @@
+"""Tiny real experiments for the training tests: mnist5k, 200 noisy training examples, CPU, one thread."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from limitlab import datasets, noise
+from limitlab import params as P
+from limitlab.grid import all_settings, dataset_path
+
+TRAINING = {"batch_size": 64, "threads": 1, "device": "cpu", "patience": None, "eval_batch_size": 512}
+
+
+def experiment(data_dir: Path, methods: list[dict], model: dict | None = None, epochs: int = 2,
+               **training) -> P.Experiment:
+    """One study: mnist5k, uniform p = 0.5, n = 200, seed 1, the given methods."""
+    study = {"id": "u", "dataset": {"name": "mnist5k"}, "noise": {"model": "uniform", "p": [0.5]}, "n": [200],
+             "seeds": [1], "training": {**TRAINING, "epochs": epochs, **training}, "methods": methods}
+    if model:
+        study["model"] = model
+    return P.validate({"name": "t", "data_dir": str(data_dir), "studies": [study]}, "test params")
+
+
+def prepare(root: Path, exp: P.Experiment) -> Path:
+    """Canonical mnist5k and the labels of every setting of ``exp`` under ``root``."""
+    out = dataset_path(root, "mnist5k")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    datasets.download("mnist5k", root / "raw", out)
+    canon = datasets.load_canonical(out)
+    for _, (_, s) in all_settings(exp).items():
+        labels = noise.corrupt(canon.train_y, noise.transition_matrix(s.noise, s.p, 10), seed=s.seed, n=s.n,
+                               val_ratio=s.val_ratio)
+        s.labels_path(root).parent.mkdir(parents=True, exist_ok=True)
+        noise.write_labels(s.labels_path(root), labels)
+    return root
