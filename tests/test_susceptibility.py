@@ -166,8 +166,7 @@ def data_dir(tmp_path_factory) -> Path:
 
 
 def spec_in(exp, runs: Path, method_id: str):
-    (run,) = [r for r in exp.runs if r.spec.method_id == method_id]
-    return run.spec.model_copy(update={"run_dir": runs / run.spec.run_dir.relative_to(Path(exp.data_dir) / "runs")})
+    return tiny_data.spec_of(exp, method_id, runs)
 
 
 def history(spec) -> pd.DataFrame:

@@ -31,15 +31,7 @@ def data_dir(tmp_path_factory) -> Path:
     return tiny_data.prepare(root, experiment(root, [{"method": "ce"}]))
 
 
-def spec_of(exp: P.Experiment, method_id: str, runs: Path):
-    """The run of ``method_id`` with its run (and init) folder moved under ``runs``."""
-    (run,) = [r for r in exp.runs if r.spec.method_id == method_id]
-    spec = run.spec
-    base = Path(exp.data_dir) / "runs"
-    update = {"run_dir": runs / spec.run_dir.relative_to(base)}
-    if spec.init_dir is not None:
-        update["init_dir"] = runs / spec.init_dir.relative_to(base)
-    return spec.model_copy(update=update)
+spec_of = tiny_data.spec_of
 
 
 def history(spec) -> pd.DataFrame:

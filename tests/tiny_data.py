@@ -33,3 +33,14 @@ def prepare(root: Path, exp: P.Experiment) -> Path:
         s.labels_path(root).parent.mkdir(parents=True, exist_ok=True)
         noise.write_labels(s.labels_path(root), labels)
     return root
+
+
+def spec_of(exp: P.Experiment, method_id: str, runs: Path):
+    """The run of ``method_id`` with its run (and init) folder moved under ``runs``."""
+    (run,) = [r for r in exp.runs if r.spec.method_id == method_id]
+    spec = run.spec
+    base = Path(exp.data_dir) / "runs"
+    update = {"run_dir": runs / spec.run_dir.relative_to(base)}
+    if spec.init_dir is not None:
+        update["init_dir"] = runs / spec.init_dir.relative_to(base)
+    return spec.model_copy(update=update)

@@ -25,6 +25,18 @@ from torch import nn
 Grid = float | list[float]  # a hyperparameter: one value, or a list of values to sweep
 
 
+def non_negative(*fields: str):
+    """A validator for grid fields whose every value must be >= 0: ``_check = non_negative("beta", "lamb")``."""
+
+    def check(cls, v, info):
+        for x in v if isinstance(v, list) else [v]:
+            if x is not None and x < 0:
+                raise ValueError(f"{info.field_name}={x} must be >= 0")
+        return v
+
+    return field_validator(*fields)(check)
+
+
 class Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 

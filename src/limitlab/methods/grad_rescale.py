@@ -18,9 +18,8 @@ from typing import Literal
 
 import torch
 import torch.nn.functional as F
-from pydantic import field_validator
 
-from limitlab.methods.base import Grid, Method, MethodConfig, StepOutput, register
+from limitlab.methods.base import Grid, Method, MethodConfig, StepOutput, non_negative, register
 
 
 class GradRescaleConfig(MethodConfig):
@@ -29,13 +28,7 @@ class GradRescaleConfig(MethodConfig):
     lamb: Grid   # emphasis mode λ (0, 0.5, 1)
     HYPERPARAMETERS = ("beta", "lamb")
 
-    @field_validator("beta", "lamb")
-    @classmethod
-    def _non_negative(cls, v, info):
-        for x in v if isinstance(v, list) else [v]:
-            if x < 0:
-                raise ValueError(f"{info.field_name}={x} must be >= 0")
-        return v
+    _non_negative = non_negative("beta", "lamb")
 
 
 def emphasis_weights(p: torch.Tensor, beta: float, lamb: float) -> torch.Tensor:

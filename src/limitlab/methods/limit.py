@@ -24,7 +24,7 @@ import torch
 import torch.nn.functional as F
 from pydantic import model_validator
 
-from limitlab.methods.base import Grid, Method, MethodConfig, StepOutput, register
+from limitlab.methods.base import Grid, Method, MethodConfig, StepOutput, non_negative, register
 from limitlab.methods.noisy_grad import sample_noise
 
 
@@ -40,6 +40,8 @@ class LimitConfig(MethodConfig):
     HYPERPARAMETERS = ("beta", "lamb")
     INIT_TARGETS = ("q", "classifier")
 
+    _non_negative = non_negative("beta")
+
     @model_validator(mode="after")
     def _sampling_needs_lambda(self) -> "LimitConfig":
         if self.sample and self.lamb is None:
@@ -47,9 +49,6 @@ class LimitConfig(MethodConfig):
                              "L {5,10,30,100})")
         if not self.sample and self.lamb is not None:
             raise ValueError("'lamb' only sets the sampling noise: it needs sample: true")
-        for b in self.beta if isinstance(self.beta, list) else [self.beta]:
-            if b < 0:
-                raise ValueError(f"beta={b} must be >= 0")
         return self
 
 

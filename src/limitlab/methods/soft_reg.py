@@ -16,9 +16,8 @@ from typing import Literal
 
 import torch
 import torch.nn.functional as F
-from pydantic import field_validator
 
-from limitlab.methods.base import Grid, Method, MethodConfig, StepOutput, register
+from limitlab.methods.base import Grid, Method, MethodConfig, StepOutput, non_negative, register
 
 
 class SoftRegConfig(MethodConfig):
@@ -27,13 +26,7 @@ class SoftRegConfig(MethodConfig):
     beta: Grid = 0.0
     HYPERPARAMETERS = ("lamb", "beta")
 
-    @field_validator("lamb", "beta")
-    @classmethod
-    def _non_negative(cls, v, info):
-        for x in v if isinstance(v, list) else [v]:
-            if x < 0:
-                raise ValueError(f"{info.field_name}={x} must be >= 0")
-        return v
+    _non_negative = non_negative("lamb", "beta")
 
 
 @register
