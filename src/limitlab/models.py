@@ -64,9 +64,16 @@ def mlp4(num_classes: int, in_features: int = 784, dropout: float = 0.0, head_bi
 def resnet34_cifar(num_classes: int, head_bias: bool = True) -> Net:
     """torchvision ResNet-34 for 32×32 inputs: 3×3 stride-1 first conv, no max-pool (paper App. B).
 
-    torchvision's adaptive average pool equals the authors' avg_pool2d(4) on the final 4×4 map.
+    torchvision's adaptive average pool equals the authors' avg_pool2d(4) on the final 4×4 map. torchvision
+    re-initialises every convolution with Kaiming-normal (fan-out, std √(2/(9·C_out)) ≈ 0.059 for a 3×3×64
+    kernel); the authors' ``resnet_cifar`` keeps PyTorch's default (Kaiming-uniform with a = √5, std
+    1/√(3·fan_in) ≈ 0.024 there), so every convolution is reset to the default here. BatchNorm (γ = 1, β = 0)
+    and the linear head are the defaults in both.
     """
     m = torchvision.models.resnet34(num_classes=num_classes)
+    for module in m.modules():
+        if isinstance(module, nn.Conv2d):
+            module.reset_parameters()
     m.conv1 = nn.Conv2d(3, 64, kernel_size=3, stride=1, padding=1, bias=False)
     m.maxpool = nn.Identity()
     head = nn.Linear(m.fc.in_features, num_classes, bias=head_bias)

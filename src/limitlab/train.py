@@ -137,8 +137,11 @@ def accuracy(logits: torch.Tensor, labels: torch.Tensor) -> float:
     return float((logits.argmax(1) == labels).float().mean())
 
 
-def load_init(spec: RunSpec, networks: nn.ModuleDict, info: datasets.DatasetInfo) -> None:
-    """Copy the selected model of the init source run into the target network (classifier or q)."""
+def load_init(spec: RunSpec, networks: nn.ModuleDict, info: datasets.DatasetInfo) -> dict[str, torch.Tensor]:
+    """Copy the selected model of the init source run into the target network (classifier or q).
+
+    Returns the source classifier's complete state dict (BatchNorm running statistics included, whatever
+    ``init.state`` copied), for methods that use the source model itself (FW estimates T̂ with it)."""
     init = spec.method.init
     path = Path(spec.init_dir) / "model.pt"
     if not path.is_file():
@@ -170,6 +173,7 @@ def load_init(spec: RunSpec, networks: nn.ModuleDict, info: datasets.DatasetInfo
             raise LimitlabError(f"{spec.method_id}: init checkpoint {path} does not fit the {init.target} "
                                 f"network (unexpected or differently shaped tensors: {bad[:5]})")
         target.load_state_dict(state, strict=False)
+    return state
 
 
 @dataclass
@@ -284,7 +288,9 @@ def train(spec: RunSpec, *, resume: bool = True) -> dict[str, Any]:
     optimizer = adam(networks, t)
 
     last = state_dir / "last.pt"
-    st = torch.load(last, map_location=device, weights_only=False) if resume and last.is_file() else None
+    # always onto the CPU: RNG states must stay CPU ByteTensors (set_rng_state rejects CUDA tensors), and
+    # load_state_dict moves network and optimizer tensors to the device of the parameters they belong to
+    st = torch.load(last, map_location="cpu", weights_only=False) if resume and last.is_file() else None
     if st is not None and st["spec"] != spec.model_dump(mode="json"):
         # the params of this cell changed since that state was written: it is a different run now
         print(f"[{spec.method_id}] {last} was written for another spec of this run; starting from epoch 0", flush=True)
@@ -293,34 +299,42 @@ def train(spec: RunSpec, *, resume: bool = True) -> dict[str, Any]:
         networks.load_state_dict(st["networks"])
         optimizer.load_state_dict(st["optimizer"])
         method.load_state_dict(st["method"])
-        generator.set_state(st["generator"].to(generator.get_state().device))
-        torch.set_rng_state(st["torch_rng"])
-        if device.type == "cuda" and st.get("cuda_rng") is not None:
-            torch.cuda.set_rng_state(st["cuda_rng"], device)
+        restore_rng(st, generator, device)
         history, best, prepared, start = st["history"], st["best"], st["prepared"], st["epoch"] + 1
     else:
+        source = None
         if spec.method.init is not None:
-            load_init(spec, networks, data.info)
-        prepared = method.prepare(lambda net: predict(net, data.train, t.eval_batch_size, autocast))
+            source = load_init(spec, networks, data.info)
+        prepared = method.prepare(lambda net: predict(net, data.train, t.eval_batch_size, autocast), source)
         history, best, start = [], {"epoch": -1, "val_acc": -math.inf, "last_best_epoch": 0}, 0
 
     probe = (susceptibility.Probe.from_validation(data.val, data.info.num_classes, spec.seed, t.susceptibility_batch)
              if t.susceptibility else None)
     label = f"{spec.method_id} {spec.setting_path}"
     n_batches = math.ceil(len(data.train) / t.batch_size)
-    stopped_early = False
+    stopped_early = should_stop(history, best, t.patience)  # a resumed run that had already stopped
+    diverged = None
     with Progress(label, t.epochs, n_batches) as progress:
         for epoch in range(start, t.epochs):
-            if t.patience is not None and epoch - best["last_best_epoch"] >= t.patience:
-                stopped_early = True
+            if stopped_early:
                 break
             tic = time.perf_counter()
             method.ctx.epoch = epoch
             # one restored step on random labels from the epoch's starting state (training is unaffected)
             delta = probe.delta(method, optimizer, epoch, autocast) if probe is not None else None
-            row = {"epoch": epoch, **train_epoch(method, optimizer, data.train, t.batch_size, generator, autocast,
-                                                 where=f"{spec.method_id} ({spec.method.method}) at epoch {epoch}",
-                                                 on_batch=progress.batch if progress.live else None)}
+            try:
+                stats = train_epoch(method, optimizer, data.train, t.batch_size, generator, autocast,
+                                    where=f"{spec.method_id} ({spec.method.method}) at epoch {epoch}",
+                                    on_batch=progress.batch if progress.live else None)
+            except DivergedError as exc:
+                if best["epoch"] < 0:  # nothing to fall back on: the run fails
+                    raise
+                # the authors' behaviour: training ends, the best checkpoint saved before the divergence is
+                # tested and competes in model selection; the result records that the run diverged
+                diverged = {"epoch": epoch, "reason": str(exc)}
+                print(f"[{spec.method_id}] {exc}; keeping the best checkpoint (epoch {best['epoch']})", flush=True)
+                break
+            row = {"epoch": epoch, **stats}
             val_logits = predict(networks["classifier"], data.val, t.eval_batch_size, autocast)
             row["val_acc"] = accuracy(val_logits, data.val.noisy)
             row["val_acc_clean"] = accuracy(val_logits, data.val.clean)
@@ -337,10 +351,30 @@ def train(spec: RunSpec, *, resume: bool = True) -> dict[str, Any]:
                 os.replace(_tmp, state_dir / "best.pt")
             _save_state(last, spec, epoch, networks, optimizer, method, generator, device, history, best, prepared)
             progress.epoch(row)
-        else:
-            stopped_early = False
+            stopped_early = should_stop(history, best, t.patience)
 
-    return _finish(spec, networks, data, method_cls, history, best, prepared, stopped_early, autocast, device)
+    return _finish(spec, networks, data, method_cls, history, best, prepared, stopped_early, autocast, device,
+                   diverged)
+
+
+def should_stop(history: list[dict], best: dict, patience: int | None) -> bool:
+    """Early stopping as the authors' loop: checked after each epoch's validation pass (0-based epochs),
+    stop once ``epoch − last_best_epoch ≥ patience``. A best at epoch b can thus still be replaced at
+    epoch b + patience − 1 and training ends after epoch b + patience."""
+    if patience is None or not history:
+        return False
+    return history[-1]["epoch"] - best["last_best_epoch"] >= patience
+
+
+def restore_rng(st: dict, generator: torch.Generator, device: torch.device) -> None:
+    """Restore the batch-order generator and torch's global RNGs from a resume state.
+
+    ``set_rng_state`` / ``cuda.set_rng_state`` take CPU ByteTensors only, whatever device the run uses, and
+    the generator takes its state on its own device; a state loaded onto another device is moved first."""
+    generator.set_state(st["generator"].to(generator.get_state().device))
+    torch.set_rng_state(st["torch_rng"].cpu())
+    if device.type == "cuda" and st.get("cuda_rng") is not None:
+        torch.cuda.set_rng_state(st["cuda_rng"].cpu(), device)
 
 
 def _save_state(path: Path, spec: RunSpec, epoch: int, networks, optimizer, method, generator, device, history, best,
@@ -355,9 +389,10 @@ def _save_state(path: Path, spec: RunSpec, epoch: int, networks, optimizer, meth
         }, tmp)
 
 
-def _finish(spec, networks, data, method_cls, history, best, prepared, stopped_early, autocast, device) -> dict:
+def _finish(spec, networks, data, method_cls, history, best, prepared, stopped_early, autocast, device,
+            diverged: dict | None = None) -> dict:
     run_dir = Path(spec.run_dir)
-    best_state = torch.load(run_dir / STATE_DIR / "best.pt", map_location=device, weights_only=False)
+    best_state = torch.load(run_dir / STATE_DIR / "best.pt", map_location="cpu", weights_only=False)
     networks.load_state_dict(best_state["networks"])
     test_logits = predict(networks["classifier"], data.test, spec.training.eval_batch_size, autocast)
     arch = {name: getattr(net, "arch", None) for name, net in networks.items()}
@@ -375,7 +410,7 @@ def _finish(spec, networks, data, method_cls, history, best, prepared, stopped_e
         "best_epoch": best["epoch"], "best_val_acc": best["val_acc"], "epochs_run": len(history),
         "stopped_early": stopped_early, "test_acc": accuracy(test_logits, data.test.clean),
         "train_time_s": float(sum(r["time_s"] for r in history)), "device": str(device), "prepared": prepared,
-        "torch": torch.__version__,
+        "torch": torch.__version__, "diverged": diverged,
     }
     io.write_json(run_dir / "result.json", result)
     return result

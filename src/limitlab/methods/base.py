@@ -156,11 +156,13 @@ class Method:
     def classifier(self) -> nn.Module:
         return self.networks["classifier"]
 
-    def prepare(self, predict_train: Callable[[nn.Module], torch.Tensor]) -> dict[str, Any]:
+    def prepare(self, predict_train: Callable[[nn.Module], torch.Tensor],
+                init_source: dict[str, torch.Tensor] | None = None) -> dict[str, Any]:
         """Called once before epoch 0, after any init checkpoint was loaded (not again on resume).
 
         ``predict_train(net)`` returns ``net``'s logits on every training example (eval mode, no augmentation),
-        in training-split order. Returns JSON-able facts stored in the run's result (e.g. FW's estimated T).
+        in training-split order. ``init_source`` is the complete state dict of the init source run's selected
+        classifier (None without ``init``). Returns JSON-able facts stored in the run's result (e.g. FW's T̂).
         """
         return {}
 

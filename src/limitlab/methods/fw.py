@@ -1,8 +1,8 @@
 """Forward correction (Patrini et al. 2017) with the 'perfect example' estimate of the transition matrix.
 
-Before epoch 0 the classifier (initialised from the CE model of the same setting) predicts softmax
-probabilities P̂ (N×K) on the training inputs. For each class i, entries of column i at or above its 97th
-percentile t_i are zeroed (outliers), the 'perfect example' is n_i = argmax_n P̂[n, i], and row i of the
+Before epoch 0 the selected CE model of the same setting (complete, BatchNorm running statistics included,
+whatever ``init.state`` copies into the classifier) predicts softmax probabilities P̂ (N×K) on the training
+inputs. For each class i, entries of column i at or above its 97th percentile t_i are zeroed (outliers), the 'perfect example' is n_i = argmax_n P̂[n, i], and row i of the
 estimate is T̂[i, :] = P̂[n_i, :]; T̂ is then row-normalised. Training minimises
 
     ℓ_FW = (1/B) Σ_i −log( Σ_k s̄_k(a_i) T̂[k, ỹ_i] ),   s̄ = clip(s(a), 1e-10, 1 − 1e-10),
@@ -12,6 +12,7 @@ i.e. the cross-entropy of the predicted noisy-label distribution s(a)ᵀT̂. Val
 
 from __future__ import annotations
 
+import copy
 from typing import Literal
 
 import numpy as np
@@ -56,8 +57,14 @@ class FW(Method):
         super().__init__(cfg, networks, ctx)
         self.T: torch.Tensor | None = None
 
-    def prepare(self, predict_train):
-        probs = torch.softmax(predict_train(self.classifier).double(), dim=1).cpu().numpy()
+    def prepare(self, predict_train, init_source=None):
+        # T̂ comes from the complete selected CE model (BatchNorm running statistics included), as the authors
+        # load it for the estimate, even when init.state copies only its parameters into the classifier
+        estimator = self.classifier
+        if init_source is not None:
+            estimator = copy.deepcopy(self.classifier)
+            estimator.load_state_dict(init_source)
+        probs = torch.softmax(predict_train(estimator).double(), dim=1).cpu().numpy()
         T = estimate_transition(probs, self.cfg.percentile, self.cfg.filter_inplace)
         self.T = torch.as_tensor(T, dtype=torch.float32, device=self.ctx.device)
         return {"transition": T.tolist()}

@@ -112,7 +112,7 @@ class Pumpout(Method):
         self.tau: float | None = None              # small_loss: resolved forget rate
         self.T_inv: torch.Tensor | None = None     # backward: inverse of the true transition matrix
 
-    def prepare(self, predict_train):
+    def prepare(self, predict_train, init_source=None):
         T = self.ctx.info.get("transition")
         if T is None:
             if self.cfg.base == "backward" or self.cfg.tau == "auto":
