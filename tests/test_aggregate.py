@@ -190,7 +190,8 @@ def test_colliding_studies_get_their_id_in_keys(tmp_path):
 
 
 def test_paper_numbers_beside_ours(tmp_path):
-    exp = experiment(tmp_path, [study()])
+    # MNIST p = 0.5, n = all: Table 4's second group (methods.md §7.2, with std)
+    exp = experiment(tmp_path, [study(noise={"model": "uniform", "p": [0.5]})])
     fake_run(runs_of(exp, "ce")[0], 0.5, 0.962, boot_std=0.01)
     aggregate(exp)
     table = pd.read_csv(tmp_path / "results" / "table.csv").set_index("method_id")
@@ -201,6 +202,31 @@ def test_paper_numbers_beside_ours(tmp_path):
     assert "## Paper" in md and "| CE | 97.2 ± 0.2 |" in md
 
 
+def test_paper_numbers_at_p80_come_from_table1_third_group(tmp_path):
+    exp = experiment(tmp_path, [study(n=[1000, "all"])])
+    for run in runs_of(exp, "ce"):
+        fake_run(run, 0.3, 0.26, boot_std=0.01)
+    aggregate(exp)
+    table = pd.read_csv(tmp_path / "results" / "table.csv")
+    ce = table[table.method_id == "ce"].set_index("n")
+    assert ce.loc["1000", "paper_test_acc_pct"] == 27.0 and ce.loc["all", "paper_test_acc_pct"] == 87.2
+    assert set(ce["paper_source"]) == {"Table 1"}
+    lim = table[table.method_id == "limit_g"].set_index("n")
+    assert lim.loc["1000", "paper_test_acc_pct"] == 37.1 and lim.loc["all", "paper_test_acc_pct"] == 94.7
+
+
+def test_mnist_paper_columns_are_p0_p50_p80():
+    from limitlab.paper_numbers import lookup
+    assert lookup("mnist", "uniform", 0.5, 1000, "ce").mean == 71.8
+    assert lookup("mnist", "uniform", 0.5, 1000, "ce").std == 4.3
+    assert lookup("mnist", "uniform", 0.8, 1000, "ce").mean == 27.0
+    assert lookup("mnist", "uniform", 0.8, 1000, "limit_l").mean == 35.9
+    assert lookup("mnist", "uniform", 0.8, 10000, "ce") is None  # Table 4 has no p = 0.8 group
+    assert lookup("mnist", "uniform", 0.0, 10000, "ce").mean == 98.4
+    for n in (1000, 10000, "all", 48000):  # Table 5 (p = 0.89) is not available
+        assert lookup("mnist", "uniform", 0.89, n, "ce") is None
+
+
 def test_cli(tmp_path, capsys):
     exp_dict = {"name": "fake", "data_dir": str(tmp_path / "data"), "results_dir": str(tmp_path / "res"),
                 "studies": [study(methods=[{"method": "ce", "label": "CE"}])]}
@@ -209,6 +235,24 @@ def test_cli(tmp_path, capsys):
     fake_run(P.load(path).runs[0], 0.5, 0.9, boot_std=0.01)
     assert main(["aggregate", "--params", str(path)]) == 0
     out = capsys.readouterr().out
-    assert "90.0 ± 1.0" in out and "97.2" in out  # ours, and the paper's number beside it
+    assert "90.0 ± 1.0" in out and "87.2" in out  # ours, and the paper's number beside it (Table 1, p = 0.8)
     for name in ("table.md", "table.csv", "selection.csv", "metrics.json", "curves.csv"):
         assert (tmp_path / "res" / name).stat().st_size > 0
+
+
+def test_a_diverged_run_competes_and_is_marked(tmp_path):
+    exp = experiment(tmp_path, [study(noise={"model": "uniform", "p": [0.5]})])
+    runs = runs_of(exp, "limit_g")
+    for i, run in enumerate(runs):
+        fake_run(run, 0.5 + 0.1 * i, 0.8, boot_std=0.01)
+    # the best-validation point diverged after its best epoch: its result is kept, selected and marked
+    path = Path(runs[-1].spec.run_dir) / "result.json"
+    result = json.loads(path.read_text())
+    result["diverged"] = {"epoch": 7, "reason": "limit_g (limit) at epoch 7 diverged at batch 2: loss is nan"}
+    path.write_text(json.dumps(result))
+    aggregate(exp)
+    table = pd.read_csv(tmp_path / "results" / "table.csv").set_index("method_id")
+    assert table.loc["limit_g", "status"] == "ok" and table.loc["limit_g", "diverged_runs"] == 1
+    assert table.loc["limit_g", "val_acc_pct"] == pytest.approx(100 * (0.5 + 0.1 * (len(runs) - 1)))
+    md = (tmp_path / "results" / "table.md").read_text()
+    assert "80.0 ± 1.0†" in md and "## Diverged runs (1)" in md and "epoch 7" in md

@@ -176,6 +176,12 @@ class Cell:
         return {r.run.key: r.problem for p in self.points for r in p.records if not r.done}
 
     @property
+    def diverged(self) -> dict[str, dict]:
+        """Finished runs of the cell that diverged (run key → {epoch, reason}); each was tested with its best
+        checkpoint from before the divergence and took part in selection, as in the authors' code."""
+        return {r.run.key: r.result["diverged"] for p in self.points for r in p.done if r.result.get("diverged")}
+
+    @property
     def file_tag(self) -> str:
         """Setting part of figure names: 'mnist5k_uniform_p80_nall'."""
         return self.key.replace("/", "_")
@@ -325,7 +331,8 @@ def cell_text(cell: Cell, mark_bootstrap: bool) -> str:
         text += f" ± {_pct(st['test_acc_std'])}"
         if mark_bootstrap and st["error"] == "bootstrap_std":
             text += "ᵇ"
-    return text + ("*" if cell.status == "partial" else "")
+    diverged = any(r.result.get("diverged") for r in cell.selected.done)
+    return text + ("*" if cell.status == "partial" else "") + ("†" if diverged else "")
 
 
 def layout(exp: Experiment, cells: list[Cell]) -> tuple[list[tuple[str, str]], list[tuple], dict]:
@@ -363,7 +370,7 @@ def long_frame(cells: list[Cell]) -> pd.DataFrame:
             "paper_test_acc_pct": paper.mean if paper else None,
             "paper_std_pct": paper.std if paper else None, "paper_source": paper.source if paper else None,
             "diff_pct": None if (paper is None or ours is None) else ours - paper.mean,
-            "missing_runs": len(c.missing_keys),
+            "missing_runs": len(c.missing_keys), "diverged_runs": len(c.diverged),
         })
     return pd.DataFrame(rows)
 
@@ -415,6 +422,7 @@ def markdown(exp: Experiment, cells: list[Cell], missing: list[str]) -> str:
            "Per cell, the hyperparameter point with the best mean noisy-validation accuracy over seeds is selected "
            "(the test set is never used for selection); the table reports that point's clean test accuracy. "
            + caption + " `*` = some runs of the cell are unfinished (selection over the finished points only); "
+           "`†` = a run of the selected point diverged (its best checkpoint before the divergence is reported); "
            "`missing` = no finished point; `—` = not in this experiment's grid.", "",
            _md_table(rows, cols, header, lambda r, col: cell_text(grid[(r, col)], mixed) if (r, col) in grid else "—")]
 
@@ -437,6 +445,11 @@ def markdown(exp: Experiment, cells: list[Cell], missing: list[str]) -> str:
                 "mean over seeds).", "",
                 _md_table(det_rows, cols, header, lambda r, col: _pct(grid[(r, col)].stats.get("detection_auc"), 2)
                           if (r, col) in grid and grid[(r, col)].selected else "—")]
+    diverged = {k: v for c in cells for k, v in c.diverged.items()}
+    if diverged:
+        out += ["", f"## Diverged runs ({len(diverged)})", "", "Each kept the best checkpoint saved before the "
+                "non-finite loss, which was tested and competed in model selection (the authors' behaviour).", "",
+                *[f"- `{k}`: epoch {v.get('epoch')}: {v.get('reason')}" for k, v in sorted(diverged.items())]]
     if missing:
         out += ["", f"## Missing runs ({len(missing)})", "",
                 *[f"- `{m}`: {reasons.get(m, 'missing')}" for m in missing]]
