@@ -27,7 +27,7 @@ import numpy as np
 import pandas as pd
 
 from limitlab import io
-from limitlab.grid import Run, Setting, point_tag
+from limitlab.grid import Run, Setting, noise_options, point_tag
 from limitlab.params import Experiment, Study, n_tag, p_tag
 
 CURVE_COLUMNS = ("train_acc_noisy", "train_acc_clean", "val_acc", "test_acc")
@@ -112,7 +112,7 @@ def setting_prefixes(exp: Experiment) -> dict[str, str]:
     for study in exp.studies:
         d = study.dataset
         noise_dir = Setting(d.name, study.noise.model, 0.0, "all", 0, d.val_ratio, d.clean_validation,
-                            str(study.noise.matrix) if study.noise.matrix else None).noise_dir
+                            **noise_options(study)).noise_dir
         seen[(d.name, noise_dir)].append(study.id)
     return {sid: (f"{sid}/" if len(ids) > 1 else "") for ids in seen.values() for sid in ids}
 
