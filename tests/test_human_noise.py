@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import fractions
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -183,7 +184,7 @@ def test_params_schema():
 
 
 def test_beyond_cifar10n_params_file_is_valid():
-    exp = P.load("params/beyond/cifar10n.yaml")
+    exp = P.load(Path(__file__).resolve().parents[1] / "params/beyond/cifar10n.yaml")
     label_sets = {s.noise.label_set for s in exp.studies}
     assert label_sets == {"worst", "aggregate"}
     for s in exp.studies:

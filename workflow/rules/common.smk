@@ -160,7 +160,8 @@ def corrupt_inputs(wildcards):
     inputs = {"data": str(dataset_path(DATA, setting.dataset))}
     if setting.matrix is not None:
         inputs["matrix"] = setting.matrix
-    if setting.human_file is not None:
+    if setting.human_file is not None and Path(setting.human_file).is_file():
+        # a missing file is left to `limitlab corrupt`, whose error says where to get it (never downloaded)
         inputs["human_file"] = setting.human_file
     return inputs
 
