@@ -189,3 +189,14 @@ def test_beyond_cifar10n_params_file_is_valid():
     assert label_sets == {"worst", "aggregate"}
     for s in exp.studies:
         assert {m.row_id for m in s.methods} >= {"ce", "dmi", "limit_l", "limit_l_init"}
+
+
+def test_table_column_names_the_label_set_without_a_rate():
+    from types import SimpleNamespace
+
+    from limitlab.aggregate import column_label
+
+    human = SimpleNamespace(study=SimpleNamespace(id="worst"), dataset="cifar10", noise="human-worst", p=0.0, n="all")
+    assert column_label(human, False) == "cifar10 human-worst n=all"
+    idn = SimpleNamespace(study=SimpleNamespace(id="idn"), dataset="mnist5k", noise="instance", p=0.4, n="all")
+    assert column_label(idn, True) == "idn: mnist5k instance p=0.4 n=all"

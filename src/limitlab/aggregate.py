@@ -295,7 +295,12 @@ def _pct(x: float | None, digits: int = 1) -> str:
 
 def column_label(cell: Cell, prefixed: bool) -> str:
     head = f"{cell.study.id}: " if prefixed else ""
-    return f"{head}{cell.dataset} {cell.noise} p={cell.p:g} n={cell.n}"
+    return f"{head}{cell.dataset} {cell.noise}{_rate_text(cell.noise, cell.p, ' ')} n={cell.n}"
+
+
+def _rate_text(noise_dir: str, p: float, sep: str) -> str:
+    """' p=0.4' in a column name; nothing for human labels, whose rate comes from the label file (p is 0)."""
+    return "" if noise_dir.startswith("human") else f"{sep}p={p:g}"
 
 
 def error_caption(cells: list[Cell]) -> tuple[str, bool]:
@@ -459,7 +464,7 @@ def rich_table(exp: Experiment, cells: list[Cell], title: str = "clean test accu
     table.add_column("Method", no_wrap=True)
     for col in cols:
         study, dataset, noise, p, n = col
-        table.add_column(escape((f"{study}\n" if len(exp.studies) > 1 else "") + f"{dataset} {noise}\np={p:g} n={n}"),
+        table.add_column(escape((f"{study}\n" if len(exp.studies) > 1 else "") + f"{dataset} {noise}{_rate_text(noise, p, chr(10))} n={n}"),
                          justify="right")
     for rid, label in rows:
         texts = []
