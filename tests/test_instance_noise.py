@@ -201,3 +201,17 @@ def test_corrupt_cli_instance_on_mnist5k(mnist5k, tmp_path, capsys):
     assert main(["corrupt", "--dataset", "mnist5k", "--data", str(mnist5k), "--noise", "instance", "--seed", "1",
                  "--out", str(out)]) == 2
     assert "needs a rate" in capsys.readouterr().err
+
+
+def test_bytes_do_not_depend_on_the_blas_thread_count():
+    """The scores x^T W are summed without BLAS: a threaded matmul sums in another order and changed the
+    stored transition matrix in its last bits (1e-215 entries), so labels.npz bytes depended on the threads."""
+    from threadpoolctl import threadpool_limits
+
+    x, y = random_images(4_000, size=28)
+    arrays = []
+    for threads in (1, 2):
+        with threadpool_limits(limits=threads):
+            arrays.append(noise.corrupt_instance(x, y, K, p=0.4, seed=42).arrays())
+    for k in arrays[0]:
+        assert arrays[0][k].tobytes() == arrays[1][k].tobytes(), k

@@ -400,18 +400,21 @@ def instance_flip_distributions(x: np.ndarray, clean: np.ndarray, flip_rate: np.
     ``s = x_i^T W[y_i]`` (K scores), ``s[y_i] = -inf``, then ``P[i] = q_i softmax(s)`` and ``P[i, y_i] += 1 - q_i``:
     the label stays with probability 1 - q_i and otherwise moves to class j != y_i with probability
     ``softmax_j`` over the other classes. With raw pixels the scores are large, so the softmax is nearly one-hot:
-    each image has, in effect, one wrong class, chosen by its pixels.
+    each image has, in effect, one wrong class, chosen by its pixels. ``x`` may be the uint8 images themselves:
+    they are turned into features (:func:`instance_features`) one chunk at a time (CIFAR's 40,000 x 3,072 pixels
+    would take 1 GB as float64 at once).
     """
-    x = np.asarray(x, dtype=np.float64)
     clean = np.asarray(clean, dtype=np.int64)
     K = projection.shape[0]
     out = np.empty((len(clean), K))
     for start in range(0, len(clean), chunk):
         sl = slice(start, start + chunk)
-        xs, ys = x[sl], clean[sl]
+        xs, ys = instance_features(x[sl]), clean[sl]
         scores = np.empty((len(ys), K))
         for c in np.unique(ys):
-            scores[ys == c] = xs[ys == c] @ projection[c]
+            # einsum without BLAS: the same sums in the same order whatever the BLAS thread count, so the
+            # bytes of labels.npz do not depend on the machine's threading (a BLAS matmul changed T by 1e-215)
+            scores[ys == c] = np.einsum("nd,dk->nk", xs[ys == c], projection[c], optimize=False)
         rows = np.arange(len(ys))
         scores[rows, ys] = -np.inf
         scores -= scores.max(axis=1, keepdims=True)
@@ -482,8 +485,8 @@ def corrupt_instance(images: np.ndarray, clean_y: np.ndarray, num_classes: int, 
     q_train = draw_flip_rates(rs, p, flip_std, len(train))
     q_val = draw_flip_rates(rs, p, flip_std, len(val))
     W = draw_projection(rs, int(np.prod(images.shape[1:])), K)
-    rows_train = instance_flip_distributions(instance_features(images[train]), clean_y[train], q_train, W)
-    rows_val = instance_flip_distributions(instance_features(images[val]), clean_y[val], q_val, W)
+    rows_train = instance_flip_distributions(images[train], clean_y[train], q_train, W)
+    rows_val = instance_flip_distributions(images[val], clean_y[val], q_val, W)
     train_noisy, val_noisy = sample_rows(rs, rows_train), sample_rows(rs, rows_val)
     if clean_validation:
         val_noisy = clean_y[val].copy()
@@ -559,6 +562,8 @@ def read_human_file(path: str | os.PathLike) -> dict:
     if not path.is_file():
         raise LimitlabError(f"human label file {path} does not exist (give the local path of CIFAR-10_human.pt or "
                             "CIFAR-100_human.pt from github.com/UCSC-REAL/cifar-10-100n; it is never downloaded)")
+    if not hasattr(torch.serialization, "get_unsafe_globals_in_checkpoint"):
+        raise LimitlabError(f"reading human label file {path} safely needs torch >= 2.5 (found {torch.__version__})")
     try:
         names = torch.serialization.get_unsafe_globals_in_checkpoint(path)
         allowed = [(_numpy_global(name), name) for name in names]
