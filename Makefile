@@ -27,7 +27,7 @@ lint: install
 	$(BIN)/snakemake --lint
 
 dry-run: install
-	for f in params/*.yaml params/paper/*.yaml; do $(BIN)/snakemake -n --quiet rules --config params=$$f -- all || exit 1; done
+	for f in params/*.yaml params/paper/*.yaml params/beyond/*.yaml; do $(BIN)/snakemake -n --quiet rules --config params=$$f -- all || exit 1; done
 
 bench: install
 	$(BIN)/python bench/train_throughput.py

@@ -13,7 +13,8 @@ import yaml
 from limitlab import params as P
 from pipeline_support import REPO, check, copy_repo, missing_outputs, run, smoke_subset
 
-PARAMS_FILES = sorted(str(p.relative_to(REPO)) for p in [*REPO.glob("params/*.yaml"), *REPO.glob("params/paper/*.yaml")])
+PARAMS_FILES = sorted(str(p.relative_to(REPO)) for p in [*REPO.glob("params/*.yaml"), *REPO.glob("params/paper/*.yaml"),
+                                                          *REPO.glob("params/beyond/*.yaml")])
 BIG = 1000  # runs; planning such a grid takes tens of seconds (Snakemake costs ~2 ms per job): slow tests
 
 

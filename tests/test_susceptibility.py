@@ -286,7 +286,10 @@ def test_aggregate_reports_susceptibility_rows(tmp_path):
     assert cells["ce_sus_sel"].stats["region"] == 1  # a one-model pool
     table = pd.read_csv(tmp_path / "results" / "table.csv").set_index("method_id")
     assert table.loc["gr_sus_sel", "test_acc_pct"] == pytest.approx(70.0)
-    assert "GR (susceptibility sel.)" in (tmp_path / "results" / "table.md").read_text()
+    md = (tmp_path / "results" / "table.md").read_text()
+    main_table, sus_section = md.split("## Susceptibility selection")
+    assert "GR (susceptibility sel.)" not in main_table and "| GR |" in main_table  # its own small table
+    assert "| GR (susceptibility sel.) | 70.0" in sus_section and "| Any method (susceptibility sel.) |" in sus_section
     pool = pd.read_csv(tmp_path / "results" / "susceptibility.csv")
     assert len(pool) == 1 + 3 + 4  # per-method pools (CE, GR) + the any-method pool
     assert pool[pool.selected].groupby("pool").size().tolist() == [1, 1, 1]

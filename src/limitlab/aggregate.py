@@ -27,7 +27,7 @@ import numpy as np
 import pandas as pd
 
 from limitlab import io
-from limitlab.grid import Run, Setting, point_tag
+from limitlab.grid import Run, Setting, noise_options, point_tag
 from limitlab.params import Experiment, Study, n_tag, p_tag
 
 CURVE_COLUMNS = ("train_acc_noisy", "train_acc_clean", "val_acc", "test_acc")
@@ -112,7 +112,7 @@ def setting_prefixes(exp: Experiment) -> dict[str, str]:
     for study in exp.studies:
         d = study.dataset
         noise_dir = Setting(d.name, study.noise.model, 0.0, "all", 0, d.val_ratio, d.clean_validation,
-                            str(study.noise.matrix) if study.noise.matrix else None).noise_dir
+                            **noise_options(study)).noise_dir
         seen[(d.name, noise_dir)].append(study.id)
     return {sid: (f"{sid}/" if len(ids) > 1 else "") for ids in seen.values() for sid in ids}
 
@@ -301,7 +301,12 @@ def _pct(x: float | None, digits: int = 1) -> str:
 
 def column_label(cell: Cell, prefixed: bool) -> str:
     head = f"{cell.study.id}: " if prefixed else ""
-    return f"{head}{cell.dataset} {cell.noise} p={cell.p:g} n={cell.n}"
+    return f"{head}{cell.dataset} {cell.noise}{_rate_text(cell.noise, cell.p, ' ')} n={cell.n}"
+
+
+def _rate_text(noise_dir: str, p: float, sep: str) -> str:
+    """' p=0.4' in a column name; nothing for human labels, whose rate comes from the label file (p is 0)."""
+    return "" if noise_dir.startswith("human") else f"{sep}p={p:g}"
 
 
 def error_caption(cells: list[Cell]) -> tuple[str, bool]:
@@ -456,7 +461,7 @@ def markdown(exp: Experiment, cells: list[Cell], missing: list[str]) -> str:
     return "\n".join(out) + "\n"
 
 
-def rich_table(exp: Experiment, cells: list[Cell]):
+def rich_table(exp: Experiment, cells: list[Cell], title: str = "clean test accuracy (%)"):
     from rich.markup import escape
     from rich.table import Table
 
@@ -465,14 +470,14 @@ def rich_table(exp: Experiment, cells: list[Cell]):
     rows, cols, grid = layout(exp, cells)
     caption, mixed = error_caption(cells)
     has_paper = any(lookup(c.dataset, c.noise, c.p, c.n, c.method_id) for c in cells if c.noise == c.noise_model)
-    table = Table(title=escape(f"{exp.name}: clean test accuracy (%)"),
+    table = Table(title=escape(f"{exp.name}: {title}"),
                   caption="Point selected by mean noisy-validation accuracy. " + escape(caption)
                   + (" Dim: the paper's number." if has_paper else ""), title_justify="left",
                   caption_justify="left")
     table.add_column("Method", no_wrap=True)
     for col in cols:
         study, dataset, noise, p, n = col
-        table.add_column(escape((f"{study}\n" if len(exp.studies) > 1 else "") + f"{dataset} {noise}\np={p:g} n={n}"),
+        table.add_column(escape((f"{study}\n" if len(exp.studies) > 1 else "") + f"{dataset} {noise}{_rate_text(noise, p, chr(10))} n={n}"),
                          justify="right")
     for rid, label in rows:
         texts = []
@@ -512,10 +517,11 @@ def aggregate(exp: Experiment, results_dir: Path | None = None, console=None) ->
     messages = [c.stats["note"] for c in cells if c.stats.get("note")]
     curves = curves_frame(cells, messages)
     sus_cells, sus_pool = susceptibility_cells(cells)  # extra rows selected by susceptibility (methods.md §9.3)
+    method_cells = cells  # the main table; the susceptibility rows get their own small table
     cells = cells + sus_cells
     files = {
         "table_md": io.write_text(results_dir / "table.md",
-                                  markdown(exp, cells, missing) + susceptibility_markdown(sus_cells)),
+                                  markdown(exp, method_cells, missing) + susceptibility_markdown(exp, sus_cells)),
         "table_csv": io.write_text(results_dir / "table.csv", long_frame(cells).to_csv(index=False)),
         "selection_csv": io.write_text(results_dir / "selection.csv", selection_frame(cells).to_csv(index=False)),
         "metrics": io.write_json(results_dir / "metrics.json", metrics_dict(cells)),
@@ -523,7 +529,9 @@ def aggregate(exp: Experiment, results_dir: Path | None = None, console=None) ->
     }
     if not sus_pool.empty:
         files["susceptibility_csv"] = io.write_text(results_dir / "susceptibility.csv", sus_pool.to_csv(index=False))
-    console.print(rich_table(exp, cells))
+    console.print(rich_table(exp, method_cells))
+    if sus_cells:
+        console.print(rich_table(exp, sus_cells, "susceptibility selection, final-epoch clean test accuracy (%)"))
     if missing:
         shown = ", ".join(missing[:20]) + (f", … and {len(missing) - 20} more" if len(missing) > 20 else "")
         err.print(f"[yellow]warning:[/] {len(missing)} run(s) missing (not trained, failed or diverged): "
@@ -609,11 +617,16 @@ def susceptibility_cells(cells: list[Cell]) -> tuple[list[Cell], pd.DataFrame]:
     return extra, pd.DataFrame(pool_rows)
 
 
-def susceptibility_markdown(extra: list[Cell]) -> str:
-    """table.md section explaining the susceptibility rows and naming the model each one picked."""
+def susceptibility_markdown(exp: Experiment, extra: list[Cell]) -> str:
+    """table.md section with the susceptibility rows' own table, naming the model each one picked."""
     if not extra:
         return ""
+    rows, cols, grid = layout(exp, extra)
+    header = [column_label(next(c for c in extra if c.column == col), len(exp.studies) > 1) for col in cols]
+    _, mixed = error_caption(extra)
     lines = ["", "## Susceptibility selection", "",
+             _md_table(rows, cols, header, lambda r, col: cell_text(grid[(r, col)], mixed) if (r, col) in grid else "—"),
+             "",
              "Rows marked \"(susceptibility sel.)\" choose, among the finished points of the method (\"Any method\": "
              "of every method of the setting), the model in Region 1 of final-epoch training accuracy on the noisy "
              "labels vs final susceptibility ζ (thresholds at the pool means; inside Region 1 the highest training "

@@ -26,10 +26,17 @@ class Setting:
     val_ratio: float = 0.2
     clean_validation: bool = False
     matrix: str | None = None
+    flip_std: float = 0.1          # noise 'instance'
+    human_file: str | None = None  # noise 'human'
+    label_set: str | None = None   # noise 'human'
 
     @property
     def noise_dir(self) -> str:
         name = self.noise if self.matrix is None else f"matrix-{Path(self.matrix).stem}"
+        if self.noise == "instance" and abs(self.flip_std - 0.1) > 1e-12:
+            name += f"-std{value_tag(self.flip_std)}"
+        if self.noise == "human":
+            name += f"-{self.label_set}"
         if self.clean_validation:
             name += "-cleanval"
         if abs(self.val_ratio - 0.2) > 1e-12:
@@ -92,11 +99,18 @@ def dataset_path(data_dir: Path, dataset: str) -> Path:
     return Path(data_dir) / "datasets" / f"{dataset}.npz"
 
 
+def noise_options(study: Study) -> dict:
+    """The Setting fields a study's noise block sets besides model and p (matrix file, flip_std, human file)."""
+    noise = study.noise
+    return {"matrix": str(noise.matrix) if noise.matrix else None, "flip_std": noise.flip_std,
+            "human_file": str(noise.file) if noise.file else None, "label_set": noise.label_set}
+
+
 def settings_of(study: Study) -> list[Setting]:
     seeds = sorted({s for m in study.methods for s in (m.seeds or study.seeds)})
     return [
         Setting(study.dataset.name, study.noise.model, p, n, seed, study.dataset.val_ratio,
-                study.dataset.clean_validation, str(study.noise.matrix) if study.noise.matrix else None)
+                study.dataset.clean_validation, **noise_options(study))
         for p in study.noise.p for n in study.n for seed in seeds
     ]
 

@@ -15,7 +15,7 @@ stream stable across versions. Order of draws, all on that one stream (the autho
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -36,6 +36,12 @@ NOISE_MODELS: dict[str, str] = {
             "4->7, 3->5): T[src,dst] = p, T[src,src] = 1-p, all other rows identity (LIMIT/DMI 'pair' noise)",
     "matrix": "user-given row-stochastic KxK matrix T[i,j] = P(noisy=j | clean=i) (p is only a label)",
     "none": "no synthetic noise: T = identity (p must be 0)",
+    "instance": "instance-dependent 'part-dependent'/IDN noise of Xia et al. (NeurIPS 2020): example i flips with its "
+                "own rate q_i ~ N(p, flip_std^2) truncated to [0, 1]; the wrong class j != y_i is drawn with "
+                "probability softmax_j(x_i^T W_{y_i}) over j != y_i, W a seeded standard-normal projection of the "
+                "raw pixels; 'transition' holds the class-level mean of the per-example rows",
+    "human": "real human labels (CIFAR-10N / CIFAR-100N, Wei et al. ICLR 2022) from the authors' label file; "
+             "'transition' holds the empirical clean->noisy frequencies of the training split (p is only a label)",
 }
 
 
@@ -282,6 +288,7 @@ class NoisyLabels:
     val_clean: np.ndarray
     val_noisy: np.ndarray
     transition: np.ndarray
+    details: dict = field(default_factory=dict)  # model-specific summary entries (instance, human)
 
     def arrays(self) -> dict[str, np.ndarray]:
         return {k: getattr(self, k) for k in ("train_index", "val_index", "train_clean", "train_noisy",
@@ -337,6 +344,320 @@ def fixed_split(train_y: np.ndarray, fixed_val_index: np.ndarray, num_classes: i
     setting = NoiseSetting(dataset, "none", 0.0, n, int(seed), None, True)
     return NoisyLabels(setting, train, val, np.full(len(train), -1, dtype=np.int64), train_y[train],
                        train_y[val], train_y[val].copy(), np.eye(num_classes))
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Instance-dependent noise (Xia et al., "Part-dependent label noise: towards instance-dependent label noise",
+# NeurIPS 2020; the generator its experiments use, as released in the authors' repository
+# xiaoboxia/Part-dependent-label-noise, tools.get_instance_noisy_label, and stated in the paper's appendix)
+# ---------------------------------------------------------------------------------------------------------------
+
+
+def instance_features(images: np.ndarray) -> np.ndarray:
+    """Flattened raw pixels, float64, in (C, H, W) order: ``x_i`` of the generator.
+
+    Xia et al. project the unnormalised pixel values 0..255 (their data.py turns the stored uint8 images into
+    floats without scaling); CIFAR's stored rows are channel-major, the same (C, H, W) order as ours.
+    """
+    images = np.asarray(images)
+    return images.reshape(len(images), -1).astype(np.float64)
+
+
+def draw_flip_rates(rs: np.random.RandomState, p: float, flip_std: float, size: int) -> np.ndarray:
+    """Per-example flip rates ``q_i ~ N(p, flip_std^2)`` truncated to [0, 1] (Xia et al., step 1).
+
+    ``scipy.stats.truncnorm((0 - p)/std, (1 - p)/std, loc=p, scale=std).rvs(size)`` as the authors, drawn from
+    ``rs``. Their mean is p only while the truncation is far away (p = 0.4, std 0.1: 4 std to 0); near p = 0 it
+    is larger (p = 0 gives mean 0.08): see :func:`expected_flip_rate`. ``flip_std = 0`` gives q_i = p.
+    """
+    if flip_std == 0.0:
+        return np.full(size, p)
+    from scipy.stats import truncnorm
+
+    dist = truncnorm((0.0 - p) / flip_std, (1.0 - p) / flip_std, loc=p, scale=flip_std)
+    return np.asarray(dist.rvs(size=size, random_state=rs), dtype=np.float64).reshape(size)
+
+
+def expected_flip_rate(p: float, flip_std: float) -> float:
+    """Mean of the truncated normal of :func:`draw_flip_rates` (= the expected wrong-label fraction)."""
+    if flip_std == 0.0:
+        return float(p)
+    from scipy.stats import truncnorm
+
+    return float(truncnorm.mean((0.0 - p) / flip_std, (1.0 - p) / flip_std, loc=p, scale=flip_std))
+
+
+def draw_projection(rs: np.random.RandomState, num_features: int, num_classes: int) -> np.ndarray:
+    """``W`` of shape (K, d, K) with standard-normal entries (Xia et al., step 2: ``np.random.randn(K, d, K)``);
+    ``W[y]`` is the d x K projection used for examples of clean class y."""
+    return rs.standard_normal((num_classes, num_features, num_classes))
+
+
+def instance_flip_distributions(x: np.ndarray, clean: np.ndarray, flip_rate: np.ndarray,
+                                projection: np.ndarray, chunk: int = 4096) -> np.ndarray:
+    """Per-example rows ``P[i, j] = P(noisy = j | x_i, y_i)`` (Xia et al., step 3), float64 (N, K).
+
+    ``s = x_i^T W[y_i]`` (K scores), ``s[y_i] = -inf``, then ``P[i] = q_i softmax(s)`` and ``P[i, y_i] += 1 - q_i``:
+    the label stays with probability 1 - q_i and otherwise moves to class j != y_i with probability
+    ``softmax_j`` over the other classes. With raw pixels the scores are large, so the softmax is nearly one-hot:
+    each image has, in effect, one wrong class, chosen by its pixels. ``x`` may be the uint8 images themselves:
+    they are turned into features (:func:`instance_features`) one chunk at a time (CIFAR's 40,000 x 3,072 pixels
+    would take 1 GB as float64 at once).
+    """
+    clean = np.asarray(clean, dtype=np.int64)
+    K = projection.shape[0]
+    out = np.empty((len(clean), K))
+    for start in range(0, len(clean), chunk):
+        sl = slice(start, start + chunk)
+        xs, ys = instance_features(x[sl]), clean[sl]
+        scores = np.empty((len(ys), K))
+        for c in np.unique(ys):
+            # einsum without BLAS: the same sums in the same order whatever the BLAS thread count, so the
+            # bytes of labels.npz do not depend on the machine's threading (a BLAS matmul changed T by 1e-215)
+            scores[ys == c] = np.einsum("nd,dk->nk", xs[ys == c], projection[c], optimize=False)
+        rows = np.arange(len(ys))
+        scores[rows, ys] = -np.inf
+        scores -= scores.max(axis=1, keepdims=True)
+        probs = np.exp(scores)
+        probs /= probs.sum(axis=1, keepdims=True)
+        probs *= flip_rate[sl, None]
+        probs[rows, ys] += 1.0 - flip_rate[sl]
+        out[sl] = probs
+    return out
+
+
+def sample_rows(rs: np.random.RandomState, rows: np.ndarray) -> np.ndarray:
+    """Draw ``noisy_i ~ rows[i, :]`` by inverse CDF with one ``rs.random_sample(N)`` call (as
+    :func:`sample_noisy_labels`, with one row per example instead of one per class)."""
+    u = rs.random_sample(len(rows))
+    noisy = (u[:, None] >= _cdf(rows)).sum(axis=1)
+    return np.minimum(noisy, rows.shape[1] - 1).astype(np.int64)
+
+
+def class_transition(clean: np.ndarray, rows: np.ndarray, num_classes: int) -> np.ndarray:
+    """Class-level T: row c = mean of the per-example rows of the examples of clean class c (identity row when the
+    class is absent). ``mean(1 - T[y_i, y_i])`` over the examples is then their mean flip rate."""
+    T = np.eye(num_classes)
+    for c in range(num_classes):
+        if np.any(clean == c):
+            T[c] = rows[clean == c].mean(axis=0)
+    return T
+
+
+def _check_flip_std(flip_std) -> float:
+    try:
+        flip_std = float(flip_std)
+    except (TypeError, ValueError):
+        raise LimitlabError(f"flip_std must be a number >= 0, got {flip_std!r}") from None
+    if not (0.0 <= flip_std < float("inf")):
+        raise LimitlabError(f"flip_std = {flip_std} must be a finite number >= 0 (Xia et al. use 0.1)")
+    return flip_std
+
+
+def corrupt_instance(images: np.ndarray, clean_y: np.ndarray, num_classes: int, *, p: float, seed: int,
+                     flip_std: float = 0.1, n: int | str | None = None, val_ratio: float = 0.2,
+                     clean_validation: bool = False, dataset: str = "") -> NoisyLabels:
+    """Split and corrupt with instance-dependent noise. Draws on ``RandomState(seed)``, in order:
+
+    1–2. the split of the module docstring;
+    3. flip rates ``q`` of the training examples, then of the validation examples (:func:`draw_flip_rates`);
+    4. the projection ``W`` (:func:`draw_projection`);
+    5. the noisy training labels, then the validation labels (:func:`sample_rows` of
+       :func:`instance_flip_distributions`).
+
+    The authors draw q for the whole training file, then W, then the labels, and split afterwards; the same
+    distribution, drawn on the setting's stream. ``transition`` is the class-level mean T of the training rows.
+    """
+    images = np.asarray(images)
+    clean_y = np.asarray(clean_y, dtype=np.int64)
+    K = _check_num_classes(num_classes)
+    if K < 2:
+        raise LimitlabError("instance-dependent noise needs at least 2 classes")
+    if len(images) != len(clean_y):
+        raise LimitlabError(f"{len(images)} images but {len(clean_y)} labels; instance noise needs one image per label")
+    if len(clean_y) and (clean_y.min() < 0 or clean_y.max() >= K):
+        raise LimitlabError(f"clean labels lie in [{clean_y.min()}, {clean_y.max()}]; the dataset has {K} classes")
+    p, flip_std = _check_p(p), _check_flip_std(flip_std)
+    n = parse_n(n)
+    val_ratio = _check_val_ratio(val_ratio, len(clean_y))
+    rs = np.random.RandomState(_check_seed(seed))
+    train, val = _split(rs, len(clean_y), val_ratio, n)
+    q_train = draw_flip_rates(rs, p, flip_std, len(train))
+    q_val = draw_flip_rates(rs, p, flip_std, len(val))
+    W = draw_projection(rs, int(np.prod(images.shape[1:])), K)
+    rows_train = instance_flip_distributions(images[train], clean_y[train], q_train, W)
+    rows_val = instance_flip_distributions(images[val], clean_y[val], q_val, W)
+    train_noisy, val_noisy = sample_rows(rs, rows_train), sample_rows(rs, rows_val)
+    if clean_validation:
+        val_noisy = clean_y[val].copy()
+    setting = NoiseSetting(dataset, "instance", p, n, int(seed), val_ratio, bool(clean_validation))
+    details = {
+        "instance_noise": {
+            "flip_std": flip_std,
+            "flip_rate_expected_mean": expected_flip_rate(p, flip_std),
+            "flip_rate_train": {"mean": float(q_train.mean()) if len(q_train) else None,
+                                "min": float(q_train.min()) if len(q_train) else None,
+                                "max": float(q_train.max()) if len(q_train) else None},
+            "features": "raw pixel values 0..255, flattened in (C, H, W) order",
+            "projection": f"W ~ N(0, 1) of shape ({K}, {W.shape[1]}, {K})",
+            "reference": "Xia et al. NeurIPS 2020, tools.get_instance_noisy_label (xiaoboxia/Part-dependent-label-noise)",
+        },
+        "rng": "numpy.random.RandomState(seed): permutation, [choice], truncnorm q(train), q(val), standard_normal W, "
+               "random_sample(train), random_sample(val)",
+    }
+    return NoisyLabels(setting, train, val, clean_y[train], train_noisy, clean_y[val], val_noisy,
+                       class_transition(clean_y[train], rows_train, K), details)
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Human labels: CIFAR-10N / CIFAR-100N (Wei et al., "Learning with noisy labels revisited: a study using
+# real-world human annotations", ICLR 2022; label files CIFAR-10_human.pt / CIFAR-100_human.pt of
+# github.com/UCSC-REAL/cifar-10-100n: a torch-saved dict of arrays over the 50,000 training images in the order
+# of the CIFAR training batches)
+# ---------------------------------------------------------------------------------------------------------------
+
+# label set (our name) -> key in the authors' file
+HUMAN_LABEL_SETS: dict[str, dict[str, str]] = {
+    "cifar10": {"aggregate": "aggre_label", "random1": "random_label1", "random2": "random_label2",
+                "random3": "random_label3", "worst": "worse_label"},
+    "cifar100": {"noisy": "noisy_label"},
+}
+HUMAN_CLEAN_KEY = "clean_label"
+# Noise rates over all 50,000 training images as published (Wei et al. 2022, Table 1 / the CIFAR-N README).
+PUBLISHED_HUMAN_NOISE_RATES: dict[tuple[str, str], float] = {
+    ("cifar10", "aggregate"): 0.0903, ("cifar10", "random1"): 0.1723, ("cifar10", "random2"): 0.1812,
+    ("cifar10", "random3"): 0.1764, ("cifar10", "worst"): 0.4021, ("cifar100", "noisy"): 0.4020,
+}
+# numpy objects a label file saved with torch.save may reference (numpy 1 and 2 names); nothing else is unpickled.
+_NUMPY_PICKLE_GLOBALS = ("numpy.ndarray", "numpy.dtype", "numpy.core.multiarray._reconstruct",
+                         "numpy._core.multiarray._reconstruct", "numpy.core.multiarray.scalar",
+                         "numpy._core.multiarray.scalar")
+
+
+def _numpy_global(name: str):
+    import importlib
+
+    if name in _NUMPY_PICKLE_GLOBALS:
+        module, attr = name.rsplit(".", 1)
+        try:  # numpy 2 moved numpy.core to numpy._core (files saved under numpy 1 name the old module)
+            return getattr(importlib.import_module(module.replace("numpy.core.", "numpy._core.")), attr)
+        except ImportError:
+            return getattr(importlib.import_module(module), attr)
+    if name.startswith("numpy.dtypes.") and name.endswith("DType"):
+        import numpy.dtypes
+
+        return getattr(numpy.dtypes, name.rsplit(".", 1)[1], None)
+    return None
+
+
+def read_human_file(path: str | os.PathLike) -> dict:
+    """Read a CIFAR-N label file (``torch.save`` of a dict of arrays) without running arbitrary pickled code:
+    ``torch.load(weights_only=True)`` with only NumPy's array reconstruction allowed."""
+    import pickle
+    import zipfile
+
+    import torch
+
+    path = Path(path)
+    if not path.is_file():
+        raise LimitlabError(f"human label file {path} does not exist (give the local path of CIFAR-10_human.pt or "
+                            "CIFAR-100_human.pt from github.com/UCSC-REAL/cifar-10-100n; it is never downloaded)")
+    if not hasattr(torch.serialization, "get_unsafe_globals_in_checkpoint"):
+        raise LimitlabError(f"reading human label file {path} safely needs torch >= 2.5 (found {torch.__version__})")
+    try:
+        names = torch.serialization.get_unsafe_globals_in_checkpoint(path)
+        allowed = [(_numpy_global(name), name) for name in names]
+        refused = [name for obj, name in allowed if obj is None]
+        if refused:
+            raise LimitlabError(f"human label file {path} references {refused}; a CIFAR-N label file holds only "
+                                "arrays (refused, to run no code from the file)")
+        # dtype classes are only found while loading (not listed above); they are plain type objects
+        allowed += [getattr(np.dtypes, name) for name in dir(np.dtypes) if name.endswith("DType")]
+        with torch.serialization.safe_globals(allowed):
+            data = torch.load(path, map_location="cpu", weights_only=True)
+    except (pickle.UnpicklingError, RuntimeError, EOFError, OSError, zipfile.BadZipFile, ValueError) as exc:
+        raise LimitlabError(f"human label file {path} could not be read as a torch-saved dict ({exc})") from None
+    if not isinstance(data, dict):
+        raise LimitlabError(f"human label file {path} holds a {type(data).__name__}; expected a dict of label arrays "
+                            f"(keys like {HUMAN_CLEAN_KEY!r}, 'worse_label', 'noisy_label')")
+    return data
+
+
+def check_human_labels(data: dict, where: str, dataset: str, label_set: str, clean_y: np.ndarray,
+                       num_classes: int) -> np.ndarray:
+    """Validate a CIFAR-N dict against the dataset and return the chosen label set as int64 (N,).
+
+    Checks: the dataset has human labels and ``label_set`` is one of them; the file has ``clean_label`` and the
+    set's key; both are 1-D integer arrays with one label per training image, in 0..K-1; and ``clean_label``
+    equals the dataset's training labels (same images, same order).
+    """
+    sets = HUMAN_LABEL_SETS.get(dataset)
+    if sets is None:
+        raise LimitlabError(f"human labels exist for {', '.join(HUMAN_LABEL_SETS)} only, not {dataset!r}")
+    if label_set not in sets:
+        raise LimitlabError(f"label set {label_set!r} is not one of {dataset}'s human label sets; accepted: "
+                            f"{', '.join(sets)}")
+    key, N = sets[label_set], len(clean_y)
+    missing = [k for k in (HUMAN_CLEAN_KEY, key) if k not in data]
+    if missing:
+        raise LimitlabError(f"{where}: no {' and no '.join(repr(k) for k in missing)} entry (it has: "
+                            f"{', '.join(map(repr, sorted(map(str, data))))}); a {dataset} label file "
+                            f"{'CIFAR-10_human.pt' if dataset == 'cifar10' else 'CIFAR-100_human.pt'} has "
+                            f"{', '.join(repr(k) for k in (HUMAN_CLEAN_KEY, *sets.values()))}")
+    arrays = {}
+    for k in (HUMAN_CLEAN_KEY, key):
+        value = data[k]
+        arr = value.numpy() if hasattr(value, "numpy") else np.asarray(value)
+        if arr.ndim != 1 or len(arr) != N:
+            raise LimitlabError(f"{where}: {k!r} has shape {tuple(arr.shape)}; {dataset} has {N:,} training images, "
+                                f"so it must have shape ({N},)")
+        if arr.dtype.kind not in "iu" or (N and (arr.min() < 0 or arr.max() >= num_classes)):
+            shown = f"[{arr.min()}, {arr.max()}]" if arr.dtype.kind in "iuf" and N else str(arr.dtype)
+            raise LimitlabError(f"{where}: {k!r} holds {shown}; expected integer labels in 0..{num_classes - 1}")
+        arrays[k] = arr.astype(np.int64)
+    differ = np.flatnonzero(arrays[HUMAN_CLEAN_KEY] != clean_y)
+    if len(differ):
+        raise LimitlabError(f"{where}: {HUMAN_CLEAN_KEY!r} differs from {dataset}'s training labels at {len(differ):,} "
+                            f"of {N:,} images (first at index {differ[0]}): the file is for another dataset or another "
+                            "image order (CIFAR-N follows the order of the CIFAR training batches 1-5)")
+    return arrays[key]
+
+
+def corrupt_human(clean_y: np.ndarray, human_y: np.ndarray, num_classes: int, *, seed: int, label_set: str,
+                  n: int | str | None = None, val_ratio: float = 0.2, clean_validation: bool = False,
+                  dataset: str = "") -> NoisyLabels:
+    """Split as every other model (steps 1–2 of the module docstring) and take the human labels of the chosen
+    images: the validation labels come from the same human label set (they exist for all 50,000 training images).
+    No random labels are drawn. ``transition`` is the empirical clean->noisy frequency matrix of the training split
+    (identity row for an absent class)."""
+    clean_y = np.asarray(clean_y, dtype=np.int64)
+    human_y = np.asarray(human_y, dtype=np.int64)
+    K = _check_num_classes(num_classes)
+    n = parse_n(n)
+    val_ratio = _check_val_ratio(val_ratio, len(clean_y))
+    rs = np.random.RandomState(_check_seed(seed))
+    train, val = _split(rs, len(clean_y), val_ratio, n)
+    counts = np.bincount(clean_y[train] * K + human_y[train], minlength=K * K).reshape(K, K).astype(np.float64)
+    totals = counts.sum(axis=1, keepdims=True)
+    T = np.where(totals > 0, counts / np.maximum(totals, 1), np.eye(K))
+    val_noisy = clean_y[val].copy() if clean_validation else human_y[val]
+    setting = NoiseSetting(dataset, "human", 0.0, n, int(seed), val_ratio, bool(clean_validation))
+    published = PUBLISHED_HUMAN_NOISE_RATES.get((dataset, label_set))
+    file_rate = float(np.mean(human_y != clean_y)) if len(clean_y) else None
+    details = {
+        "human_labels": {
+            "label_set": label_set,
+            "key": HUMAN_LABEL_SETS.get(dataset, {}).get(label_set),
+            "noise_rate_all_images": file_rate,
+            "published_noise_rate": published,
+            # the published rates are rounded to 0.01 %; a file that realises another rate is another file
+            "matches_published": (None if published is None or file_rate is None
+                                  else bool(abs(file_rate - published) <= 5e-5 + 1e-12)),
+            "reference": "Wei et al. ICLR 2022 (CIFAR-10N / CIFAR-100N), github.com/UCSC-REAL/cifar-10-100n",
+        },
+        "rng": "numpy.random.RandomState(seed): permutation, [choice] (labels from the file)",
+    }
+    return NoisyLabels(setting, train, val, clean_y[train], human_y[train], clean_y[val], val_noisy, T, details)
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -396,6 +717,7 @@ def summarize(labels: NoisyLabels) -> dict:
         "corrupted_mask": "train_clean != train_noisy (and val_clean != val_noisy)",
         "rng": "numpy.random.RandomState(seed): permutation, [choice], random_sample(train), random_sample(val)",
         "limitlab_version": __version__,
+        **labels.details,
     }
 
 

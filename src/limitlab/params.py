@@ -23,7 +23,7 @@ from limitlab.errors import LimitlabError
 from limitlab.methods import REGISTRY, MethodConfig
 
 DATASET_NAMES = ("mnist5k", "mnist", "cifar10", "cifar100", "clothing1m")
-NOISE_MODELS = ("uniform", "symmetric", "pair", "matrix", "none")
+NOISE_MODELS = ("uniform", "symmetric", "pair", "matrix", "none", "instance", "human")
 ARCHS = ("auto", "cnn4", "mlp4", "resnet34", "resnet50")
 
 
@@ -51,6 +51,20 @@ class NoiseConfig(Strict):
     model: Literal[NOISE_MODELS]  # type: ignore[valid-type]
     p: list[float] = Field(description="noise rates; each in [0, 1)")
     matrix: Path | None = Field(None, description="model 'matrix': a KxK row-stochastic matrix file (.npy/.csv/.txt)")
+    flip_std: float = Field(0.1, ge=0, le=1, description="model 'instance': std of the per-example flip rate "
+                                                         "(normal around p truncated to [0, 1]; Xia et al.: 0.1)")
+    file: Path | None = Field(None, description="model 'human': local CIFAR-N label file (CIFAR-10_human.pt or "
+                                                "CIFAR-100_human.pt; never downloaded)")
+    label_set: str | None = Field(None, description="model 'human': cifar10: aggregate, random1, random2, random3, "
+                                                    "worst; cifar100: noisy")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _human_p(cls, v: Any) -> Any:
+        # human labels carry their own rate: p may be left out (recorded as 0)
+        if isinstance(v, dict) and v.get("model") == "human" and "p" not in v:
+            return {**v, "p": [0.0]}
+        return v
 
     @field_validator("p", mode="before")
     @classmethod
@@ -73,6 +87,14 @@ class NoiseConfig(Strict):
             raise ValueError("'matrix' (a file) is required with model 'matrix' and not allowed with other models")
         if self.model == "none" and any(p != 0 for p in self.p):
             raise ValueError("model 'none' only accepts p: [0.0]")
+        if self.model != "instance" and "flip_std" in self.model_fields_set:
+            raise ValueError("'flip_std' is only used with model 'instance'")
+        if self.model == "human" and (self.file is None or self.label_set is None):
+            raise ValueError("model 'human' needs 'file' (the local CIFAR-N label file) and 'label_set'")
+        if self.model != "human" and (self.file is not None or self.label_set is not None):
+            raise ValueError("'file' and 'label_set' are only used with model 'human'")
+        if self.model == "human" and self.p != [0.0]:
+            raise ValueError("model 'human' takes its rate from the file: leave 'p' out (or p: [0.0])")
         return self
 
 
@@ -212,6 +234,16 @@ class Study(Strict):
             raise ValueError(f"noise model 'pair' is defined for cifar10 only, not {self.dataset.name!r}")
         if self.dataset.name == "clothing1m" and self.noise.model != "none":
             raise ValueError("clothing1m has real label noise: use noise model 'none' with p: [0.0]")
+        if self.noise.model == "human":
+            from limitlab.noise import HUMAN_LABEL_SETS
+
+            sets = HUMAN_LABEL_SETS.get(self.dataset.name)
+            if sets is None:
+                raise ValueError(f"noise model 'human' (CIFAR-N labels) exists for {', '.join(HUMAN_LABEL_SETS)} "
+                                 f"only, not {self.dataset.name!r}")
+            if self.noise.label_set not in sets:
+                raise ValueError(f"noise.label_set {self.noise.label_set!r} is not one of {self.dataset.name}'s "
+                                 f"human label sets (accepted: {', '.join(sets)})")
         return self
 
     def training_for(self, method: MethodConfig, point: dict[str, float]) -> TrainingConfig:

@@ -160,6 +160,9 @@ def corrupt_inputs(wildcards):
     inputs = {"data": str(dataset_path(DATA, setting.dataset))}
     if setting.matrix is not None:
         inputs["matrix"] = setting.matrix
+    if setting.human_file is not None and Path(setting.human_file).is_file():
+        # a missing file is left to `limitlab corrupt`, whose error says where to get it (never downloaded)
+        inputs["human_file"] = setting.human_file
     return inputs
 
 
@@ -169,6 +172,10 @@ def corrupt_args(wildcards) -> str:
             "--val-ratio", repr(s.val_ratio)]
     if s.matrix is not None:
         args += ["--matrix", s.matrix]
+    if s.noise == "instance":
+        args += ["--flip-std", repr(s.flip_std)]
+    if s.noise == "human":
+        args += ["--human-file", s.human_file, "--label-set", s.label_set]
     if s.clean_validation:
         args.append("--clean-validation")
     return shlex.join(args)

@@ -30,6 +30,12 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--seed", required=True, help="seed of the split and the noise draw (integer)")
     p.add_argument("--val-ratio", default=0.2, help="validation fraction of the training file (default 0.2)")
     p.add_argument("--matrix", type=Path, default=None, help="noise 'matrix': KxK file (.npy, .csv or .txt)")
+    p.add_argument("--flip-std", default=None,
+                   help="noise 'instance': std of the per-example flip rate around p (default 0.1, Xia et al.)")
+    p.add_argument("--human-file", type=Path, default=None,
+                   help="noise 'human': local CIFAR-N label file (CIFAR-10_human.pt / CIFAR-100_human.pt)")
+    p.add_argument("--label-set", default=None,
+                   help="noise 'human': cifar10: aggregate, random1, random2, random3, worst; cifar100: noisy")
     p.add_argument("--clean-validation", action="store_true",
                    help="keep validation labels clean (the paper's Figure 1 runs)")
     p.add_argument("--out", type=Path, required=True, help="labels .npz to write, e.g. PATH/labels.npz")
@@ -45,7 +51,7 @@ def _parse_seed(seed) -> int:
 
 def _resolve_p(noise: str, p) -> float:
     if p is None:
-        if noise in ("uniform", "symmetric", "pair"):
+        if noise in ("uniform", "symmetric", "pair", "instance"):
             raise LimitlabError(f"noise model {noise!r} needs a rate: pass --p in [0, 1)")
         return 0.0
     try:
@@ -56,11 +62,13 @@ def _resolve_p(noise: str, p) -> float:
 
 def run_corrupt(dataset: str, data_path: str | Path | None, noise: str, p: float | None, n: int | str | None,
                 seed: int, out: str | Path, val_ratio: float = 0.2, matrix: str | Path | np.ndarray | None = None,
-                clean_validation: bool = False) -> dict:
+                clean_validation: bool = False, flip_std: float | str | None = None,
+                human_file: str | Path | None = None, label_set: str | None = None) -> dict:
     """Draw one setting's labels from the canonical dataset at ``data_path`` and write them to ``out``.
 
     ``data_path`` None means ``data/datasets/<dataset>.npz``; ``n`` None or 'all' means the whole training
-    split; ``matrix`` is a file or an array (noise 'matrix' only). Returns the summary written to
+    split; ``matrix`` is a file or an array (noise 'matrix' only); ``flip_std`` (default 0.1) is for noise
+    'instance'; ``human_file`` and ``label_set`` for noise 'human'. Returns the summary written to
     ``out.with_suffix('.json')``. Cheap argument checks run before the dataset is loaded.
     """
     info = datasets.get_info(dataset)
@@ -80,21 +88,63 @@ def run_corrupt(dataset: str, data_path: str | Path | None, noise: str, p: float
     if info.kind == "files" and (noise != "none" or p != 0.0):
         raise LimitlabError(f"{dataset} has real label noise and a fixed clean validation list: use --noise none "
                             f"(got --noise {noise} --p {p:g})")
-    if isinstance(matrix, (str, Path)):
-        matrix = noise_lib.load_matrix(matrix, info.num_classes)
-    T = noise_lib.transition_matrix(noise, p, info.num_classes, pairs=info.pairs, matrix=matrix)
+    _check_model_options(dataset, noise, p, flip_std, human_file, label_set)
+    if noise in ("instance", "human"):
+        T = None
+    else:
+        if isinstance(matrix, (str, Path)):
+            matrix = noise_lib.load_matrix(matrix, info.num_classes)
+        T = noise_lib.transition_matrix(noise, p, info.num_classes, pairs=info.pairs, matrix=matrix)
 
     data_path = Path(data_path) if data_path is not None else Path("data/datasets") / f"{dataset}.npz"
     data = datasets.load_canonical(data_path, name=dataset)
-    if info.kind == "files":
+    extra = {}
+    if noise == "instance":
+        labels = noise_lib.corrupt_instance(data.train_x, data.train_y, info.num_classes, p=p, seed=seed,
+                                            flip_std=0.1 if flip_std is None else flip_std, n=n,
+                                            val_ratio=val_ratio, clean_validation=clean_validation, dataset=dataset)
+    elif noise == "human":
+        human_file = Path(human_file)
+        human_y = noise_lib.check_human_labels(noise_lib.read_human_file(human_file), f"human label file {human_file}",
+                                               dataset, label_set, data.train_y, info.num_classes)
+        labels = noise_lib.corrupt_human(data.train_y, human_y, info.num_classes, seed=seed, label_set=label_set,
+                                         n=n, val_ratio=val_ratio, clean_validation=clean_validation,
+                                         dataset=dataset)
+        extra = {"human_file": human_file.name, "human_file_sha256": datasets.sha256_file(human_file)}
+    elif info.kind == "files":
         labels = noise_lib.fixed_split(data.train_y, data.fixed_val_index, info.num_classes, seed=seed, n=n,
                                    dataset=dataset)
     else:
         labels = noise_lib.corrupt(data.train_y, T, seed=seed, n=n, val_ratio=val_ratio,
                                clean_validation=clean_validation, dataset=dataset, noise=noise, p=p)
-    extra = {"data_file": data_path.name, "data_sha256": datasets.sha256_file(data_path),
-             "n_train_raw": data.n_train_raw}
+    extra.update({"data_file": data_path.name, "data_sha256": datasets.sha256_file(data_path),
+                  "n_train_raw": data.n_train_raw})
     return noise_lib.write_labels(out, labels, extra=extra)
+
+
+def _check_model_options(dataset: str, noise: str, p: float, flip_std, human_file, label_set) -> None:
+    """Options that belong to one noise model only, and what 'instance' / 'human' need."""
+    if flip_std is not None and noise != "instance":
+        raise LimitlabError(f"--flip-std is only used with --noise instance, not {noise!r}")
+    if (human_file is not None or label_set is not None) and noise != "human":
+        raise LimitlabError(f"--human-file and --label-set are only used with --noise human, not {noise!r}")
+    if noise == "instance":
+        if datasets.get_info(dataset).kind == "files":
+            raise LimitlabError(f"instance-dependent noise projects the images' pixels; {dataset} is read from "
+                                "image files and has real noise already (use --noise none)")
+    if noise == "human":
+        sets = noise_lib.HUMAN_LABEL_SETS.get(dataset)
+        if sets is None:
+            raise LimitlabError(f"human labels (CIFAR-N) exist for {', '.join(noise_lib.HUMAN_LABEL_SETS)} only, "
+                                f"not {dataset!r}")
+        if human_file is None or label_set is None:
+            raise LimitlabError("--noise human needs --human-file (the local CIFAR-N .pt file) and --label-set "
+                                f"(for {dataset}: {', '.join(sets)})")
+        if label_set not in sets:
+            raise LimitlabError(f"--label-set {label_set!r} is not one of {dataset}'s human label sets; accepted: "
+                                f"{', '.join(sets)}")
+        if p != 0.0:
+            raise LimitlabError(f"--noise human takes its rate from the file: leave --p out (or 0), got {p:g}")
 
 
 def _check_out(out: Path) -> None:
@@ -111,9 +161,20 @@ def main(args: argparse.Namespace) -> int:
     except ValueError:
         raise LimitlabError(f"--val-ratio must be a number in (0, 1), got {args.val_ratio!r}") from None
     summary = run_corrupt(args.dataset, args.data, args.noise, args.p, args.n, args.seed, args.out,
-                          val_ratio=val_ratio, matrix=args.matrix, clean_validation=args.clean_validation)
+                          val_ratio=val_ratio, matrix=args.matrix, clean_validation=args.clean_validation,
+                          flip_std=_parse_flip_std(args.flip_std), human_file=args.human_file,
+                          label_set=args.label_set)
     print_summary(summary, args.out)
     return 0
+
+
+def _parse_flip_std(flip_std):
+    if flip_std is None:
+        return None
+    try:
+        return float(flip_std)
+    except ValueError:
+        raise LimitlabError(f"--flip-std must be a number >= 0, got {flip_std!r}") from None
 
 
 def _fmt(rate: float | None) -> str:
@@ -131,4 +192,13 @@ def print_summary(summary: dict, out: Path) -> None:
     for split in ("train", "val"):
         table.add_row(split, f"{summary['sizes'][split]:,}", _fmt(summary["expected_noise_rate"][split]),
                       _fmt(summary["realised_noise_rate"][split]))
-    Console().print(table)
+    console = Console()
+    console.print(table)
+    human = summary.get("human_labels")
+    if human:
+        line = (f"human labels {human['label_set']!r} ({human['key']}): {_fmt(human['noise_rate_all_images'])} wrong "
+                f"over all {summary['n_train_raw']:,} images")
+        if human["published_noise_rate"] is not None:
+            verdict = "matches" if human["matches_published"] else "[bold red]does NOT match[/] (another file?)"
+            line += f"; published {human['published_noise_rate']:.4f}: {verdict}"
+        console.print(line)
