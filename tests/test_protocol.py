@@ -247,3 +247,45 @@ def test_noise_draw_pinned_values():
     assert ours.train_noisy[:6].tolist() == [8, 5, 0, 3, 2, 8]
     assert ours.val_index[:4].tolist() == [3334, 652, 172, 3197]
     assert ours.val_noisy[:4].tolist() == [5, 5, 9, 6]
+
+
+def _bn_counts(net: nn.Module) -> list[int]:
+    return [int(m.num_batches_tracked) for m in net.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)]
+
+
+@pytest.mark.parametrize("method,counts", [
+    ({"method": "ce"}, {"classifier": [7, 6, 5, 4]}),
+    # the q-network's BatchNorm1d sits in entry 5 of 7; the soft regulariser's classifier base has 6 entries
+    ({"method": "limit", "beta": 1.0}, {"classifier": [7, 6, 5, 4], "q": [7, 6, 5, 4, 2]}),
+    ({"method": "soft_reg", "lamb": 0.01, "beta": 0.1}, {"classifier": [6, 5, 4, 3], "q": [7, 6, 5, 4, 2]}),
+])
+def test_bn_warmup_emulates_the_authors_shape_inference_passes(method, counts, data_dir):
+    exp = experiment(data_dir, [method])
+    spec = exp.runs[0].spec
+    info = load_run_data(spec, torch.device("cpu"), False).info
+    uses_q = "q" in counts
+    head_bias = method["method"] != "soft_reg"
+    fresh = build_networks(spec, info, uses_q, head_bias)
+    assert all(c == 0 for net in fresh.values() for c in _bn_counts(net))
+    spec = spec.model_copy(update={"model": spec.model.model_copy(update={"bn_warmup": "authors"})})
+    warm = build_networks(spec, info, uses_q, head_bias)
+    assert {name: _bn_counts(net) for name, net in warm.items()} == counts
+    bn1 = next(m for m in warm["classifier"].modules() if isinstance(m, nn.BatchNorm2d))
+    assert bn1.running_var.mean() < 0.9 and warm["classifier"].training  # noise statistics, train mode kept
+
+
+def test_bn_warmup_runs_mlp_and_resnet_builders_once_per_entry():
+    mlp = models.build("mlp4", num_classes=10, in_channels=1, image_size=28, dropout=0.5)
+    models.authors_shape_passes(mlp, (1, 28, 28))
+    assert _bn_counts(mlp) == [5, 4, 3, 2]  # entries: flatten, 4 blocks, head
+    resnet = models.build("resnet34", num_classes=10, in_channels=3, image_size=32)
+    models.authors_shape_passes(resnet, (3, 32, 32))
+    assert set(_bn_counts(resnet)) == {1}  # built whole, run once
+
+
+def test_paper_mnist_params_use_the_authors_bn_warmup():
+    for name in ("mnist.yaml", "figure1.yaml"):
+        for run in P.load(REPO / "params" / "paper" / name).runs:
+            assert run.spec.model.bn_warmup == "authors", run.key
+    for run in P.load(REPO / "params" / "repro_n1000_mnist5k.yaml").runs:
+        assert run.spec.model.bn_warmup == "authors", run.key

@@ -104,6 +104,10 @@ class ModelConfig(Strict):
     q_arch: Literal[ARCHS] | Literal["same"] = Field("same", description="gradient predictor architecture")  # type: ignore[valid-type]
     pretrained: Path | None = Field(
         None, description="resnet50: local file of ImageNet weights (never downloaded); absent = random init")
+    bn_warmup: Literal["none", "authors"] = Field(
+        "none", description="BatchNorm running statistics at the start: 'none' = PyTorch's (mean 0, var 1); "
+        "'authors' = after the shape-inference forward passes of the authors' network builder on N(0, 1) "
+        "inputs (train mode; methods.md §2, docs/choices.md), which the paper's numbers include")
 
     def resolve(self, dataset: str) -> str:
         if self.arch != "auto":

@@ -106,6 +106,10 @@ def build_networks(spec: RunSpec, info: datasets.DatasetInfo, uses_q: bool, head
     if uses_q:
         q_arch = arch if spec.model.q_arch == "same" else spec.model.q_arch
         nets["q"] = models.build(q_arch, **common, q_network=True)
+    if spec.model.bn_warmup == "authors":
+        shape = (info.channels, info.image_size, info.image_size)
+        for name, net in nets.items():
+            models.authors_shape_passes(net, shape, include_head=head_bias or name != "classifier")
     return nn.ModuleDict(nets)
 
 
