@@ -391,3 +391,59 @@ def test_retrain_and_reevaluate_give_identical_bytes(trained, tmp_path):
     first, second = build(), build()
     for n in names:
         assert first[n] == second[n], n
+
+
+# --- 1 and 7. the table says why a cell is missing and marks broken files -------------------------------------
+
+
+def _fake_experiment(tmp_path):
+    exp = P.validate({"name": "fake", "data_dir": str(tmp_path / "data"), "results_dir": str(tmp_path / "results"),
+                      "studies": [{"id": "u", "dataset": {"name": "mnist"}, "noise": {"model": "uniform", "p": [0.8]},
+                                   "seeds": [42], "methods": [{"method": "ce"}, {"method": "mae"},
+                                                              {"method": "gce"}]}]}, "fake")
+    return exp, {r.spec.method_id: r.spec for r in exp.runs}
+
+
+def _finished(spec, boot: dict | str | None = None, eval_text: str | None = None) -> None:
+    Path(spec.run_dir).mkdir(parents=True, exist_ok=True)
+    Path(spec.eval_dir).mkdir(parents=True, exist_ok=True)
+    (Path(spec.run_dir) / "result.json").write_text(json.dumps({"best_val_acc": 0.5, "test_acc": 0.6, "best_epoch": 1}))
+    (Path(spec.eval_dir) / "eval.json").write_text(eval_text or json.dumps({"test_acc": 0.6, "detection_auc": None}))
+    if boot is not None:
+        (Path(spec.eval_dir) / "bootstrap.json").write_text(boot if isinstance(boot, str) else json.dumps(boot))
+
+
+def test_table_says_interrupted_or_failed(tmp_path, capsys):
+    from limitlab.aggregate import aggregate
+
+    exp, specs = _fake_experiment(tmp_path)
+    _finished(specs["ce"], {"std": 0.01, "samples": 100})
+    for method, name, status in (("mae", markers.INTERRUPTED, 137), ("gce", markers.FAILED, 2)):
+        Path(specs[method].run_dir).mkdir(parents=True)
+        (Path(specs[method].run_dir) / name).write_text(json.dumps({"exit_status": status, "spec": {}}))
+    aggregate(exp)
+    md = (tmp_path / "results" / "table.md").read_text()
+    assert f"`{specs['mae'].key}`: training interrupted (killed by SIGKILL (the kernel's OOM killer" in md
+    assert "the next run resumes it" in md
+    assert f"`{specs['gce'].key}`: training failed (limitlab refused it" in md
+
+
+def test_broken_eval_and_bootstrap_are_named_and_marked(tmp_path, capsys):
+    from limitlab.aggregate import aggregate
+
+    exp, specs = _fake_experiment(tmp_path)
+    good = json.dumps({"test_acc": 0.6, "detection_auc": None})
+    _finished(specs["ce"], {"std": 0.01, "samples": 100}, eval_text=good[: len(good) // 2])   # truncated eval.json
+    _finished(specs["mae"], {"std": [0.1], "samples": "many"})                                 # wrong shape
+    _finished(specs["gce"], {"std": 0.02, "samples": 100})                                     # healthy
+    summary = aggregate(exp)
+    err = capsys.readouterr().err
+    for method, name in (("ce", "eval.json"), ("mae", "bootstrap.json")):
+        path = str(Path(specs[method].eval_dir) / name)
+        assert path in err.replace("\n", "")
+        assert path in (tmp_path / "results" / "table.md").read_text()
+    ours = (tmp_path / "results" / "table.md").read_text().split("\n## ")[0]  # not the paper's table below it
+    rows = {line.split("|")[1].strip(): line for line in ours.splitlines() if line.startswith("| ") and "Method" not in line}
+    assert "!" in rows["ce"] and "!" in rows["mae"] and "!" not in rows["gce"]
+    assert "60.0 ± 2.0 |" in rows["gce"] and "60.0!" in rows["mae"]  # the broken bootstrap gives no error bar
+    assert any("broken file" in m for m in summary.messages)
