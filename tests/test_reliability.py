@@ -447,3 +447,17 @@ def test_broken_eval_and_bootstrap_are_named_and_marked(tmp_path, capsys):
     assert "!" in rows["ce"] and "!" in rows["mae"] and "!" not in rows["gce"]
     assert "60.0 ± 2.0 |" in rows["gce"] and "60.0!" in rows["mae"]  # the broken bootstrap gives no error bar
     assert any("broken file" in m for m in summary.messages)
+
+
+def test_any_write_error_in_a_stage_is_one_line_exit_2(tmp_path, monkeypatch, capsys):
+    params = tmp_path / "p.yaml"
+    params.write_text(yaml.safe_dump({**params_with(), "data_dir": str(tmp_path / "data"),
+                                      "results_dir": str(tmp_path / "results")}))
+
+    def read_only(self, *args, **kwargs):
+        raise OSError(errno.EROFS, "Read-only file system", str(self))
+
+    monkeypatch.setattr(Path, "mkdir", read_only)
+    assert main(["aggregate", "--params", str(params)]) == 2
+    err = capsys.readouterr().err
+    assert f"cannot write {tmp_path / 'results'}: the file system is read-only" in err and "Traceback" not in err

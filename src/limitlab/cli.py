@@ -8,6 +8,7 @@ traceback and exit with status 2.
 from __future__ import annotations
 
 import argparse
+import errno
 import importlib
 import signal
 import sys
@@ -47,6 +48,9 @@ def print_error(message: str) -> None:
         print(f"error: {message}", file=sys.stderr)
 
 
+WRITE_ERRNOS = {errno.ENOSPC, errno.EDQUOT, errno.EACCES, errno.EPERM, errno.EROFS}
+
+
 class Terminated(BaseException):
     """SIGTERM (preemption, scancel, a time limit): raised so that temporary files are cleaned up on the way out."""
 
@@ -81,6 +85,15 @@ def main(argv: list[str] | None = None) -> int:
     except Terminated:
         print_error("terminated (SIGTERM); a rerun resumes from the last completed epoch")
         return 128 + signal.SIGTERM
+    except OSError as exc:
+        if exc.errno not in WRITE_ERRNOS:
+            raise
+        from rich.markup import escape
+
+        from limitlab.io import write_error  # a write outside limitlab.io (e.g. a mkdir): same one line
+
+        print_error(escape(str(write_error(exc.filename or "(unknown path)", exc))))
+        return 2
     except Exception as exc:
         if not _out_of_memory(exc):
             raise
