@@ -104,7 +104,8 @@ def test_failed_cell_fails_only_its_downstream(tmp_path):
     assert "Error in rule train" in first
     bad, init, ok = runs["ce_bad"], runs["limit_init"], runs["mae"]
     marker = repo / bad.run_dir / "failed.json"
-    assert json.loads(marker.read_text())["key"] == bad.key  # the spec it failed with
+    assert json.loads(marker.read_text())["spec"]["key"] == bad.key  # the spec it failed with
+    assert json.loads(marker.read_text())["exit_status"] == 2  # a LimitlabError: would repeat
     assert "diverged" in (repo / "logs/smoke_fail/train" / f"{bad.key}.log").read_text()
     assert not (repo / bad.run_dir / "model.pt").exists() and not (repo / init.run_dir / "model.pt").exists()
     assert (repo / ok.eval_dir / "bootstrap.json").is_file()  # the healthy cell went all the way

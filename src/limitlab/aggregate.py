@@ -10,7 +10,9 @@ are the method's grid points × seeds, taken from ``exp.runs`` (params only, nev
    bootstrap std of its single run (``bootstrap.json``, ddof = 0) with one seed.
 
 Cell status: ``ok`` (every run finished), ``partial`` (some points unfinished: the selection covers only the
-finished ones; shown with ``*``, left out of metrics.json), ``missing`` (no finished point).
+finished ones; shown with ``*``, left out of metrics.json), ``missing`` (no finished point). A cell with a
+broken ``eval.json`` or ``bootstrap.json`` (unreadable, or numbers of the wrong kind) is marked ``!``, and the
+file is named in a warning and in table.md; its numbers are left out, never guessed.
 """
 
 from __future__ import annotations
@@ -26,7 +28,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from limitlab import io
+from limitlab import io, markers
 from limitlab.grid import Run, Setting, noise_options, point_tag
 from limitlab.params import Experiment, Study, n_tag, p_tag
 
@@ -47,6 +49,7 @@ class RunRecord:
     eval: dict | None = None
     bootstrap: dict | None = None
     problem: str | None = None
+    broken: list[str] = field(default_factory=list)  # files that exist but cannot be used, each with why
 
     @property
     def done(self) -> bool:
@@ -73,13 +76,39 @@ def read_run(run: Run) -> RunRecord:
         if not all(isinstance(v, (int, float)) and math.isfinite(v) for v in (val, test)):
             result, problem = None, f"result.json has non-finite accuracies (val {val}, test {test}): diverged"
     if problem == "no result.json":
-        failed = (Path(spec.run_dir) / "failed.json").is_file()  # the pipeline's marker of a failed train job
-        problem = ("training failed (failed.json marker; see the train log)" if failed
-                   else "not trained or diverged (no result.json)")
+        marker = markers.read_marker(spec.run_dir)  # the pipeline's note of a failed or interrupted train job
+        problem = f"training {marker.reason}" if marker else "not trained or diverged (no result.json)"
     rec = RunRecord(run, result, problem=problem)
-    rec.eval, _ = _read_json(Path(spec.eval_dir) / "eval.json")
-    rec.bootstrap, _ = _read_json(Path(spec.eval_dir) / "bootstrap.json")
+    for name, check in (("eval.json", _eval_problem), ("bootstrap.json", _bootstrap_problem)):
+        path = Path(spec.eval_dir) / name
+        data, why = _read_json(path)
+        why = why if data is None else check(data)
+        if why is None:
+            setattr(rec, name.split(".")[0], data)
+        elif path.is_file() and rec.done:  # missing = an unfinished stage; broken must not pass silently
+            rec.broken.append(f"{path}: {why}")
     return rec
+
+
+def _number(v, low: float = -math.inf, high: float = math.inf) -> bool:
+    return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v) and low <= v <= high
+
+
+def _eval_problem(d: dict) -> str | None:
+    if not _number(d.get("test_acc"), 0, 1):
+        return f"test_acc is {d.get('test_acc')!r}, not a number in [0, 1]"
+    for k in ("detection_auc", "detection_ap"):
+        if d.get(k) is not None and not _number(d[k], 0, 1):
+            return f"{k} is {d[k]!r}, not a number in [0, 1] or null"
+    return None
+
+
+def _bootstrap_problem(d: dict) -> str | None:
+    if not _number(d.get("std"), 0, 1):
+        return f"std is {d.get('std')!r}, not a number in [0, 1]"
+    if d.get("samples") is not None and not _number(d["samples"], 1):
+        return f"samples is {d['samples']!r}, not a positive number"
+    return None
 
 
 def read_history(run: Run) -> tuple[pd.DataFrame | None, str | None]:
@@ -170,6 +199,10 @@ class Cell:
     @property
     def missing_keys(self) -> list[str]:
         return [r.run.key for p in self.points for r in p.records if not r.done]
+
+    @property
+    def broken(self) -> list[str]:
+        return [b for p in self.points for r in p.records for b in r.broken]
 
     @property
     def missing_reasons(self) -> dict[str, str]:
@@ -329,7 +362,7 @@ def error_caption(cells: list[Cell]) -> tuple[str, bool]:
 
 def cell_text(cell: Cell, mark_bootstrap: bool) -> str:
     if cell.selected is None:
-        return "missing"
+        return "missing" + ("!" if cell.broken else "")
     st = cell.stats
     text = _pct(st["test_acc"])
     if st["test_acc_std"] is not None:
@@ -337,7 +370,8 @@ def cell_text(cell: Cell, mark_bootstrap: bool) -> str:
         if mark_bootstrap and st["error"] == "bootstrap_std":
             text += "ᵇ"
     diverged = any(r.result.get("diverged") for r in cell.selected.done)
-    return text + ("*" if cell.status == "partial" else "") + ("†" if diverged else "")
+    return (text + ("*" if cell.status == "partial" else "") + ("†" if diverged else "")
+            + ("!" if cell.broken else ""))
 
 
 def layout(exp: Experiment, cells: list[Cell]) -> tuple[list[tuple[str, str]], list[tuple], dict]:
@@ -376,6 +410,7 @@ def long_frame(cells: list[Cell]) -> pd.DataFrame:
             "paper_std_pct": paper.std if paper else None, "paper_source": paper.source if paper else None,
             "diff_pct": None if (paper is None or ours is None) else ours - paper.mean,
             "missing_runs": len(c.missing_keys), "diverged_runs": len(c.diverged),
+            "broken_files": "; ".join(c.broken) or None,
         })
     return pd.DataFrame(rows)
 
@@ -428,7 +463,8 @@ def markdown(exp: Experiment, cells: list[Cell], missing: list[str]) -> str:
            "(the test set is never used for selection); the table reports that point's clean test accuracy. "
            + caption + " `*` = some runs of the cell are unfinished (selection over the finished points only); "
            "`†` = a run of the selected point diverged (its best checkpoint before the divergence is reported); "
-           "`missing` = no finished point; `—` = not in this experiment's grid.", "",
+           "`missing` = no finished point; `!` = a broken eval.json or bootstrap.json (listed below, not used); "
+           "`—` = not in this experiment's grid.", "",
            _md_table(rows, cols, header, lambda r, col: cell_text(grid[(r, col)], mixed) if (r, col) in grid else "—")]
 
     def paper_text(r, col):
@@ -458,6 +494,10 @@ def markdown(exp: Experiment, cells: list[Cell], missing: list[str]) -> str:
     if missing:
         out += ["", f"## Missing runs ({len(missing)})", "",
                 *[f"- `{m}`: {reasons.get(m, 'missing')}" for m in missing]]
+    broken = [b for c in cells for b in c.broken]
+    if broken:
+        out += ["", f"## Broken files ({len(broken)})", "", "Rerun the stage that writes each (delete it first).", "",
+                *[f"- {b}" for b in dict.fromkeys(broken)]]
     return "\n".join(out) + "\n"
 
 
@@ -514,7 +554,8 @@ def aggregate(exp: Experiment, results_dir: Path | None = None, console=None) ->
     results_dir.mkdir(parents=True, exist_ok=True)
     cells = build_cells(exp)
     missing = [k for c in cells for k in c.missing_keys]
-    messages = [c.stats["note"] for c in cells if c.stats.get("note")]
+    messages = [f"broken file, not used (cell marked '!'): {b}" for c in cells for b in c.broken]
+    messages += [c.stats["note"] for c in cells if c.stats.get("note")]
     curves = curves_frame(cells, messages)
     sus_cells, sus_pool = susceptibility_cells(cells)  # extra rows selected by susceptibility (methods.md §9.3)
     method_cells = cells  # the main table; the susceptibility rows get their own small table

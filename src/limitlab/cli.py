@@ -8,7 +8,9 @@ traceback and exit with status 2.
 from __future__ import annotations
 
 import argparse
+import errno
 import importlib
+import signal
 import sys
 
 from limitlab import __version__
@@ -46,9 +48,30 @@ def print_error(message: str) -> None:
         print(f"error: {message}", file=sys.stderr)
 
 
+WRITE_ERRNOS = {errno.ENOSPC, errno.EDQUOT, errno.EACCES, errno.EPERM, errno.EROFS}
+
+
+class Terminated(BaseException):
+    """SIGTERM (preemption, scancel, a time limit): raised so that temporary files are cleaned up on the way out."""
+
+
+def _raise_terminated(signum, frame):
+    raise Terminated
+
+
+def _out_of_memory(exc: BaseException) -> bool:
+    return isinstance(exc, MemoryError) or type(exc).__name__ == "OutOfMemoryError"  # torch.cuda.OutOfMemoryError
+
+
 def main(argv: list[str] | None = None) -> int:
+    """Exit statuses: 0 done; 2 a LimitlabError (bad input, a refused or diverged run: it would repeat);
+    1 a bug (traceback); 130 Ctrl-C, 143 SIGTERM, 75 out of memory: interruptions, which the pipeline resumes
+    instead of marking the cell failed (limitlab.markers)."""
+    from limitlab.markers import EXIT_OUT_OF_MEMORY
+
     parser = build_parser()
     args = parser.parse_args(argv)
+    previous = signal.signal(signal.SIGTERM, _raise_terminated)
     try:
         result = args.func(args)
     except LimitlabError as exc:
@@ -57,8 +80,32 @@ def main(argv: list[str] | None = None) -> int:
         print_error(escape(str(exc)))
         return 2
     except KeyboardInterrupt:
-        print_error("interrupted")
+        print_error("interrupted (Ctrl-C); a rerun resumes from the last completed epoch")
         return 130
+    except Terminated:
+        print_error("terminated (SIGTERM); a rerun resumes from the last completed epoch")
+        return 128 + signal.SIGTERM
+    except OSError as exc:
+        if exc.errno not in WRITE_ERRNOS:
+            raise
+        from rich.markup import escape
+
+        from limitlab.io import write_error  # a write outside limitlab.io (e.g. a mkdir): same one line
+
+        print_error(escape(str(write_error(exc.filename or "(unknown path)", exc))))
+        return 2
+    except Exception as exc:
+        if not _out_of_memory(exc):
+            raise
+        from rich.markup import escape
+
+        first = escape(str(exc).splitlines()[0]) if str(exc) else ""
+        print_error(f"out of memory ({type(exc).__name__}: {first}); "
+                    "not a failure of the run: give the job more memory (resources: mem_mb, a larger GPU) or use a "
+                    "smaller training.batch_size / eval_batch_size; a rerun resumes from the last completed epoch")
+        return EXIT_OUT_OF_MEMORY
+    finally:
+        signal.signal(signal.SIGTERM, previous)
     return int(result or 0)
 
 

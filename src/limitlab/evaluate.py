@@ -90,9 +90,10 @@ def evaluate(spec: RunSpec) -> dict:
     run_dir, eval_dir = Path(spec.run_dir), Path(spec.eval_dir)
     result = read_result(run_dir)
     ckpt_path = run_dir / "model.pt"
-    if not ckpt_path.is_file():
-        raise LimitlabError(f"{ckpt_path} does not exist but result.json does; rerun the training of {spec.key}")
-    ckpt = torch.load(ckpt_path, map_location="cpu", weights_only=False)
+    ckpt = io.load_torch(ckpt_path, f"model.pt of run {spec.key} (written by the train stage)",
+                         "delete it and rerun the train stage of this run (Snakemake does when model.pt is missing; "
+                         "by hand: limitlab train --params FILE --run KEY, which rebuilds it from run_dir/state/)",
+                         required=("networks",))
     if ckpt.get("meta", {}).get("key", spec.key) != spec.key:
         raise LimitlabError(f"{ckpt_path} belongs to run {ckpt['meta']['key']!r}, not {spec.key!r}")
 

@@ -7,9 +7,11 @@ killed process never leaves a half-written file that a later stage (or Snakemake
 from __future__ import annotations
 
 import contextlib
+import errno
 import io
 import json
 import os
+import pickle
 import tempfile
 import zipfile
 from pathlib import Path
@@ -33,20 +35,49 @@ def _check_parent(path: Path) -> None:
         )
 
 
+def write_error(path: Path, exc: OSError) -> LimitlabError:
+    """One-line error for a failed write: the path and the cause in words (disk full, permission, ...)."""
+    causes = {
+        errno.ENOSPC: "the disk is full (no space left on device)",
+        errno.EDQUOT: "the disk quota is exceeded",
+        errno.EACCES: "permission denied (the folder is not writable for you)",
+        errno.EPERM: "operation not permitted",
+        errno.EROFS: "the file system is read-only",
+        errno.EISDIR: "it is a folder, not a file (give a file name)",
+        errno.ENOTDIR: "a part of the path is a file, not a folder",
+    }
+    cause = causes.get(exc.errno, exc.strerror or str(exc))
+    return LimitlabError(f"cannot write {path}: {cause}; nothing was written")
+
+
 @contextlib.contextmanager
 def atomic_path(path: str | os.PathLike, *, make_parents: bool = False) -> Iterator[Path]:
-    """Yield a temporary path next to ``path``; on success it is renamed onto ``path``, on error removed."""
+    """Yield a temporary path next to ``path``; on success it is renamed onto ``path``, on error removed.
+
+    An OSError while creating, writing or renaming (read-only folder, disk full, ``path`` a folder) becomes a
+    :class:`LimitlabError` naming ``path`` and the cause; the temporary file is removed either way.
+    """
     path = Path(path)
-    if make_parents:
-        path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        if make_parents:
+            path.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise write_error(path, exc) from None
     _check_parent(path)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    os.close(fd)
-    os.chmod(tmp, 0o666 & ~_UMASK)  # mkstemp creates 0600; artifacts get the usual permissions
+    if path.is_dir():
+        raise write_error(path, OSError(errno.EISDIR, "is a directory"))
+    try:
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    except OSError as exc:
+        raise write_error(path, exc) from None
     tmp_path = Path(tmp)
     try:
+        os.close(fd)
+        os.chmod(tmp, 0o666 & ~_UMASK)  # mkstemp creates 0600; artifacts get the usual permissions
         yield tmp_path
         os.replace(tmp_path, path)
+    except OSError as exc:
+        raise write_error(path, exc) from None
     finally:
         if tmp_path.exists():
             tmp_path.unlink()
@@ -56,6 +87,47 @@ def write_bytes(path: str | os.PathLike, data: bytes, *, make_parents: bool = Fa
     with atomic_path(path, make_parents=make_parents) as tmp:
         tmp.write_bytes(data)
     return Path(path)
+
+
+def torch_bytes(obj: Any) -> bytes:
+    """``torch.save`` of ``obj`` into memory. Saved to a file, the zip's inner folder is named after the file
+    (a random temporary name here), so the bytes would differ on every save; in memory it is always 'archive',
+    and the bytes depend only on ``obj``."""
+    import torch
+
+    buf = io.BytesIO()
+    torch.save(obj, buf)
+    return buf.getvalue()
+
+
+def save_torch(path: str | os.PathLike, obj: Any, *, make_parents: bool = False) -> Path:
+    """Write ``obj`` as a torch file atomically, with bytes that depend only on ``obj`` (see :func:`torch_bytes`)."""
+    return write_bytes(path, torch_bytes(obj), make_parents=make_parents)
+
+
+def load_torch(path: str | os.PathLike, what: str, rebuild: str, required: tuple[str, ...] = ()) -> dict:
+    """``torch.load`` (to the CPU) of a checkpoint dict, with one clear error when it is missing or damaged.
+
+    ``what`` names the file ('model.pt of run X, written by `limitlab train`'), ``rebuild`` says how to make it
+    again; ``required`` are keys the dict must have.
+    """
+    import torch
+
+    path = Path(path)
+    if not path.is_file():
+        raise LimitlabError(f"{what} {path} does not exist; {rebuild}")
+    try:
+        obj = torch.load(path, map_location="cpu", weights_only=False)
+    except (RuntimeError, EOFError, OSError, ValueError, pickle.UnpicklingError, zipfile.BadZipFile,
+            AttributeError, ImportError, IndexError, KeyError, TypeError) as exc:
+        size = path.stat().st_size
+        why = "it is empty" if size == 0 else f"{size} bytes, not a readable torch file: {str(exc).splitlines()[0]}"
+        raise LimitlabError(f"{what} {path} is damaged ({why}); {rebuild}") from None
+    if not isinstance(obj, dict) or not set(required) <= set(obj):
+        have = sorted(obj) if isinstance(obj, dict) else type(obj).__name__
+        raise LimitlabError(f"{what} {path} is not a limitlab checkpoint (needs {list(required)}, has {have}); "
+                            f"{rebuild}")
+    return obj
 
 
 def write_text(path: str | os.PathLike, text: str, *, make_parents: bool = False) -> Path:

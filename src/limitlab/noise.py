@@ -743,3 +743,49 @@ def write_labels(out: str | os.PathLike, labels: NoisyLabels, extra: dict | None
         out.unlink(missing_ok=True)  # labels without their summary would look finished to the pipeline
         raise
     return summary
+
+
+LABEL_ARRAYS = ("train_index", "train_noisy", "train_clean", "val_index", "val_noisy", "val_clean")
+
+
+def check_labels(arrays: dict[str, np.ndarray], path, n_pool: int, num_classes: int,
+                 n: int | str | None = None) -> dict[str, np.ndarray]:
+    """Refuse a labels file that would train on something else than it claims, before any training starts.
+
+    Required: the six arrays of :class:`NoisyLabels`, 1-D integers; per split, index/noisy/clean of one length;
+    indices in 0..n_pool-1; noisy labels in 0..K-1, clean labels in -1..K-1 (-1 = unknown, Clothing1M); with an
+    integer ``n``, exactly n training examples; a transition matrix, when present, K x K.
+    """
+    where = f"labels file {path}"
+    missing = [k for k in LABEL_ARRAYS if k not in arrays]
+    if missing:
+        raise LimitlabError(f"{where} lacks {missing} (has {sorted(arrays)}); rebuild it with the corrupt stage "
+                            "(limitlab corrupt, or delete it and rerun the pipeline)")
+    for name in LABEL_ARRAYS:
+        a = arrays[name]
+        if a.ndim != 1 or not np.issubdtype(a.dtype, np.integer):
+            raise LimitlabError(f"{where}: {name} must be a 1-D integer array, got {a.dtype} with shape {a.shape}; "
+                                "labels and indices are never rounded")
+    for split in ("train", "val"):
+        sizes = {k: len(arrays[f"{split}_{k}"]) for k in ("index", "noisy", "clean")}
+        if len(set(sizes.values())) != 1:
+            raise LimitlabError(f"{where}: the {split} arrays differ in length ("
+                                + ", ".join(f"{split}_{k}: {v}" for k, v in sizes.items()) + "); they must match")
+        idx = arrays[f"{split}_index"]
+        if len(idx) and (idx.min() < 0 or idx.max() >= n_pool):
+            raise LimitlabError(f"{where}: {split}_index has entries outside 0..{n_pool - 1} (min {idx.min()}, max "
+                                f"{idx.max()}); it was written for another dataset")
+        for kind, low in (("noisy", 0), ("clean", -1)):
+            y = arrays[f"{split}_{kind}"]
+            if len(y) and (y.min() < low or y.max() >= num_classes):
+                raise LimitlabError(f"{where}: {split}_{kind} has labels outside {low}..{num_classes - 1} "
+                                    f"(min {y.min()}, max {y.max()}); the dataset has {num_classes} classes")
+    if len(arrays["train_index"]) == 0:
+        raise LimitlabError(f"{where}: the training split is empty")
+    if isinstance(n, int) and not isinstance(n, bool) and len(arrays["train_index"]) != n:
+        raise LimitlabError(f"{where} has {len(arrays['train_index'])} training examples but this run is n = {n}; "
+                            "rebuild it with the corrupt stage")
+    T = arrays.get("transition")
+    if T is not None and T.shape != (num_classes, num_classes):
+        raise LimitlabError(f"{where}: transition has shape {T.shape}, expected ({num_classes}, {num_classes})")
+    return arrays

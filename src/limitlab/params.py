@@ -12,6 +12,7 @@ the dotted field path, the bad value and what is accepted.
 from __future__ import annotations
 
 import math
+import re
 from functools import cached_property
 from pathlib import Path
 from typing import Annotated, Any, Literal, Union
@@ -21,14 +22,15 @@ from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError,
 
 from limitlab.errors import LimitlabError
 from limitlab.methods import REGISTRY, MethodConfig
+from limitlab.methods.base import Strict as _NoBoolStrict
 
 DATASET_NAMES = ("mnist5k", "mnist", "cifar10", "cifar100", "clothing1m")
 NOISE_MODELS = ("uniform", "symmetric", "pair", "matrix", "none", "instance", "human")
 ARCHS = ("auto", "cnn4", "mlp4", "resnet34", "resnet50")
 
 
-class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+class Strict(_NoBoolStrict):
+    """Unknown keys are errors; a boolean is refused where a number is expected (see methods.base.Strict)."""
 
 
 class DatasetConfig(Strict):
@@ -49,7 +51,7 @@ class DatasetConfig(Strict):
 
 class NoiseConfig(Strict):
     model: Literal[NOISE_MODELS]  # type: ignore[valid-type]
-    p: list[float] = Field(description="noise rates; each in [0, 1)")
+    p: list[float] = Field(min_length=1, description="noise rates; each in [0, 1)")
     matrix: Path | None = Field(None, description="model 'matrix': a KxK row-stochastic matrix file (.npy/.csv/.txt)")
     flip_std: float = Field(0.1, ge=0, le=1, description="model 'instance': std of the per-example flip rate "
                                                          "(normal around p truncated to [0, 1]; Xia et al.: 0.1)")
@@ -137,11 +139,22 @@ class TrainingConfig(Strict):
     susceptibility_batch: int = Field(128, gt=0)
     num_workers: int = Field(4, ge=0, description="decoding workers for file datasets (Clothing1M)")
 
+    @field_validator("device")
+    @classmethod
+    def _known_device(cls, v: str) -> str:
+        if not DEVICE_PATTERN.fullmatch(v):
+            raise ValueError(f"device {v!r} is not a torch device; accepted: {DEVICES_ACCEPTED}")
+        return v
+
+
+DEVICE_PATTERN = re.compile(r"auto|cpu|mps|(cuda|xpu)(:\d+)?")
+DEVICES_ACCEPTED = "'auto', 'cpu', 'cuda', 'cuda:N', 'mps', 'xpu', 'xpu:N'"
+
 
 # A method's `training:` block may override any training field; validated against this all-optional model.
 TrainingOverride = create_model(
     "TrainingOverride",
-    __config__=ConfigDict(extra="forbid", frozen=True),
+    __base__=Strict,
     **{name: (f.annotation | None, None) for name, f in TrainingConfig.model_fields.items()},
 )
 
@@ -180,8 +193,9 @@ class Study(Strict):
     id: str = Field(description="short name used in paths and captions, e.g. 'uniform'")
     dataset: DatasetConfig
     noise: NoiseConfig
-    n: list[int | Literal["all"]] = Field(["all"], description="training-subset sizes (or 'all')")
-    seeds: list[int] = Field(description="each seed = one train/validation split, noise draw and torch init")
+    n: list[int | Literal["all"]] = Field(["all"], min_length=1, description="training-subset sizes (or 'all')")
+    seeds: list[int] = Field(min_length=1,
+                             description="each seed = one train/validation split, noise draw and torch init")
     model: ModelConfig = ModelConfig()
     training: TrainingConfig = TrainingConfig()
     methods: list[MethodEntry] = Field(min_length=1)  # type: ignore[valid-type]
@@ -199,6 +213,26 @@ class Study(Strict):
                 raise ValueError(f"training-subset size {n} must be positive or 'all'")
         return v
 
+    @field_validator("seeds")
+    @classmethod
+    def _seed_range(cls, v: list[int]) -> list[int]:
+        return check_seeds(v)
+
+    @model_validator(mode="after")
+    def _n_fits_the_split(self) -> "Study":
+        from limitlab.datasets import DATASETS
+        from limitlab.noise import n_train_split
+
+        n_raw = DATASETS[self.dataset.name].n_train_raw
+        if n_raw is None:  # clothing1m: the size is set by its noisy list
+            return self
+        n_train = n_train_split(n_raw, self.dataset.val_ratio)
+        too_big = [n for n in self.n if n != "all" and n > n_train]
+        if too_big:
+            raise ValueError(f"n = {too_big} is larger than the training split of {self.dataset.name} ({n_train} of "
+                             f"{n_raw} examples at val_ratio {self.dataset.val_ratio}); accepted: 1..{n_train} or 'all'")
+        return self
+
     @model_validator(mode="after")
     def _check_methods(self) -> "Study":
         if not self.id.replace("_", "").replace("-", "").isalnum():
@@ -209,9 +243,15 @@ class Study(Strict):
             raise ValueError(f"method ids {dupes} appear twice; give each entry a distinct 'id'")
         by_id = {m.row_id: m for m in self.methods}
         for m in self.methods:
+            if m.seeds is not None:
+                try:
+                    check_seeds(m.seeds)
+                except ValueError as exc:
+                    raise ValueError(f"method {m.row_id!r}: {exc}") from None
             if m.training:
                 try:
                     TrainingOverride.model_validate(m.training)
+                    self.training_for(m, {})  # the merged settings must be valid too (e.g. batch_size > 0)
                 except ValidationError as exc:
                     raise ValueError(f"method {m.row_id!r}: bad training override: {_first_error(exc)}") from None
             if m.REQUIRES_INIT and m.init is None:
@@ -254,7 +294,23 @@ class Study(Strict):
         update = dict(method.training or {})
         if "lr" in point:
             update["lr"] = point["lr"]
-        return self.training.model_copy(update=TrainingOverride.model_validate(update).model_dump(exclude_none=True))
+        # validated, not copied: an override must meet the same constraints as the study's training block
+        override = TrainingOverride.model_validate(update).model_dump(exclude_none=True)
+        return TrainingConfig.model_validate({**self.training.model_dump(), **override})
+
+
+SEED_MAX = 2**32 - 1  # NumPy's RandomState (splits and noise) takes seeds in 0..2**32-1
+
+
+def check_seeds(seeds: list[int]) -> list[int]:
+    if not seeds:
+        raise ValueError("the seed list is empty: a grid needs at least one seed (e.g. seeds: [1])")
+    bad = [s for s in seeds if not 0 <= s <= SEED_MAX]
+    if bad:
+        raise ValueError(f"seeds {bad} are outside 0..2**32-1 (the range NumPy's RandomState accepts)")
+    if len(set(seeds)) != len(seeds):
+        raise ValueError(f"seeds {seeds} contain duplicates")
+    return seeds
 
 
 class Experiment(Strict):
@@ -346,6 +402,8 @@ def validate(data: Any, source: str = "<params>") -> Experiment:
 def load(path: str | Path) -> Experiment:
     """Read and validate an experiment file."""
     path = Path(path)
+    if path.is_dir():
+        raise LimitlabError(f"params file {path} is a folder, not a file; name a YAML file, e.g. {path}/default.yaml")
     if not path.is_file():
         raise LimitlabError(f"params file {path} does not exist")
     try:

@@ -21,7 +21,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from limitlab import datasets, io, models, susceptibility
+from limitlab import datasets, io, models, noise, susceptibility
 from limitlab.errors import DivergedError, LimitlabError
 from limitlab.grid import RunSpec
 from limitlab.loading import FileSplit, ImageTensors, Split
@@ -60,6 +60,8 @@ def load_run_data(spec: RunSpec, device: torch.device, channels_last: bool) -> R
     canon = datasets.load_canonical(spec.data_path)
     info = canon.info
     labels = io.load_npz(spec.labels_path, "labels file")
+    n_pool = len(canon.train_files) if info.kind == "files" else len(canon.train_y)
+    noise.check_labels(labels, spec.labels_path, n_pool, info.num_classes, spec.n)
     if info.kind == "files":
         return _file_run_data(spec, canon, labels, device, channels_last)
     augment = spec.dataset.augmentation
@@ -151,7 +153,13 @@ def load_init(spec: RunSpec, networks: nn.ModuleDict, info: datasets.DatasetInfo
     if not path.is_file():
         raise LimitlabError(f"{spec.method_id}: init checkpoint {path} does not exist; train the "
                             f"{init.source!r} run of this setting first (the pipeline does this automatically)")
-    ckpt = torch.load(path, map_location="cpu", weights_only=False)
+    ckpt = io.load_torch(path, f"{spec.method_id}: init checkpoint (model.pt of the {init.source!r} run, written by "
+                         "the train stage)", f"delete it and train that run again (the pipeline does this when the "
+                         f"file is missing; by hand: limitlab train --spec ... for run {spec.init_dir})",
+                         required=("networks", "meta"))
+    if "classifier" not in ckpt["networks"]:
+        raise LimitlabError(f"{spec.method_id}: init checkpoint {path} has no classifier network; train the "
+                            f"{init.source!r} run again")
     target = networks[init.target]
     meta = ckpt.get("meta", {})
     want = {"dataset": spec.dataset.name, "arch": getattr(target, "arch", None), "num_classes": info.num_classes}
@@ -265,7 +273,6 @@ def train(spec: RunSpec, *, resume: bool = True) -> dict[str, Any]:
     t = spec.training
     run_dir = Path(spec.run_dir)
     state_dir = run_dir / STATE_DIR
-    state_dir.mkdir(parents=True, exist_ok=True)
     device = pick_device(t.device)
     if t.threads:
         torch.set_num_threads(t.threads)
@@ -292,13 +299,9 @@ def train(spec: RunSpec, *, resume: bool = True) -> dict[str, Any]:
     optimizer = adam(networks, t)
 
     last = state_dir / "last.pt"
-    # always onto the CPU: RNG states must stay CPU ByteTensors (set_rng_state rejects CUDA tensors), and
+    # loaded onto the CPU: RNG states must stay CPU ByteTensors (set_rng_state rejects CUDA tensors), and
     # load_state_dict moves network and optimizer tensors to the device of the parameters they belong to
-    st = torch.load(last, map_location="cpu", weights_only=False) if resume and last.is_file() else None
-    if st is not None and st["spec"] != spec.model_dump(mode="json"):
-        # the params of this cell changed since that state was written: it is a different run now
-        print(f"[{spec.method_id}] {last} was written for another spec of this run; starting from epoch 0", flush=True)
-        st = None
+    st = load_resume_state(state_dir, spec, resume)
     if st is not None:
         networks.load_state_dict(st["networks"])
         optimizer.load_state_dict(st["optimizer"])
@@ -351,8 +354,7 @@ def train(spec: RunSpec, *, resume: bool = True) -> dict[str, Any]:
             history.append(row)
             if row["val_acc"] > best["val_acc"]:
                 best = {"epoch": epoch, "val_acc": row["val_acc"], "last_best_epoch": epoch}
-                torch.save({"networks": networks.state_dict(), "epoch": epoch}, _tmp := state_dir / ".best.pt.tmp")
-                os.replace(_tmp, state_dir / "best.pt")
+                io.save_torch(state_dir / "best.pt", {"networks": networks.state_dict(), "epoch": epoch})
             _save_state(last, spec, epoch, networks, optimizer, method, generator, device, history, best, prepared)
             progress.epoch(row)
             stopped_early = should_stop(history, best, t.patience)
@@ -381,16 +383,78 @@ def restore_rng(st: dict, generator: torch.Generator, device: torch.device) -> N
         torch.cuda.set_rng_state(st["cuda_rng"].cpu(), device)
 
 
+STATE_KEYS = ("spec", "epoch", "networks", "optimizer", "method", "generator", "torch_rng", "history", "best",
+              "prepared")
+
+
+def load_resume_state(state_dir: Path, spec: RunSpec, resume: bool = True) -> dict[str, Any] | None:
+    """Make ``state_dir`` ready and return the resume state it holds (loaded to the CPU), or None for epoch 0.
+
+    A kill can leave partial or stale state; each case is one printed line, never a traceback:
+    a file where the folder should be is removed; unfinished ``.*.tmp`` files are removed; a ``last.pt`` that
+    is empty, truncated, not a torch file, lacks an entry (e.g. the optimizer) or was written for another spec
+    is removed and the run starts over; a ``best.pt`` that is missing or damaged is rebuilt from ``last.pt``
+    when the best epoch is the last one, otherwise the run starts over (the selected model would be lost).
+    """
+    def say(text: str) -> None:
+        print(f"[{spec.method_id}] {text}", flush=True)
+
+    if state_dir.exists() and not state_dir.is_dir():
+        state_dir.unlink()
+        say(f"{state_dir} was a file, not the resume-state folder: removed it; starting from epoch 0")
+    try:
+        state_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise io.write_error(state_dir, exc) from None
+    stale = sorted(state_dir.glob(".*.tmp"))
+    for tmp in stale:
+        tmp.unlink()
+    if stale:
+        say(f"removed {len(stale)} unfinished temporary file(s) in {state_dir} left by a killed run: "
+            + ", ".join(t.name for t in stale))
+    last, best_path = state_dir / "last.pt", state_dir / "best.pt"
+    if not resume or not last.is_file():
+        return None
+
+    def start_over(why: str) -> None:
+        for f in (last, best_path):
+            f.unlink(missing_ok=True)
+        say(f"{why}: removed it; starting from epoch 0")
+
+    try:
+        st = io.load_torch(last, "resume state", "", required=STATE_KEYS)
+    except LimitlabError as exc:
+        return start_over(str(exc).rsplit(";", 1)[0])
+    if st["spec"] != spec.model_dump(mode="json"):
+        # the params of this cell changed since that state was written: it is a different run now
+        return start_over(f"{last} was written for another spec of this run")
+    if not isinstance(st["history"], list) or len(st["history"]) != st["epoch"] + 1:
+        return start_over(f"resume state {last} is inconsistent (epoch {st['epoch']}, "
+                          f"{len(st['history']) if isinstance(st['history'], list) else '?'} history rows)")
+    best_epoch = st["best"].get("epoch") if isinstance(st["best"], dict) else None
+    try:
+        best = io.load_torch(best_path, "best checkpoint", "", required=("networks", "epoch"))
+        problem = None if best["epoch"] == best_epoch else f"{best_path} holds epoch {best['epoch']}, not {best_epoch}"
+    except LimitlabError as exc:
+        problem = str(exc).rsplit(";", 1)[0]
+    if problem is not None:
+        if best_epoch != st["epoch"]:
+            return start_over(f"{problem}, and the best epoch ({best_epoch}) is in no other file; {last}")
+        io.save_torch(best_path, {"networks": st["networks"], "epoch": best_epoch})
+        say(f"{problem}: rebuilt it from {last} (the best epoch {best_epoch} is the last one)")
+    say(f"resuming from {last} after epoch {st['epoch']}")
+    return st
+
+
 def _save_state(path: Path, spec: RunSpec, epoch: int, networks, optimizer, method, generator, device, history, best,
                 prepared) -> None:
-    with io.atomic_path(path) as tmp:
-        torch.save({
-            "key": spec.key, "spec": spec.model_dump(mode="json"), "epoch": epoch,
-            "networks": networks.state_dict(), "optimizer": optimizer.state_dict(), "method": method.state_dict(),
-            "generator": generator.get_state(), "torch_rng": torch.get_rng_state(),
-            "cuda_rng": torch.cuda.get_rng_state(device) if device.type == "cuda" else None,
-            "history": history, "best": best, "prepared": prepared,
-        }, tmp)
+    io.save_torch(path, {
+        "key": spec.key, "spec": spec.model_dump(mode="json"), "epoch": epoch,
+        "networks": networks.state_dict(), "optimizer": optimizer.state_dict(), "method": method.state_dict(),
+        "generator": generator.get_state(), "torch_rng": torch.get_rng_state(),
+        "cuda_rng": torch.cuda.get_rng_state(device) if device.type == "cuda" else None,
+        "history": history, "best": best, "prepared": prepared,
+    })
 
 
 def _finish(spec, networks, data, method_cls, history, best, prepared, stopped_early, autocast, device,
@@ -402,10 +466,10 @@ def _finish(spec, networks, data, method_cls, history, best, prepared, stopped_e
     arch = {name: getattr(net, "arch", None) for name, net in networks.items()}
     meta = {"dataset": spec.dataset.name, "arch": arch["classifier"], "archs": arch,
             "num_classes": data.info.num_classes, "method": spec.method.method, "key": spec.key}
-    with io.atomic_path(run_dir / "model.pt") as tmp:
-        torch.save({"networks": {name: {k: v.cpu() for k, v in net.state_dict().items()}
-                                 for name, net in networks.items()},
-                    "meta": meta, "spec": spec.model_dump(mode="json"), "epoch": best["epoch"]}, tmp)
+    # in memory first: a torch file's bytes then depend only on its content (same spec + seed = same bytes)
+    io.save_torch(run_dir / "model.pt", {"networks": {name: {k: v.cpu() for k, v in net.state_dict().items()}
+                                                      for name, net in networks.items()},
+                                         "meta": meta, "spec": spec.model_dump(mode="json"), "epoch": best["epoch"]})
     import pandas as pd
 
     io.write_text(run_dir / "history.csv", pd.DataFrame(history).to_csv(index=False))

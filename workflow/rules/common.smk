@@ -10,6 +10,7 @@ from pathlib import Path
 
 from snakemake.exceptions import WorkflowError
 
+from limitlab import markers
 from limitlab import params as P
 from limitlab.errors import LimitlabError
 from limitlab.grid import all_settings, dataset_path
@@ -39,7 +40,8 @@ TRAIN_FILES = ("model.pt", "history.csv", "result.json")
 EVAL_FILES = ("predictions.npz", "eval.json")
 Q_EVAL_FILES = ("train_scores.npz", "suspicious.csv")  # only methods with a q-network (gradient predictor)
 REPORT_FILES = ("metrics.json", "table.md", "table.csv", "selection.csv", "curves.csv")
-FAILED = "failed.json"  # per-cell marker: a cleanly failed train/evaluate job (not a Snakemake output)
+FAILED = markers.FAILED  # per-cell marker: a failure that would repeat (not a Snakemake output)
+INTERRUPTED = markers.INTERRUPTED  # per-cell note: the job was interrupted (signal, OOM); the cell resumes
 
 for _key, _spec in RUNS.items():
     if Path(RUN_DIR.format(key=_key)) != Path(_spec.run_dir) or Path(EVAL_DIR.format(key=_key)) != Path(_spec.eval_dir):
@@ -101,14 +103,15 @@ def stage_resources(stage) -> dict:
 
 
 # --- failure markers: a failed cell fails only its own downstream -------------------------------------------
-# A train/evaluate job that exits with an error writes <dir>/failed.json (the spec it failed with). Later
-# invocations leave that cell out of every target, so `aggregate` runs on the rest and marks it missing. The
-# marker is ignored (the cell is retried) when the cell's spec changed, or with --config retry_failed=true.
+# A train/evaluate job that fails in a way that would repeat (exit status 1 or 2) writes <dir>/failed.json (exit
+# status and the spec it failed with). Later invocations leave that cell out of every target, so `aggregate`
+# runs on the rest and marks it missing. The marker is ignored (the cell is retried) when the cell's spec
+# changed, or with --config retry_failed=true. An interrupted job (a signal, out of memory: see
+# limitlab.markers) writes interrupted.json instead, which skips nothing: the next run resumes the cell.
 
 
 def _failed(folder, spec) -> bool:
-    marker = Path(folder) / FAILED
-    return not RETRY_FAILED and marker.is_file() and marker.read_text() == job_spec_json(spec.key)
+    return not RETRY_FAILED and markers.failed_with(folder, job_spec_json(spec.key))
 
 
 def _cell_ok(spec) -> bool:
@@ -128,16 +131,21 @@ if SKIPPED:
     print(f"limitlab: skipping {len(SKIPPED)} failed cell(s) (failed.json markers; retry with "
           f"--config retry_failed=true): {', '.join(SKIPPED[:5])}{' ...' if len(SKIPPED) > 5 else ''}",
           file=sys.stderr)
+    for _key in SKIPPED[:5]:
+        _why = [m.reason for d in (RUNS[_key].run_dir, RUNS[_key].eval_dir) if (m := markers.read_marker(d))]
+        print(f"  {_key}: {_why[0] if _why else 'its init source failed'}", file=sys.stderr)
+_RESUMED = [key for key, s in RUNS.items() if _OK[key]
+            and any((m := markers.read_marker(d)) and m.kind == "interrupted" for d in (s.run_dir, s.eval_dir))]
+if _RESUMED:
+    print(f"limitlab: {len(_RESUMED)} cell(s) were interrupted last time (a signal or out of memory, not a "
+          f"failure); they run again and resume: {', '.join(_RESUMED[:5])}{' ...' if len(_RESUMED) > 5 else ''}",
+          file=sys.stderr)
 
 
 def guarded(command: str) -> str:
-    """Shell of a per-cell job: run `command` (it may use "$spec"), logging to {log}; on error write the
-    failure marker (the spec) atomically and fail."""
-    return (
-        "spec={params.spec:q}; failed={params.failed:q}; rm -f \"$failed\"; "
-        f"{command} > {{log:q}} 2>&1 || {{{{ "
-        "printf '%s' \"$spec\" > \"$failed.tmp\" && mv \"$failed.tmp\" \"$failed\"; exit 1; }}"
-    )
+    """Shell of a per-cell job: run `command` (it may use "$spec"), logging to {log}; on error write
+    failed.json or interrupted.json (see limitlab.markers.guard_shell) and fail."""
+    return markers.guard_shell(command)
 
 
 # --- per-job lookups (inputs and arguments of the stage rules) ---------------------------------------------

@@ -11,6 +11,7 @@ rule evaluate:
     params:
         spec=spec_json,
         failed=lambda wildcards: f"{spec_of(wildcards).eval_dir}/{FAILED}",
+        interrupted=lambda wildcards: f"{spec_of(wildcards).eval_dir}/{INTERRUPTED}",
     log:
         f"{LOGS}/evaluate/{{key}}.log",
     wildcard_constraints:

@@ -16,6 +16,7 @@ rule train:
     params:
         spec=spec_json,
         failed=lambda wildcards: f"{spec_of(wildcards).run_dir}/{FAILED}",
+        interrupted=lambda wildcards: f"{spec_of(wildcards).run_dir}/{INTERRUPTED}",
     log:
         f"{LOGS}/train/{{key}}.log",
     wildcard_constraints:

@@ -32,8 +32,18 @@ def check(args) -> int:
     from rich.table import Table
 
     console = Console()
+    problems = []
     for path in args.file:
-        exp = P.load(path)
+        try:
+            exp = P.load(path)
+            exp.runs  # noqa: B018  expanding the grid is part of the check
+        except LimitlabError as exc:  # report every file, not only the first bad one
+            problems.append(str(exc))
+            from limitlab.cli import print_error
+            from rich.markup import escape
+
+            print_error(escape(str(exc)))
+            continue
         table = Table(title=f"{path}: {exp.name} — valid", title_justify="left")
         for col in ("study", "dataset", "noise", "p", "n", "seeds", "methods", "runs"):
             table.add_column(col)
@@ -44,6 +54,8 @@ def check(args) -> int:
                           ", ".join(m.row_id for m in s.methods), str(per_study[s.id]))
         console.print(table)
         console.print(f"{len(exp.runs)} training runs in total; results in {exp.results_path}")
+    if problems:
+        raise LimitlabError(f"{len(problems)} of {len(args.file)} params file(s) are invalid (see above)")
     return 0
 
 
