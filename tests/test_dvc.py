@@ -69,7 +69,7 @@ def test_dvc_repro_push_change_diff_pull(tmp_path):
 
     # one hyperparameter of one method: only its cells (one per noise rate) are trained and evaluated again
     params = yaml.safe_load((repo / "params/smoke.yaml").read_text())
-    mae = next(m for m in params["studies"][0]["methods"] if m["method"] == "mae")
+    mae = params["studies"]["uniform"]["methods"]["mae"]
     mae["training"] = {"lr": 0.003}
     (repo / "params/smoke.yaml").write_text(yaml.safe_dump(params, sort_keys=False, allow_unicode=True))
     evaluated = mtimes(repo, exp, "eval.json", where="eval_dir")
