@@ -8,6 +8,7 @@ import json
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 import torch
 import yaml
@@ -130,11 +131,11 @@ def detected(tmp_path_factory):
     for i, fold in enumerate(spec.fold_specs):
         write_fold(spec.labels_path, spec.folds, i, spec.seed, fold.labels_path)
         train(fold)
-    return spec, detect(spec)
+    return spec, detect(spec), exp
 
 
 def test_detect_writes_out_of_sample_probabilities_and_cleanlab_estimates(detected):
-    spec, out = detected
+    spec, out, _ = detected
     saved = io.load_npz(Path(spec.out_dir) / "pred_probs.npz")
     labels = io.load_npz(spec.labels_path)
     n = len(labels["train_noisy"])
@@ -164,15 +165,33 @@ def test_detect_writes_out_of_sample_probabilities_and_cleanlab_estimates(detect
 
 
 def test_detect_is_deterministic_and_cli_by_spec(detected, capsys):
-    spec, out = detected
+    spec, out, _ = detected
     before = (Path(spec.out_dir) / "pred_probs.npz").read_bytes()
     assert main(["cleanlab", "detect", "--spec", spec.model_dump_json()]) == 0
     assert "ROC AUC" in capsys.readouterr().out
     assert (Path(spec.out_dir) / "pred_probs.npz").read_bytes() == before
 
 
+def test_aggregate_puts_cleanlab_beside_limit_in_the_detection_table(detected):
+    """table.md's detection section, detection.csv and metrics.json carry cleanlab's numbers for its setting."""
+    from limitlab.aggregate import aggregate, cleanlab_results
+
+    spec, out, exp = detected
+    (row,) = cleanlab_results(exp)
+    assert row["setting"] == "mnist5k/uniform/p50/n200" and row["detector"] == "cleanlab_k2"
+    summary = aggregate(exp, Path(exp.data_dir).parent / "results")
+    table = summary.files["table_md"].read_text()
+    line = next(ln for ln in table.splitlines() if ln.startswith("| cleanlab (2-fold CE)"))
+    assert f"{100 * out['detection_auc']:.2f} / {100 * out['detection_ap']:.2f}" in line
+    assert f"| {out['n_issues']} (" in table  # cleanlab's own estimates beside the truth
+    det = pd.read_csv(summary.files["detection_csv"])
+    assert det.loc[det.detector == "cleanlab_k2", "detection_auc_pct"].item() == pytest.approx(100 * out["detection_auc"])
+    metrics = json.loads(summary.files["metrics"].read_text())
+    assert metrics["mnist5k"]["uniform"]["p50"]["n200"]["cleanlab_k2"]["n_issues"] == out["n_issues"]
+
+
 def test_detect_without_trained_folds_is_a_clear_error(detected, tmp_path):
-    spec, _ = detected
+    spec, _, _ = detected
     moved = spec.model_copy(update={"fold_specs": [f.model_copy(update={"run_dir": tmp_path / f"f{i}"})
                                                    for i, f in enumerate(spec.fold_specs)]})
     with pytest.raises(LimitlabError, match="train fold"):

@@ -50,7 +50,7 @@ def test_every_figure_is_written_and_nonempty(smoke, capsys):
     fig_dir = Path(exp.results_path) / "figures"
     index = json.loads((fig_dir / "index.json").read_text())
     names = {f["name"] for f in index["figures"]}
-    expected = {"fano", "accuracy_vs_noise"} | {
+    expected = {"fano", "accuracy_vs_noise", "detection"} | {
         f"{kind}_mnist5k_uniform_{p}_n300" for kind in ("curves", "limit_beta", "gradient_histograms", "confusing")
         for p in ("p50", "p80")}
     assert names == expected
