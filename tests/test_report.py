@@ -37,14 +37,19 @@ def built(tmp_path_factory):
     check(run(["snakemake", "--cores", "2", "--config", "params=params/smoke.yaml", "--", "all"], repo, timeout=1500))
     report = repo / "results" / NAME / "report.html"
     check(run(["snakemake", "--config", "params=params/smoke.yaml", "--report", str(report)], repo, timeout=600))
-    text = report.read_text()
-    results = json.loads(re.search(r"var results = (\{.*?\});\n", text, re.S)[1])
-    return repo, P.load(repo / "params/smoke.yaml"), report, results
+    return repo, P.load(repo / "params/smoke.yaml"), report, embedded(report, "results")
+
+
+def embedded(report: Path, name: str) -> dict:
+    """One of the JSON objects the report page embeds (`var results = {...};`, `var categories = ...`)."""
+    return json.loads(re.search(rf"var {name} = (\{{.*?\}});\n", report.read_text(), re.S)[1])
 
 
 def test_report_has_every_figure_table_and_the_params_file(built):
     repo, exp, report, results = built
     by_name = {Path(path).name: entry for path, entry in results.items()}
+    category_of = {Path(path).name: cat for cat, subs in embedded(report, "categories").items()
+                   for paths in subs.values() for path in paths}
     index = json.loads((repo / exp.results_path / "figures" / "index.json").read_text())
     drawn = index["figures"]
     assert {f["kind"] for f in drawn} >= {"fano", "curves", "limit_beta", "gradient_histograms", "confusing",
@@ -52,13 +57,14 @@ def test_report_has_every_figure_table_and_the_params_file(built):
     for fig in drawn:
         entry = by_name.get(fig["png"])
         assert entry is not None, f"{fig['png']} (drawn by the plot stage) is not in the report"
-        assert entry["mime_type"] == "image/png" and entry["data_uri"].startswith("data:image/png;base64,")
-        assert entry["category"] == family_name(fig["kind"])
+        assert entry["mime_type"] == "image/png" and entry["data_uri"].startswith("data:image/png")
+        assert category_of[fig["png"]] == family_name(fig["kind"])
         assert str(exp.name) in entry["caption"] and "params/smoke.yaml" in entry["caption"]
     for name in ("results.html", "table.csv", "detection.csv", "selection.csv", "metrics.json", "smoke.yaml"):
         assert name in by_name, f"{name} is not in the report"
     page = by_name["results.html"]
-    assert page["category"] == "Results" and page["mime_type"] == "text/html"
+    assert category_of["results.html"] == "Results" and page["mime_type"] == "text/html"
+    assert category_of["smoke.yaml"] == "Params file"
     # the detection table has the cleanlab row beside LIMIT's
     detection = (repo / exp.results_path / "detection.csv").read_text()
     assert "cleanlab_k3" in detection and "limit_g" in detection
@@ -120,10 +126,11 @@ def test_report_in_a_headless_browser(built):
         assert len(widths) == len(images) > 0
         assert all(w > 0 for w in widths.values()), {p: w for p, w in widths.items() if w <= 0}
 
-        # as a user: open the Results category, then the results page; the table is in its iframe
-        page.get_by_text("Results", exact=True).first.click()
-        page.get_by_text("Results page", exact=True).first.click()
-        page.get_by_text("results.html").first.click()
+        # as a user: in the menu, the Results category, its results page, the eye button; the page is an iframe
+        menu = page.locator("nav").first
+        menu.get_by_text("Results", exact=True).last.click()
+        menu.get_by_text("Results page", exact=True).first.click()
+        menu.locator("tr", has_text="results.html").locator("a[iconname=eye]").click()
         frame = page.frame_locator("iframe").first
         table = frame.locator("#results-table")
         table.wait_for(state="visible", timeout=15000)
@@ -138,8 +145,10 @@ def test_report_in_a_headless_browser(built):
 
         # and one figure through the report's own viewer
         fig = next(p for p in images if "accuracy_vs_noise" in p)
-        page.get_by_text(family_name("accuracy_vs_noise"), exact=True).first.click()
-        page.get_by_text(Path(fig).name).first.click()
+        page.goto(report.as_uri())  # back to the top of the menu
+        page.wait_for_function("document.querySelector('#app') && document.querySelector('#app').children.length > 0")
+        menu.get_by_text(family_name("accuracy_vs_noise"), exact=True).last.click()
+        menu.locator("tr", has_text=Path(fig).stem).locator("a[iconname=eye]").first.click()  # labelled by name
         shown = page.locator("img[src^='data:image/png']").last
         shown.wait_for(state="visible", timeout=15000)
         assert page.evaluate("(img) => img.naturalWidth", shown.element_handle()) > 0
