@@ -112,6 +112,7 @@ def test_report_in_a_headless_browser(built):
         page.wait_for_function("document.querySelector('#app') && document.querySelector('#app').children.length > 0")
         page.wait_for_timeout(500)
         page.screenshot(path=str(artifacts / "report_home.png"))
+        assert "System Message" not in page.locator("#app").inner_text()  # docutils warnings in the captions
 
         # every embedded image, decoded by the browser as the report's viewer would show it
         widths = page.evaluate("""async (paths) => {
