@@ -29,11 +29,11 @@ REPO = Path(__file__).resolve().parents[1]
 
 
 def test_mapping_layout_gives_the_same_runs_as_the_list_layout():
-    """studies/methods keyed by id validate to the same run specs (converting a file retrains nothing)."""
+    """studies/methods keyed by id validate to the same run specs as the list layout with ids (converting such a
+    file, e.g. params/default.yaml, retrains nothing)."""
     as_list = yaml.safe_load((REPO / "params/smoke.yaml").read_text())
     study = dict(as_list["studies"]["uniform"], id="uniform")
-    study["methods"] = [dict(m, **({"id": k} if m.get("method", k) != k else {"method": k}))
-                        for k, m in study["methods"].items()]
+    study["methods"] = [{"id": k, "method": m.get("method", k), **m} for k, m in study["methods"].items()]
     as_list["studies"] = [study]
     a = P.validate(as_list, "list layout")
     b = P.load(REPO / "params/smoke.yaml")

@@ -153,9 +153,9 @@ def entries_by_id(value: Any, what: str) -> Any:
 
     A mapping makes every entry addressable by name, e.g. ``dvc exp run -S
     params/smoke.yaml:studies.uniform.methods.limit_g.beta=2`` and one ``dvc exp show`` column per value (DVC
-    can only index lists by position and shows a list as one blob). The key is the entry's id; a method entry
-    without ``method:`` is the method of that name, and ``ce: {method: ce}`` means the same as ``- {method: ce}``
-    (no id is added when the key is the method name, so converting a file retrains nothing).
+    can only index lists by position and shows a list as one blob). The key is the entry's id (``ce: {...}`` is
+    ``- {id: ce, ...}``, so converting a file whose entries have ids retrains nothing); a method entry without
+    ``method:`` is the method named by its key.
     """
     if not isinstance(value, dict):
         return value
@@ -167,10 +167,6 @@ def entries_by_id(value: Any, what: str) -> Any:
         entry = dict(entry)
         if what == "method":
             entry.setdefault("method", key)
-            if key == entry["method"] and entry.get("id") in (None, key):
-                entry.pop("id", None)
-                out.append(entry)
-                continue
         if entry.setdefault("id", key) != key:
             raise ValueError(f"{what} entry {key!r} has id {entry['id']!r}; leave the id out (the key is the id)")
         out.append(entry)
