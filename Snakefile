@@ -9,9 +9,13 @@
 include: "workflow/rules/common.smk"
 
 
+report: "workflow/report/workflow.rst"
+
+
 rule all:
     input:
         report_files(),
+        str(RESULTS / "report" / "results.html"),  # report_assets (workflow/rules/report.smk)
     default_target: True
 
 
@@ -34,6 +38,7 @@ rule evaluate_all:
 rule report:
     input:
         report_files(),
+        str(RESULTS / "report" / "results.html"),
 
 
 # Cheap rules run where snakemake runs (the login node on a cluster): download needs the internet, the others
@@ -56,5 +61,7 @@ include: "workflow/rules/corrupt.smk"
 include: "workflow/rules/train.smk"
 include: "workflow/rules/evaluate.smk"
 include: "workflow/rules/bootstrap.smk"
+include: "workflow/rules/cleanlab.smk"
 include: "workflow/rules/aggregate.smk"
 include: "workflow/rules/plot.smk"
+include: "workflow/rules/report.smk"

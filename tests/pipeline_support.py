@@ -48,9 +48,13 @@ def smoke_subset(repo: Path, methods: list[str], p: list[float] | None = None, n
     data = yaml.safe_load(path.read_text())
     data["name"] = name
     data["results_dir"] = f"results/{name}"
-    study = data["studies"][0]
-    study["methods"] = [m for m in study["methods"] if (m.get("id") or m["method"]) in methods]
-    study["methods"] += extra_methods or []
+    study = data["studies"]["uniform"]  # smoke.yaml: studies and methods keyed by id
+    study["methods"] = {k: m for k, m in study["methods"].items() if k in methods}
+    for extra in extra_methods or []:
+        extra = dict(extra)
+        study["methods"][extra.pop("id", extra["method"])] = extra
+    if study.get("cleanlab") and study["cleanlab"].get("source", "ce") not in study["methods"]:
+        del study["cleanlab"]
     if p is not None:
         study["noise"]["p"] = p
     path.write_text(yaml.safe_dump(data, sort_keys=False, allow_unicode=True))

@@ -69,7 +69,7 @@ def test_dvc_repro_push_change_diff_pull(tmp_path):
 
     # one hyperparameter of one method: only its cells (one per noise rate) are trained and evaluated again
     params = yaml.safe_load((repo / "params/smoke.yaml").read_text())
-    mae = next(m for m in params["studies"][0]["methods"] if m["method"] == "mae")
+    mae = params["studies"]["uniform"]["methods"]["mae"]
     mae["training"] = {"lr": 0.003}
     (repo / "params/smoke.yaml").write_text(yaml.safe_dump(params, sort_keys=False, allow_unicode=True))
     evaluated = mtimes(repo, exp, "eval.json", where="eval_dir")
@@ -103,3 +103,47 @@ def test_dvc_repro_push_change_diff_pull(tmp_path):
             assert md5(clone / f) == md5(repo / f)
         assert not (clone / r.spec.run_dir / "state").exists()  # resume state is not versioned (.dvcignore)
     assert "up to date" in check(run(["dvc", "status"], clone, timeout=120))
+
+
+def test_dvc_exp_run_set_retrains_only_the_changed_cells(tmp_path):
+    """`dvc exp run -S FILE:studies.<id>.methods.<id>.beta=V` (the params file keyed by id) retrains only that
+    method's cell, and `dvc exp show` lists the metric keys and the changed value for both experiments."""
+    repo = copy_repo(tmp_path / "repo")
+    path = smoke_subset(repo, methods=["ce", "limit_l"], p=[0.8], name="smoke_exp")
+    params = yaml.safe_load(path.read_text())
+    del params["studies"]["uniform"]["cleanlab"]  # two runs only: this test is about DVC, not cleanlab
+    path.write_text(yaml.safe_dump(params, sort_keys=False, allow_unicode=True))
+    dvc_yaml = repo / "dvc.yaml"
+    dvc_yaml.write_text(dvc_yaml.read_text().replace("params/default.yaml", "params/smoke.yaml"))
+    exp = P.load(path)
+    git(repo, "init", "-q")
+    git(repo, "config", "user.name", "limitlab test")
+    git(repo, "config", "user.email", "test@limitlab.invalid")
+    if not (repo / ".dvc").is_dir():
+        check(run(["dvc", "init", "-q"], repo, timeout=60))
+    git(repo, "add", "-A")
+    git(repo, "commit", "-q", "-m", "pipeline")
+
+    check(run(["dvc", "exp", "run", "--name", "base"], repo, timeout=900, **LOCAL))
+    trained = mtimes(repo, exp, "result.json")
+    key = "params/smoke.yaml:studies.uniform.methods.limit_l.beta"
+    out = check(run(["dvc", "exp", "run", "--name", "beta2", "-S", f"{key}=2.0"], repo, timeout=900, **LOCAL))
+    new_exp = P.load(path)  # the file DVC rewrote still validates
+    limit_l = next(r for r in new_exp.runs if r.spec.method_id == "limit_l")
+    assert limit_l.spec.method.beta == 2.0
+    retrained = {k for k, t in mtimes(repo, new_exp, "result.json").items() if t != trained.get(k)}
+    assert retrained == {limit_l.key}, out[-3000:]
+
+    shown = json.loads(check(run(["dvc", "exp", "show", "--json"], repo, timeout=300)))
+    exps = {e["name"]: e["data"] for base in shown for ex in base.get("experiments") or [] for e in ex["revs"]}
+    assert {"base", "beta2"} <= set(exps), list(exps)
+    for name, beta in (("base", 1.0), ("beta2", 2.0)):
+        data = exps[name]
+        metrics = data["metrics"]["results/smoke_exp/metrics.json"]["data"]
+        cells = metrics["mnist5k"]["uniform"]["p80"]["n300"]
+        assert {"ce", "limit_l"} <= set(cells) and "test_acc" in cells["limit_l"]
+        assert data["params"]["params/smoke.yaml"]["data"]["studies"]["uniform"]["methods"]["limit_l"]["beta"] == beta
+    table = check(run(["dvc", "exp", "show", "--csv"], repo, timeout=300))
+    header = table.splitlines()[0].split(",")
+    assert "studies.uniform.methods.limit_l.beta" in header  # one column per value, named by id
+    assert any(h.endswith("limit_l.test_acc") for h in header)

@@ -128,14 +128,14 @@ def test_failed_cell_fails_only_its_downstream(tmp_path):
 
     # a new display name or an extra seed list retrains nothing (fields the runs do not compute with)
     params = yaml.safe_load((repo / "params/smoke.yaml").read_text())
-    params["studies"][0]["methods"][0].update(label="Mean absolute error", seeds=[42])
+    params["studies"]["uniform"]["methods"]["mae"].update(label="Mean absolute error", seeds=[42])
     (repo / "params/smoke.yaml").write_text(yaml.safe_dump(params, sort_keys=False, allow_unicode=True))
     relabelled = check(run(["snakemake", "-n", "--config", "params=params/smoke.yaml", "--", "all"], repo,
                            timeout=120))
     assert "train" not in job_counts(relabelled) and "aggregate" in job_counts(relabelled)
 
     # a changed spec makes the marker stale: the cell is planned again without retry_failed
-    params["studies"][0]["methods"][1]["training"] = {"lr": 1.0e-3}
+    params["studies"]["uniform"]["methods"]["ce_bad"]["training"] = {"lr": 1.0e-3}
     (repo / "params/smoke.yaml").write_text(yaml.safe_dump(params, sort_keys=False, allow_unicode=True))
     fixed = check(run(["snakemake", "-n", "--config", "params=params/smoke.yaml", "--", "all"], repo, timeout=120))
     assert job_counts(fixed)["train"] == 2

@@ -26,8 +26,8 @@ def smoke(tmp_path_factory):
     root = tmp_path_factory.mktemp("plots")
     data = yaml.safe_load(SMOKE.read_text())
     data.update(data_dir=str(root / "data"), results_dir=str(root / "results"))
-    study = data["studies"][0]
-    study["methods"] = [m for m in study["methods"] if m.get("id", m["method"]) in KEEP]
+    study = data["studies"]["uniform"]  # smoke.yaml: studies and methods keyed by id
+    study["methods"] = {k: m for k, m in study["methods"].items() if k in KEEP}
     study["noise"]["p"] = [*study["noise"]["p"], 0.2]
     path = root / "params.yaml"
     path.write_text(yaml.safe_dump(data, allow_unicode=True, sort_keys=False))
@@ -50,7 +50,7 @@ def test_every_figure_is_written_and_nonempty(smoke, capsys):
     fig_dir = Path(exp.results_path) / "figures"
     index = json.loads((fig_dir / "index.json").read_text())
     names = {f["name"] for f in index["figures"]}
-    expected = {"fano", "accuracy_vs_noise"} | {
+    expected = {"fano", "accuracy_vs_noise", "detection"} | {
         f"{kind}_mnist5k_uniform_{p}_n300" for kind in ("curves", "limit_beta", "gradient_histograms", "confusing")
         for p in ("p50", "p80")}
     assert names == expected
@@ -78,8 +78,8 @@ def test_figures_of_a_removed_setting_are_deleted(smoke, tmp_path):
         {"name": "curves_mnist5k_uniform_p80_n300", "png": "curves_mnist5k_uniform_p80_n300.png",
          "pdf": "curves_mnist5k_uniform_p80_n300.pdf"}]}))
     data = yaml.safe_load(path.read_text())
-    data["studies"][0]["noise"]["p"] = [0.5]
-    data["studies"][0]["methods"] = [m for m in data["studies"][0]["methods"] if m["method"] == "ce"]
+    data["studies"]["uniform"]["noise"]["p"] = [0.5]
+    data["studies"]["uniform"]["methods"] = {"ce": data["studies"]["uniform"]["methods"]["ce"]}
     make_figures(P.validate(data, "smaller params"), tmp_path / "results")
     assert not (fig_dir / "curves_mnist5k_uniform_p80_n300.png").exists()
     assert not (fig_dir / "curves_mnist5k_uniform_p80_n300.pdf").exists()

@@ -442,6 +442,52 @@ def metrics_dict(cells: list[Cell]) -> dict:
     return out
 
 
+def cleanlab_results(exp: Experiment, messages: list[str] | None = None) -> list[dict]:
+    """cleanlab.json of every cleanlab job of the grid (studies with a ``cleanlab:`` block), keyed like the cells.
+
+    Each row: setting (cell key), detector ('cleanlab_k<K>'), label and cleanlab.json's numbers; jobs whose
+    file is missing or unreadable are left out with a message."""
+    from limitlab.grid import cleanlab_specs
+
+    prefixes = setting_prefixes(exp)
+    rows = []
+    for spec in cleanlab_specs(exp):
+        path = Path(spec.out_dir) / "cleanlab.json"
+        data, problem = _read_json(path)
+        if data is None:
+            if messages is not None:
+                messages.append(f"cleanlab {spec.key}: {problem} ({path})")
+            continue
+        f = spec.fold_specs[0]
+        key = prefixes[spec.study] + "/".join(_key_part(x) for x in (
+            f.dataset.name, spec.setting_path.split("/")[1], p_tag(f.p), n_tag(f.n)))
+        rows.append({**data, "setting": key, "detector": f"cleanlab_k{spec.folds}",
+                     "label": f"cleanlab ({spec.folds}-fold {spec.source_id.upper()})", "seed": spec.seed})
+    return rows
+
+
+def detection_frame(cells: list[Cell], cleanlab: list[dict]) -> pd.DataFrame:
+    """detection.csv: per setting, every detector's ROC AUC / AP (%) for finding the corrupted training labels:
+    the q-network methods (selected point, seed mean) and cleanlab (with its own estimates beside the truth)."""
+    rows = [{"setting": c.key, "detector": c.method_id, "label": c.label, "p": c.p,
+             "detection_auc_pct": 100 * c.stats["detection_auc"],
+             "detection_ap_pct": None if c.stats.get("detection_ap") is None else 100 * c.stats["detection_ap"]}
+            for c in cells if c.selected is not None and c.stats.get("detection_auc") is not None]
+    for r in cleanlab:
+        rows.append({"setting": r["setting"], "detector": r["detector"], "label": r["label"], "p": r["p"],
+                     "detection_auc_pct": None if r["detection_auc"] is None else 100 * r["detection_auc"],
+                     "detection_ap_pct": None if r["detection_ap"] is None else 100 * r["detection_ap"],
+                     "n_issues": r["n_issues"], "issues_precision": r["issues_precision"],
+                     "issues_recall": r["issues_recall"], "noise_rate_estimate": r["noise_rate_estimate"],
+                     "noise_rate_true": r["noise_rate_true"], "noise_matrix_mae": r["noise_matrix_mae"],
+                     "noise_matrix_estimate": json.dumps(r["noise_matrix_estimate"]),
+                     "noise_matrix_true": json.dumps(r["noise_matrix_true"])})
+    cols = ["setting", "detector", "label", "p", "detection_auc_pct", "detection_ap_pct", "n_issues",
+            "issues_precision", "issues_recall", "noise_rate_estimate", "noise_rate_true", "noise_matrix_mae",
+            "noise_matrix_estimate", "noise_matrix_true"]
+    return pd.DataFrame(rows, columns=cols)
+
+
 def _md_table(rows, cols, header, cell_fn) -> str:
     lines = ["| Method | " + " | ".join(header) + " |", "| --- |" + " --- |" * len(cols)]
     for rid, label in rows:
@@ -449,7 +495,7 @@ def _md_table(rows, cols, header, cell_fn) -> str:
     return "\n".join(lines)
 
 
-def markdown(exp: Experiment, cells: list[Cell], missing: list[str]) -> str:
+def markdown(exp: Experiment, cells: list[Cell], missing: list[str], cleanlab: list[dict] | None = None) -> str:
     reasons = {k: v for c in cells for k, v in c.missing_reasons.items()}
     from limitlab.paper_numbers import lookup
 
@@ -479,13 +525,34 @@ def markdown(exp: Experiment, cells: list[Cell], missing: list[str]) -> str:
                 "et al. 2020; MNIST ± over 5 splits, CIFAR-100/Clothing1M ± bootstrap).", "",
                 _md_table(rows, cols, header, paper_text)]
     det = [c for c in cells if c.stats.get("detection_auc") is not None]
-    if det:
+    if det or cleanlab:
         det_rows = [r for r in rows if any(c.method_id == r[0] for c in det)]
-        out += ["", "## Noisy-label detection", "", "ROC AUC (%) of the distance ‖s(b) − e_ỹ‖₂ between the "
-                "q-network's prediction and the given label for finding corrupted training labels (selected point, "
-                "mean over seeds).", "",
-                _md_table(det_rows, cols, header, lambda r, col: _pct(grid[(r, col)].stats.get("detection_auc"), 2)
-                          if (r, col) in grid and grid[(r, col)].selected else "—")]
+        by_setting = {c.key: col for col in cols for c in cells if c.column == col}
+        clean_rows = {(r["detector"], by_setting[r["setting"]]): r for r in cleanlab or [] if r["setting"] in by_setting}
+        det_rows += list(dict.fromkeys((d, r["label"]) for (d, _), r in clean_rows.items()))
+
+        def det_text(r, col, name):
+            if (r, col) in clean_rows:
+                return _pct(clean_rows[(r, col)][name], 2)
+            cell = grid.get((r, col))
+            return _pct(cell.stats.get(name), 2) if cell is not None and cell.selected else "—"
+
+        out += ["", "## Noisy-label detection", "", "Finding the corrupted training labels: ROC AUC (%) and average "
+                "precision (%), as AUC / AP. LIMIT rows score each example by the distance ‖s(b) − e_ỹ‖₂ between the q-network's "
+                "prediction and the given label (selected point, mean over seeds); cleanlab rows by 1 − "
+                "self-confidence of out-of-sample predicted probabilities from K-fold cross-validated models "
+                "(cleanlab's label quality score; its own estimates: detection.csv).", "",
+                _md_table(det_rows, cols, header, lambda r, col: f"{det_text(r, col, 'detection_auc')} / "
+                          f"{det_text(r, col, 'detection_ap')}" if det_text(r, col, "detection_auc") != "—" else "—")]
+        if clean_rows:
+            out += ["", "cleanlab's own estimates next to the truth (this training split's realised noise):", "",
+                    "| Setting | detector | issues found (precision / recall %) | noise rate: estimate / true (%) | "
+                    "noise matrix mean abs. error |", "| --- | --- | --- | --- | --- |"]
+            for r in cleanlab or []:
+                pr = f"{_pct(r['issues_precision'])} / {_pct(r['issues_recall'])}"
+                out.append(f"| {r['setting']} | {r['label']} | {r['n_issues']} ({pr}) | "
+                           f"{_pct(r['noise_rate_estimate'])} / {_pct(r['noise_rate_true'])} | "
+                           f"{r['noise_matrix_mae']:.4f} |")
     diverged = {k: v for c in cells for k, v in c.diverged.items()}
     if diverged:
         out += ["", f"## Diverged runs ({len(diverged)})", "", "Each kept the best checkpoint saved before the "
@@ -560,12 +627,22 @@ def aggregate(exp: Experiment, results_dir: Path | None = None, console=None) ->
     sus_cells, sus_pool = susceptibility_cells(cells)  # extra rows selected by susceptibility (methods.md §9.3)
     method_cells = cells  # the main table; the susceptibility rows get their own small table
     cells = cells + sus_cells
+    cleanlab = cleanlab_results(exp, messages)
+    metrics = metrics_dict(cells)
+    for r in cleanlab:  # metrics.json: <setting>.<cleanlab_kK>.{detection_auc, detection_ap, n_issues, ...}
+        node = metrics
+        for part in (*r["setting"].split("/"), r["detector"]):
+            node = node.setdefault(part, {})
+        node.update({k: r[k] for k in ("detection_auc", "detection_ap", "n_issues", "noise_rate_estimate",
+                                       "noise_rate_true", "noise_matrix_mae") if r[k] is not None})
     files = {
         "table_md": io.write_text(results_dir / "table.md",
-                                  markdown(exp, method_cells, missing) + susceptibility_markdown(exp, sus_cells)),
+                                  markdown(exp, method_cells, missing, cleanlab) + susceptibility_markdown(exp, sus_cells)),
         "table_csv": io.write_text(results_dir / "table.csv", long_frame(cells).to_csv(index=False)),
         "selection_csv": io.write_text(results_dir / "selection.csv", selection_frame(cells).to_csv(index=False)),
-        "metrics": io.write_json(results_dir / "metrics.json", metrics_dict(cells)),
+        "metrics": io.write_json(results_dir / "metrics.json", metrics),
+        "detection_csv": io.write_text(results_dir / "detection.csv",
+                                       detection_frame(cells, cleanlab).to_csv(index=False)),
         "curves_csv": io.write_text(results_dir / "curves.csv", curves.to_csv(index=False)),
     }
     if not sus_pool.empty:

@@ -150,3 +150,53 @@ def all_settings(exp: Experiment) -> dict[str, tuple[Study, Setting]]:
         for s in settings_of(study):
             out.setdefault(s.path, (study, s))
     return out
+
+
+class CleanlabSpec(BaseModel):
+    """One cleanlab detection job: K fold runs of the study's ``cleanlab.source`` method on one setting.
+
+    Fold i trains on the other K − 1 folds of the setting's noisy training split (its own labels file,
+    ``cv_dir/fold<i>/labels.npz``, written by ``limitlab cleanlab split``) with the source method's spec,
+    selected on the setting's noisy validation split as every run; its held-out fold gets out-of-sample
+    predicted probabilities. Passed as JSON to ``limitlab cleanlab detect``.
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    key: str            # study/<setting>/<source>_k<K>: also the folder under data_dir/cv
+    study: str
+    setting_path: str
+    source_id: str
+    folds: int
+    seed: int
+    p: float
+    labels_path: Path   # the setting's labels.npz (all folds)
+    cv_dir: Path
+    fold_specs: list[RunSpec]
+
+    @property
+    def out_dir(self) -> Path:
+        return Path(self.cv_dir) / "cleanlab"
+
+
+def cleanlab_specs(exp: Experiment) -> list[CleanlabSpec]:
+    """The cleanlab jobs of an experiment: one per setting of every study with a ``cleanlab:`` block."""
+    out = []
+    data_dir = Path(exp.data_dir)
+    for study in exp.studies:
+        cfg = study.cleanlab
+        if cfg is None:
+            continue
+        for run in exp.runs:
+            s = run.spec
+            if s.study != study.id or s.method_id != cfg.source:
+                continue
+            key = f"{study.id}/{s.setting_path}/{cfg.source}_k{cfg.folds}"
+            cv_dir = data_dir / "cv" / key
+            folds = [s.model_copy(update={
+                "key": f"{key}/fold{i}", "labels_path": cv_dir / f"fold{i}" / "labels.npz",
+                "run_dir": cv_dir / f"fold{i}", "eval_dir": cv_dir / f"fold{i}"}) for i in range(cfg.folds)]
+            out.append(CleanlabSpec(key=key, study=study.id, setting_path=s.setting_path, source_id=cfg.source,
+                                    folds=cfg.folds, seed=s.seed, p=s.p, labels_path=s.labels_path, cv_dir=cv_dir,
+                                    fold_specs=folds))
+    return out

@@ -189,6 +189,41 @@ def _method_union():
 MethodEntry = _method_union()
 
 
+def entries_by_id(value: Any, what: str) -> Any:
+    """The list form of ``studies:`` / ``methods:`` written as a mapping keyed by id (``methods: {ce: {...}}``).
+
+    A mapping makes every entry addressable by name, e.g. ``dvc exp run -S
+    params/smoke.yaml:studies.uniform.methods.limit_g.beta=2`` and one ``dvc exp show`` column per value (DVC
+    can only index lists by position and shows a list as one blob). The key is the entry's id (``ce: {...}`` is
+    ``- {id: ce, ...}``, so converting a file whose entries have ids retrains nothing); a method entry without
+    ``method:`` is the method named by its key.
+    """
+    if not isinstance(value, dict):
+        return value
+    out = []
+    for key, entry in value.items():
+        entry = {} if entry is None else entry
+        if not isinstance(entry, dict):
+            raise ValueError(f"{what} entry {key!r} must be a mapping of its fields, got {entry!r}")
+        entry = dict(entry)
+        if what == "method":
+            entry.setdefault("method", key)
+        if entry.setdefault("id", key) != key:
+            raise ValueError(f"{what} entry {key!r} has id {entry['id']!r}; leave the id out (the key is the id)")
+        out.append(entry)
+    return out
+
+
+class CleanlabConfig(Strict):
+    """cleanlab as a noisy-label detector beside LIMIT: out-of-sample predicted probabilities from K-fold
+    cross-validated models of one method entry (CE) on the noisy training split, then cleanlab's
+    ``find_label_issues`` and ``get_label_quality_scores`` (docs/results.md)."""
+
+    folds: int = Field(5, ge=2, description="K of the stratified K-fold cross-validation (cleanlab's default 5)")
+    source: str = Field("ce", description="id of the method entry (same study) trained on each fold: its "
+                                          "training settings, architecture and single hyperparameter point")
+
+
 class Study(Strict):
     id: str = Field(description="short name used in paths and captions, e.g. 'uniform'")
     dataset: DatasetConfig
@@ -199,6 +234,12 @@ class Study(Strict):
     model: ModelConfig = ModelConfig()
     training: TrainingConfig = TrainingConfig()
     methods: list[MethodEntry] = Field(min_length=1)  # type: ignore[valid-type]
+    cleanlab: CleanlabConfig | None = Field(None, description="also run cleanlab's label-issue detection")
+
+    @field_validator("methods", mode="before")
+    @classmethod
+    def _methods_by_id(cls, v: Any) -> Any:
+        return entries_by_id(v, "method")
 
     @field_validator("n", mode="before")
     @classmethod
@@ -274,6 +315,14 @@ class Study(Strict):
             missing = set(m.seeds or self.seeds) - set(src.seeds or self.seeds)
             if missing:
                 raise ValueError(f"method {m.row_id!r}: seeds {sorted(missing)} have no {m.init.source!r} run to start from")
+        if self.cleanlab is not None:
+            src = by_id.get(self.cleanlab.source)
+            if src is None:
+                raise ValueError(f"cleanlab.source {self.cleanlab.source!r} is not a method id of this study "
+                                 f"(ids: {ids})")
+            if src.init is not None or len(src.points()) != 1 or REGISTRY[src.method].uses_q:
+                raise ValueError(f"cleanlab.source {self.cleanlab.source!r} must be a plain classifier trained "
+                                 "from scratch with a single hyperparameter point (e.g. the CE entry)")
         if self.noise.model == "pair" and self.dataset.name != "cifar10":
             raise ValueError(f"noise model 'pair' is defined for cifar10 only, not {self.dataset.name!r}")
         if self.dataset.name == "clothing1m" and self.noise.model != "none":
@@ -323,6 +372,11 @@ class Experiment(Strict):
     bootstrap: BootstrapConfig = BootstrapConfig()
     resources: Resources = Resources()
     studies: list[Study] = Field(min_length=1)
+
+    @field_validator("studies", mode="before")
+    @classmethod
+    def _studies_by_id(cls, v: Any) -> Any:
+        return entries_by_id(v, "study")
 
     @model_validator(mode="after")
     def _unique_studies(self) -> "Experiment":
@@ -375,6 +429,10 @@ def _readable_loc(loc: tuple, data: Any) -> str:
     parts: list[str] = []
     node = data
     for part in loc:
+        if isinstance(part, int) and isinstance(node, dict) and 0 <= part < len(node):  # mapping layout (by id)
+            name, node = list(node.items())[part]
+            parts[-1 if parts else 0:] = [f"{parts[-1] if parts else ''}[{name}]"]
+            continue
         if isinstance(part, int):
             name = None
             if isinstance(node, list) and 0 <= part < len(node) and isinstance(node[part], dict):

@@ -16,6 +16,8 @@ file (in ``results_dir/figures/``)  content
 ``confusing_<setting>``             Figure 3: the training images whose given label the q-network finds
                                     least plausible
 ``accuracy_vs_noise``               test accuracy vs noise rate per method, with the table's error bars
+``detection``                       ROC AUC and average precision for finding the corrupted training labels,
+                                    per setting: every q-network method (LIMIT) beside cleanlab (K-fold CE)
 ==================================  =====================================================================
 
 ``<setting>`` is the cell key of :mod:`limitlab.aggregate` with '/' → '_' (e.g. ``mnist5k_uniform_p80_nall``).
@@ -352,6 +354,32 @@ def accuracy_vs_noise_figure(cells: list[Cell], colors: dict):
     return fig
 
 
+def detection_figure(frame: pd.DataFrame):
+    """ROC AUC and AP (%) of each detector per setting (aggregate.detection_frame: LIMIT rows and cleanlab)."""
+    plt, sns = _setup()
+    frame = frame.dropna(subset=["detection_auc_pct"])
+    if frame.empty:
+        return None
+    long = frame.melt(id_vars=["setting", "label"], value_vars=["detection_auc_pct", "detection_ap_pct"],
+                      var_name="metric", value_name="value").dropna(subset=["value"])
+    long["metric"] = long["metric"].map({"detection_auc_pct": "ROC AUC (%)", "detection_ap_pct": "average precision (%)"})
+    settings = list(dict.fromkeys(frame["setting"]))
+    fig, axes = plt.subplots(1, 2, figsize=(6 + 2.2 * len(settings), 4.6), sharey=True, layout="constrained")
+    labels = list(dict.fromkeys(frame["label"]))
+    palette = dict(zip(labels, sns.color_palette("tab10" if len(labels) <= 10 else "husl", len(labels))))
+    for ax, metric in zip(axes, ["ROC AUC (%)", "average precision (%)"]):
+        sns.barplot(long[long["metric"] == metric], x="setting", y="value", hue="label", hue_order=labels,
+                    order=settings, palette=palette, ax=ax, legend=ax is axes[0])
+        ax.set(title=metric, xlabel="", ylabel="%", ylim=(0, 100))
+        ax.tick_params(axis="x", labelrotation=15)
+    if axes[0].get_legend() is not None:
+        axes[0].get_legend().remove()
+    _legend_below(fig, axes, ncol_max=4)
+    fig.suptitle("Finding the corrupted training labels: LIMIT (distance ‖s(b) − e_ỹ‖₂) vs cleanlab "
+                 "(1 − self-confidence, K-fold CE)", fontsize=11)
+    return fig
+
+
 # ---------------------------------------------------------------------------------------------------------------
 # Driver
 # ---------------------------------------------------------------------------------------------------------------
@@ -425,6 +453,10 @@ def make_figures(exp: Experiment, results_dir: Path | None = None, console=None)
         emit(f"confusing_{tag}", "confusing", lambda: confusing_figure(cell, rec), key, **src)
     emit("accuracy_vs_noise", "accuracy_vs_noise", lambda: accuracy_vs_noise_figure(cells, colors),
          why="no finished cell")
+    from limitlab.aggregate import cleanlab_results, detection_frame
+
+    emit("detection", "detection", lambda: detection_figure(detection_frame(cells, cleanlab_results(exp, messages))),
+         why="no detection scores (no evaluated q-network run and no cleanlab result)")
 
     _remove_stale(out_dir, {f[fmt] for f in figures for fmt in ("png", "pdf")})
     index = {"experiment": exp.name, "figures": figures, "skipped": skipped}

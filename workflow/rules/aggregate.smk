@@ -8,8 +8,10 @@ rule aggregate:
         params=PARAMS,
         train=train_files(),
         evaluation=eval_files(),
+        cleanlab=CLEANLAB_FILES,
     output:
         **{name.replace(".", "_"): str(RESULTS / name) for name in REPORT_FILES},
+        detection_csv=str(RESULTS / "detection.csv"),
     log:
         f"{LOGS}/aggregate.log",
     threads: RES.default.cpus

@@ -1,0 +1,200 @@
+"""What Snakemake's HTML report shows (``snakemake --report results/<name>/report.html``, workflow/rules/report.smk).
+
+``limitlab report-assets`` writes into ``results_dir/report/``:
+
+* ``results.html`` — one self-contained page: the clean test accuracy of every method and setting with the
+  paper's number and the difference beside ours (from table.csv), the noisy-label detection table (LIMIT and
+  cleanlab, from detection.csv) and cleanlab's own estimates next to the realised noise;
+* ``figures/<family>/<name>.png`` — every PNG that ``limitlab plot`` listed in figures/index.json, hard-linked
+  (copied across file systems) into one folder per figure family, so the report files each family under its
+  own category. The family names and their captions are :data:`FAMILIES`.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+import os
+import shutil
+from pathlib import Path
+
+import pandas as pd
+
+from limitlab import io
+from limitlab.errors import LimitlabError
+from limitlab.params import Experiment
+
+# figure kind (figures/index.json) -> (report category, what the figure shows)
+FAMILIES: dict[str, tuple[str, str]] = {
+    "curves": ("Learning curves (Fig. 1-2)",
+               "Per epoch, accuracy on the noisy training labels, on the clean training labels and on the clean test "
+               "set, for the selected hyperparameter point of every method (seed mean; thick: Gaussian-smoothed with "
+               "σ = 2 epochs, thin: raw). The dashed line is the fraction of correct labels, 1 − p."),
+    "limit_beta": ("LIMIT at each beta (Fig. A1)",
+                   "LIMIT's training accuracy on the noisy labels and clean test accuracy at every β of the grid "
+                   "(other hyperparameters at the selected point): a larger β lets less label information into "
+                   "the weights."),
+    "gradient_histograms": ("Gradient predictor (Fig. A2-A3)",
+                            "Histograms of the predicted-gradient norm ‖s(a) − s(b)‖₂ and of the distance "
+                            "‖s(b) − e_ỹ‖₂ between the q-network's prediction and the given label, for correct vs "
+                            "corrupted training labels; the title gives the ROC AUC of the distance."),
+    "confusing": ("Most suspicious labels (Fig. 3)",
+                  "The training images whose given label the q-network finds least plausible, ranked by "
+                  "‖s(b) − e_given‖₂; a red title marks a label known to be corrupted."),
+    "accuracy_vs_noise": ("Accuracy vs noise rate",
+                          "Clean test accuracy of the selected point of every method against the noise rate, "
+                          "with the table's error bars."),
+    "detection": ("Noisy-label detection",
+                  "ROC AUC and average precision for finding the corrupted training labels: LIMIT's distance "
+                  "‖s(b) − e_ỹ‖₂ beside cleanlab's 1 − self-confidence of out-of-sample probabilities from K-fold "
+                  "cross-validated CE models."),
+    "fano": ("Fano bound (Fig. A0)",
+             "Theorem 1: lower bound on the training error rate against the label information per example, "
+             "I(w; y | x)/n in bits, for K = 10 classes and uniform noise."),
+    "susceptibility": ("Susceptibility (methods.md 9.3)",
+                       "Final-epoch training accuracy on the noisy labels against susceptibility ζ to random labels; "
+                       "Region 1 (high accuracy, low ζ) holds the models the susceptibility selection may pick."),
+}
+
+
+def family_name(kind: str) -> str:
+    return FAMILIES.get(kind, (kind.replace("_", " ").capitalize(), ""))[0]
+
+
+def captions() -> dict[str, str]:
+    """Report category -> what its figures show (the rule passes this to workflow/report/figure.rst)."""
+    return {name: about for name, about in FAMILIES.values()}
+
+
+def _link(src: Path, dst: Path) -> None:
+    dst.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        os.link(src, dst)
+    except OSError:  # another file system, or links not allowed: a copy shows the same
+        shutil.copyfile(src, dst)
+
+
+def collect_figures(results_dir: Path, out_dir: Path) -> list[Path]:
+    """Link every PNG listed in figures/index.json into out_dir/<family>/; return the written paths."""
+    index_path = results_dir / "figures" / "index.json"
+    try:
+        index = json.loads(index_path.read_text())
+    except (OSError, json.JSONDecodeError) as exc:
+        raise LimitlabError(f"{index_path} is missing or not valid JSON ({exc}); run `limitlab plot` first") from None
+    entries = list(index.get("figures", []))
+    sus = results_dir / "figures" / "susceptibility_index.json"  # plots_susceptibility writes its own list
+    if sus.is_file():
+        entries += json.loads(sus.read_text()).get("figures", [])
+    if out_dir.exists():
+        shutil.rmtree(out_dir)
+    written = []
+    for fig in entries:
+        src = results_dir / "figures" / fig["png"]
+        if not src.is_file():
+            raise LimitlabError(f"{index_path} lists {fig['png']} but {src} does not exist; run `limitlab plot` again")
+        dst = out_dir / family_name(fig.get("kind", "other")) / fig["png"]
+        _link(src, dst)
+        written.append(dst)
+    return written
+
+
+def _fmt(x, digits: int = 1) -> str:
+    return "—" if x is None or (isinstance(x, float) and pd.isna(x)) else f"{x:.{digits}f}"
+
+
+def accuracy_table(table: pd.DataFrame) -> str:
+    """HTML: one row per method, per setting our accuracy ± error, the paper's number and the difference."""
+    settings = list(dict.fromkeys(table["setting"]))
+    head1 = "".join(f'<th colspan="3">{html.escape(s)}</th>' for s in settings)
+    head2 = "<th>ours</th><th>paper</th><th>ours − paper</th>" * len(settings)
+    rows = []
+    for label, group in table.groupby("label", sort=False):
+        cells = []
+        for s in settings:
+            r = group[group["setting"] == s]
+            if r.empty:
+                cells.append("<td>—</td>" * 3)
+                continue
+            r = r.iloc[0]
+            ours = "missing" if pd.isna(r["test_acc_pct"]) else _fmt(r["test_acc_pct"])
+            if not pd.isna(r["test_acc_pct"]) and not pd.isna(r["test_acc_std_pct"]):
+                ours += f" ± {_fmt(r['test_acc_std_pct'])}"
+            paper = _fmt(r["paper_test_acc_pct"]) + (
+                f" ± {_fmt(r['paper_std_pct'])}" if not pd.isna(r["paper_std_pct"]) else "")
+            cells.append(f"<td>{ours}</td><td class='paper'>{paper}</td><td>{_fmt(r['diff_pct'])}</td>")
+        rows.append(f"<tr><th class='method'>{html.escape(str(label))}</th>{''.join(cells)}</tr>")
+    return (f'<table id="results-table"><thead><tr><th rowspan="2">Method</th>{head1}</tr><tr>{head2}</tr></thead>'
+            f"<tbody>{''.join(rows)}</tbody></table>")
+
+
+def detection_tables(det: pd.DataFrame) -> str:
+    if det.empty:
+        return "<p>No detection scores: no evaluated q-network run and no cleanlab result.</p>"
+    settings = list(dict.fromkeys(det["setting"]))
+    head = "".join(f"<th>{html.escape(s)}</th>" for s in settings)
+    rows = []
+    for label, group in det.groupby("label", sort=False):
+        cells = []
+        for s in settings:
+            r = group[group["setting"] == s]
+            cells.append("<td>—</td>" if r.empty else
+                         f"<td>{_fmt(r.iloc[0]['detection_auc_pct'], 2)} / {_fmt(r.iloc[0]['detection_ap_pct'], 2)}</td>")
+        rows.append(f"<tr><th class='method'>{html.escape(str(label))}</th>{''.join(cells)}</tr>")
+    out = [f'<table id="detection-table"><thead><tr><th>Detector</th>{head}</tr></thead>'
+           f"<tbody>{''.join(rows)}</tbody></table>"]
+    clean = det[det["detector"].astype(str).str.startswith("cleanlab")]
+    if not clean.empty:
+        out.append("<h3>cleanlab's own estimates next to the realised noise</h3>"
+                   '<table id="cleanlab-table"><thead><tr><th>Setting</th><th>issues found</th><th>precision (%)</th>'
+                   "<th>recall (%)</th><th>noise rate estimate (%)</th><th>true noise rate (%)</th>"
+                   "<th>noise matrix mean abs. error</th></tr></thead><tbody>")
+        for r in clean.itertuples():
+            pct = lambda x: _fmt(None if pd.isna(x) else 100 * x)  # noqa: E731
+            out.append(f"<tr><th>{html.escape(r.setting)}</th><td>{int(r.n_issues)}</td><td>{pct(r.issues_precision)}"
+                       f"</td><td>{pct(r.issues_recall)}</td><td>{pct(r.noise_rate_estimate)}</td>"
+                       f"<td>{pct(r.noise_rate_true)}</td><td>{_fmt(r.noise_matrix_mae, 4)}</td></tr>")
+        out.append("</tbody></table>")
+        for r in clean.itertuples():
+            est, true = json.loads(r.noise_matrix_estimate), json.loads(r.noise_matrix_true)
+            out.append(f"<h4>{html.escape(r.setting)}: noise matrix P(given | true), rows = true class; "
+                       "cleanlab's estimate (first number) / realised in this training split (second)</h4>"
+                       '<table class="matrix">' + "".join(
+                           "<tr>" + "".join(f"<td>{100 * e:.0f} / {100 * t:.0f}</td>" for e, t in zip(er, tr))
+                           + "</tr>" for er, tr in zip(est, true)) + "</table>")
+    return "".join(out)
+
+
+STYLE = """body{font-family:system-ui,sans-serif;margin:1.5em;color:#222}table{border-collapse:collapse;margin:.8em 0}
+th,td{border:1px solid #ccc;padding:.25em .6em;text-align:right;font-size:.9em}th.method{text-align:left}
+td.paper{color:#777}thead th{background:#f2f2f2}table.matrix td{font-size:.75em}"""
+
+
+def results_html(exp: Experiment, results_dir: Path, params_file: str) -> str:
+    results_dir = Path(results_dir)
+    try:
+        table = pd.read_csv(results_dir / "table.csv")
+        det = pd.read_csv(results_dir / "detection.csv")
+    except (OSError, pd.errors.ParserError, pd.errors.EmptyDataError) as exc:
+        raise LimitlabError(f"cannot read the tables in {results_dir} ({exc}); run `limitlab aggregate` first") from None
+    return (f"<!doctype html><html lang='en'><head><meta charset='utf-8'><title>{html.escape(exp.name)} results"
+            f"</title><style>{STYLE}</style></head><body>"
+            f"<h1>{html.escape(exp.name)}: clean test accuracy (%)</h1><p>{html.escape(exp.description)}</p>"
+            f"<p>Params file: <code>{html.escape(params_file)}</code>. Per cell, the hyperparameter point with the best "
+            "mean noisy-validation accuracy is selected; ± is the error bar of table.md (std over seeds, or of the "
+            "bootstrap of the test set with one seed). Paper: Harutyunyan et al. 2020 (Tables 1, 2, 4), grey; "
+            "— = no paper number for this setting.</p>"
+            + accuracy_table(table)
+            + "<h2>Noisy-label detection: ROC AUC / average precision (%)</h2>"
+            + "<p>Finding the corrupted training labels. LIMIT: distance ‖s(b) − e_ỹ‖₂ between the q-network's "
+              "prediction and the given label. cleanlab: 1 − self-confidence of out-of-sample predicted "
+              "probabilities from K-fold cross-validated CE models.</p>"
+            + detection_tables(det) + "</body></html>\n")
+
+
+def write_assets(exp: Experiment, params_file: str, results_dir: Path | None = None) -> dict:
+    results_dir = Path(results_dir or exp.results_path)
+    out = results_dir / "report"
+    out.mkdir(parents=True, exist_ok=True)
+    page = io.write_text(out / "results.html", results_html(exp, results_dir, params_file))
+    figures = collect_figures(results_dir, out / "figures")
+    return {"results_html": page, "figures": figures}

@@ -1,0 +1,72 @@
+"""``limitlab cleanlab``: cleanlab's label-issue detection from K-fold cross-validated models (see
+:mod:`limitlab.label_issues`).
+
+  limitlab cleanlab split  --labels L --folds K --fold I --seed S --out F   # one fold's labels file
+  limitlab train --spec ...                                               # train each fold (the pipeline)
+  limitlab cleanlab detect --spec JSON                                    # pred_probs -> cleanlab.json
+  limitlab cleanlab detect --params FILE --key KEY                        # the same, by hand
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from limitlab.errors import LimitlabError
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("cleanlab", help="cleanlab label-issue detection (K-fold CV models)", description=__doc__,
+                       formatter_class=argparse.RawDescriptionHelpFormatter)
+    actions = p.add_subparsers(dest="action", metavar="ACTION")
+    actions.required = True
+    s = actions.add_parser("split", help="write the labels file of one cross-validation fold")
+    s.add_argument("--labels", required=True, help="the setting's labels.npz")
+    s.add_argument("--folds", type=int, required=True)
+    s.add_argument("--fold", type=int, required=True)
+    s.add_argument("--seed", type=int, required=True)
+    s.add_argument("--out", required=True)
+    s.set_defaults(func=split_main)
+    d = actions.add_parser("detect", help="out-of-sample probabilities of the trained folds -> cleanlab")
+    src = d.add_mutually_exclusive_group(required=True)
+    src.add_argument("--spec", help="cleanlab job spec as JSON (what the pipeline passes)")
+    src.add_argument("--params", help="params file (with --key)")
+    d.add_argument("--key", help="cleanlab job key: STUDY/<setting>/<source>_k<K>")
+    d.set_defaults(func=detect_main)
+
+
+def split_main(args) -> int:
+    from limitlab.label_issues import write_fold
+
+    out = write_fold(Path(args.labels), args.folds, args.fold, args.seed, Path(args.out))
+    print(f"fold {args.fold} of {args.folds} -> {out}")
+    return 0
+
+
+def resolve(args):
+    from pydantic import ValidationError
+
+    from limitlab import params as P
+    from limitlab.grid import CleanlabSpec, cleanlab_specs
+
+    if args.spec:
+        try:
+            return CleanlabSpec.model_validate_json(args.spec)
+        except ValidationError as exc:
+            raise LimitlabError(f"--spec is not a valid cleanlab spec: {exc}") from None
+    specs = {s.key: s for s in cleanlab_specs(P.load(args.params))}
+    if args.key not in specs:
+        jobs = ", ".join(specs) or "none: add a cleanlab: block to a study"
+        raise LimitlabError(f"{args.params}: no cleanlab job {args.key!r} (jobs: {jobs})")
+    return specs[args.key]
+
+
+def detect_main(args) -> int:
+    from limitlab.label_issues import detect
+
+    out = detect(resolve(args))
+    auc = out["detection_auc"]
+    text = f"ROC AUC {auc:.4f}, AP {out['detection_ap']:.4f}" if auc is not None else out["detection_note"]
+    print(f"{out['key']}: {text}; {out['n_issues']} issues found, noise rate estimate "
+          f"{out['noise_rate_estimate']:.3f} (true {out['noise_rate_true']:.3f}) -> {out['key']}")
+    return 0

@@ -1,0 +1,41 @@
+# report_assets: what `snakemake --report RESULTS/report.html` shows (README "Report"). The results page and one
+# folder per figure family are written by `limitlab report-assets`; the tables and the params file are marked
+# for the report where they already are. Snakemake adds its own run statistics (per-rule runtimes, timeline).
+
+from limitlab.report import captions as figure_captions
+
+
+rule report_assets:
+    input:
+        index=str(RESULTS / "figures" / "index.json"),
+        params=report(PARAMS, category="Params file", caption="../report/params.rst"),
+        table=report(str(RESULTS / "table.csv"), category="Results", subcategory="Tables (CSV)",
+                     caption="../report/table_csv.rst"),
+        detection=report(str(RESULTS / "detection.csv"), category="Results", subcategory="Tables (CSV)",
+                         caption="../report/detection_csv.rst"),
+        selection=report(str(RESULTS / "selection.csv"), category="Results", subcategory="Tables (CSV)",
+                         caption="../report/selection_csv.rst"),
+        metrics=report(str(RESULTS / "metrics.json"), category="Results", subcategory="Tables (CSV)",
+                       caption="../report/metrics.rst"),
+    output:
+        page=report(str(RESULTS / "report" / "results.html"), category="Results", subcategory="Results page",
+                    caption="../report/results.rst"),
+        figures=report(directory(str(RESULTS / "report" / "figures")), patterns=["{family}/{name}.png"],
+                       category="{family}", caption="../report/figure.rst",
+                       labels=lambda wildcards: {"figure": wildcards.name}),
+    params:
+        experiment=EXP.name,
+        about=figure_captions(),
+    log:
+        f"{LOGS}/report_assets.log",
+    threads: RES.default.cpus
+    resources:
+        **stage_resources(RES.default),
+    conda:
+        "../envs/limitlab.yaml"
+    shell:
+        "limitlab report-assets --params {input.params:q} > {log:q} 2>&1"
+
+
+localrules:
+    report_assets,
