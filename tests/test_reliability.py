@@ -379,14 +379,14 @@ def test_retrain_and_reevaluate_give_identical_bytes(trained, tmp_path):
     spec, _, keep = trained
     run_dir = tmp_path / "run"
     spec = spec.model_copy(update={"run_dir": run_dir, "eval_dir": tmp_path / "eval"})
-    names = ("model.pt", "predictions.npz", "eval.json")
+    names = ("model.pt", "history.csv", "result.json", "predictions.npz", "eval.json")
 
     def build() -> dict[str, bytes]:
         shutil.rmtree(run_dir, ignore_errors=True)
         shutil.rmtree(spec.eval_dir, ignore_errors=True)
         train(spec)
         evaluate(spec)
-        return {n: ((run_dir if n == "model.pt" else Path(spec.eval_dir)) / n).read_bytes() for n in names}
+        return {n: ((run_dir if n in names[:3] else Path(spec.eval_dir)) / n).read_bytes() for n in names}
 
     first, second = build(), build()
     for n in names:

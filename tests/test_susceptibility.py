@@ -170,7 +170,7 @@ def spec_in(exp, runs: Path, method_id: str):
 
 
 def history(spec) -> pd.DataFrame:
-    return pd.read_csv(Path(spec.run_dir) / "history.csv").drop(columns="time_s")
+    return pd.read_csv(Path(spec.run_dir) / "history.csv")
 
 
 LIMIT_S = {"id": "m", "method": "limit", "q_dist": "gaussian", "beta": 1.0, "sample": True, "lamb": 50}

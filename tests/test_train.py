@@ -35,7 +35,7 @@ spec_of = tiny_data.spec_of
 
 
 def history(spec) -> pd.DataFrame:
-    return pd.read_csv(Path(spec.run_dir) / "history.csv").drop(columns="time_s")
+    return pd.read_csv(Path(spec.run_dir) / "history.csv")
 
 
 def same_result(r1: dict, r2: dict) -> None:
