@@ -18,9 +18,9 @@ import itertools
 from dataclasses import dataclass, field
 from typing import Any, Callable, ClassVar, Literal
 
-import torch
 from pydantic import BaseModel, ConfigDict, Field, field_validator
-from torch import nn
+
+from limitlab.lazy_torch import nn, torch
 
 Grid = float | list[float]  # a hyperparameter: one value, or a list of values to sweep
 
@@ -120,7 +120,7 @@ class Context:
     num_classes: int
     epoch: int = 0
     generator: torch.Generator | None = None  # the run's RNG for sampling noise (saved on resume)
-    device: torch.device = torch.device("cpu")
+    device: torch.device = field(default_factory=lambda: torch.device("cpu"))
     info: dict[str, Any] = field(default_factory=dict)
 
 

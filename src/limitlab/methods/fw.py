@@ -15,7 +15,7 @@ from __future__ import annotations
 from typing import Literal
 
 import numpy as np
-import torch
+from limitlab.lazy_torch import torch
 from pydantic import Field
 
 from limitlab.methods.base import Method, MethodConfig, StepOutput, register
