@@ -37,7 +37,8 @@ rule report:
 
 
 # Cheap rules run where snakemake runs (the login node on a cluster): download needs the internet, the others
-# take seconds. Only train and evaluate (GPU) are submitted as cluster jobs.
+# take seconds. train -> evaluate -> bootstrap of a run go to the cluster as one group job (group "run",
+# several runs per job: workflow/rules/common.smk).
 localrules:
     all,
     data,
@@ -46,9 +47,9 @@ localrules:
     report,
     download,
     corrupt,
-    bootstrap,
     aggregate,
     plot,
+    timing,
 
 
 include: "workflow/rules/download.smk"
@@ -58,3 +59,4 @@ include: "workflow/rules/evaluate.smk"
 include: "workflow/rules/bootstrap.smk"
 include: "workflow/rules/aggregate.smk"
 include: "workflow/rules/plot.smk"
+include: "workflow/rules/timing.smk"

@@ -15,7 +15,7 @@ from limitlab import __version__
 from limitlab.errors import LimitlabError
 
 # Stage modules in pipeline order; each has register(subparsers).
-STAGES = ["params", "download", "corrupt", "train", "evaluate", "bootstrap", "aggregate", "plot"]
+STAGES = ["params", "download", "corrupt", "train", "evaluate", "bootstrap", "aggregate", "plot", "timing"]
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -10,11 +10,15 @@ rule evaluate:
         summary=f"{EVAL_DIR}/eval.json",
     params:
         spec=spec_json,
-        failed=lambda wildcards: f"{spec_of(wildcards).eval_dir}/{FAILED}",
+        failed=f"{EVAL_DIR}/{FAILED}",  # a pattern, not a function: cheaper to plan
     log:
         f"{LOGS}/evaluate/{{key}}.log",
+    benchmark:
+        f"{LOGS}/benchmarks/evaluate/{{key}}.tsv"
     wildcard_constraints:
         key=KEYS_PLAIN,
+    group:
+        RUN_GROUP
     threads: RES.evaluate.cpus
     resources:
         **stage_resources(RES.evaluate),

@@ -15,11 +15,15 @@ rule train:
         result=f"{RUN_DIR}/result.json",
     params:
         spec=spec_json,
-        failed=lambda wildcards: f"{spec_of(wildcards).run_dir}/{FAILED}",
+        failed=f"{RUN_DIR}/{FAILED}",  # a pattern, not a function: cheaper to plan
     log:
         f"{LOGS}/train/{{key}}.log",
+    benchmark:
+        f"{LOGS}/benchmarks/train/{{key}}.tsv"
     wildcard_constraints:
         key=".+",
+    group:
+        RUN_GROUP
     threads: RES.train.cpus
     resources:
         **stage_resources(RES.train),
