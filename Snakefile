@@ -42,7 +42,8 @@ rule report:
 
 
 # Cheap rules run where snakemake runs (the login node on a cluster): download needs the internet, the others
-# take seconds. Only train and evaluate (GPU) are submitted as cluster jobs.
+# take seconds. train -> evaluate -> bootstrap of a run go to the cluster as one group job (group "run",
+# several runs per job: workflow/rules/common.smk).
 localrules:
     all,
     data,
@@ -51,9 +52,9 @@ localrules:
     report,
     download,
     corrupt,
-    bootstrap,
     aggregate,
     plot,
+    timing,
 
 
 include: "workflow/rules/download.smk"
@@ -64,4 +65,5 @@ include: "workflow/rules/bootstrap.smk"
 include: "workflow/rules/cleanlab.smk"
 include: "workflow/rules/aggregate.smk"
 include: "workflow/rules/plot.smk"
+include: "workflow/rules/timing.smk"
 include: "workflow/rules/report.smk"

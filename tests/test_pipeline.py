@@ -44,9 +44,36 @@ def test_dry_run_plans_every_run_of_the_params_file(params_file, tmp_path):
     assert counts["train"] == n
     assert counts.get("evaluate", 0) + counts.get("evaluate_q", 0) == n
     assert counts["bootstrap"] == n
-    assert counts["aggregate"] == counts["plot"] == 1
+    assert counts["aggregate"] == counts["plot"] == counts["timing"] == 1
     assert counts["corrupt"] == len({r.spec.labels_path for r in exp.runs})
     print(f"{params_file}: {n} runs, {counts['total']} jobs planned in {seconds:.1f} s")
+
+
+def test_runs_per_job_sizes_the_cluster_group_jobs(tmp_path):
+    """Planned with the slurm profile (no cluster needed for -n): train -> evaluate -> bootstrap of several runs
+    form one group job. N is the profile's default (5), else resources.runs_per_job of the params file, else
+    --config runs_per_job; a run and the init runs that need its model stay in one group (18 such components
+    among smoke's 20 runs). (A local run ignores groups; only its dry run lists them.)"""
+    data = yaml.safe_load((REPO / "params/smoke.yaml").read_text())
+    data["resources"]["runs_per_job"] = 10
+    with_n = tmp_path / "smoke_n10.yaml"
+    with_n.write_text(yaml.safe_dump(data, sort_keys=False, allow_unicode=True))
+
+    def group_jobs(params: Path, *config: str) -> int:
+        out = check(run(["snakemake", "-n", "--profile", str(REPO / "workflow/profiles/slurm"), "--directory",
+                         str(tmp_path), "--snakefile", str(REPO / "Snakefile"), "--config", f"params={params}",
+                         *config, "--", "all"], REPO, timeout=300))
+        return out.count("Group job run")
+
+    smoke = REPO / "params/smoke.yaml"
+    assert group_jobs(smoke) == 4  # ceil(18 / 5)
+    assert group_jobs(with_n) == 2  # ceil(18 / 10)
+    assert group_jobs(with_n, "runs_per_job=1") == 18
+    assert group_jobs(smoke, "runs_per_job=20") == 1
+    bad = run(["snakemake", "-n", "--profile", str(REPO / "workflow/profiles/slurm"), "--directory", str(tmp_path),
+               "--snakefile", str(REPO / "Snakefile"), "--config", f"params={smoke}", "runs_per_job=0", "--", "all"],
+              REPO, timeout=120)
+    assert bad.returncode != 0 and "runs_per_job=0" in bad.stdout and "positive integer" in bad.stdout
 
 
 def test_init_runs_wait_for_the_ce_model_of_their_setting(tmp_path):

@@ -7,6 +7,8 @@ are skipped, with the reason, only when that is impossible.
 
 from __future__ import annotations
 
+import json
+import math
 import os
 import re
 import shutil
@@ -73,13 +75,23 @@ def jobs_of(jobs, rule: str) -> dict[str, dict[str, str]]:
     return {j["Comment"][len(prefix):]: j for j in jobs if j.get("Comment", "").startswith(prefix)}
 
 
-def test_profile_slurm_all_submits_gpu_jobs(cluster, tmp_path):
+SMOKE_METHODS = ["ce", "mae", "gce", "ce_gn", "ce_ln", "limit_g", "limit_l", "limit_g_s", "limit_g_init"]
+
+
+def group_jobs(jobs) -> list[dict[str, str]]:
+    """sbatch jobs of group "run" (the plugin's --comment: rule_run_<rules of the group>)."""
+    return [j for j in jobs if j.get("Comment", "").startswith("rule_run_")]
+
+
+def test_profile_slurm_groups_runs_into_few_one_gpu_jobs(cluster, tmp_path):
     """A user without a profile: the documented one-line install, then `snakemake --profile slurm all` from
-    the repository root. Every train/evaluate job goes through sbatch with one GPU and the params' resources;
-    the cheap stages stay local; the outputs are complete."""
+    the repository root. The profile's default of 5 runs per job sends the smoke grid (at p = 0.5: 10 runs) out
+    as at most ceil(10 / 5) sbatch jobs, each running train -> evaluate -> bootstrap of its runs with ONE GPU
+    and the CPUs and memory of one run; the cheap stages stay local; metrics.json equals the local run's."""
     repo = copy_repo(tmp_path / "repo")
-    smoke_subset(repo, methods=["ce", "limit_g_init"], name="smoke_slurm")  # 4 runs: CE -> LIMIT + init
+    smoke_subset(repo, methods=SMOKE_METHODS, p=[0.5], name="smoke_group")
     exp = P.load(repo / "params/smoke.yaml")
+    res = exp.resources
     home = tmp_path / "home"
     home.mkdir()
     user = {**cluster, "HOME": str(home), "XDG_CONFIG_HOME": ""}  # a user with no profile of their own
@@ -89,26 +101,34 @@ def test_profile_slurm_all_submits_gpu_jobs(cluster, tmp_path):
     check(run(["bash", "-c", install], repo, timeout=30, **user))
     assert (home / ".config/snakemake/slurm/config.yaml").is_file()
 
+    before = {j["JobId"] for j in slurm_jobs(cluster)}
     tic = time.perf_counter()
     out = check(run(["snakemake", "--profile", "slurm", *CLUSTER_OVERRIDES, "--config", "params=params/smoke.yaml",
-                     "--", "all"], repo, timeout=600, **user))
-    print(f"SLURM smoke ({len(exp.runs)} runs): {time.perf_counter() - tic:.0f} s")
+                     "--", "all"], repo, timeout=1800, **user))
+    print(f"SLURM smoke ({len(exp.runs)} runs, grouped): {time.perf_counter() - tic:.0f} s")
     assert "Using profile slurm" in out or "Using profiles" in out
     assert missing_outputs(repo, "params/smoke.yaml") == []
 
-    jobs = slurm_jobs(cluster)
-    wanted = {r.key.replace("/", "_") for r in exp.runs}
-    for rule in ("train", "evaluate"):
-        submitted = jobs_of(jobs, rule) | (jobs_of(jobs, "evaluate_q") if rule == "evaluate" else {})
-        assert set(submitted) == wanted, f"{rule}: sbatch jobs {sorted(submitted)}"
-        res = getattr(exp.resources, rule)
-        for key, job in submitted.items():
-            assert job["JobState"] == "COMPLETED", (key, job["JobState"])
-            assert job["TresPerJob"] == "gres:gpu:1", (key, job)
-            assert job["MinMemoryNode"] == f"{res.mem_mb}M" and job["NumCPUs"] == str(res.cpus)
-            assert job["TimeLimit"] == f"00:{res.runtime:02d}:00"
-    for rule in ("download", "corrupt", "bootstrap", "aggregate", "plot"):
-        assert not jobs_of(jobs, rule), f"{rule} should run locally, not through sbatch"
+    jobs = [j for j in slurm_jobs(cluster) if j["JobId"] not in before]
+    groups = group_jobs(jobs)
+    assert groups and len(groups) == len(jobs), f"every sbatch job is a group job: {[j['Comment'] for j in jobs]}"
+    assert len(groups) <= math.ceil(len(exp.runs) / 5), [j["Comment"] for j in groups]
+    for job in groups:
+        assert job["JobState"] == "COMPLETED", job
+        assert job["TresPerJob"] == "gres:gpu:1", job  # one GPU for the whole group, not one per run
+        assert job["NumCPUs"] == str(res.train.cpus) and job["MinMemoryNode"] == f"{res.train.mem_mb}M", job
+    # the runs of a group follow each other: its time limit is the sum of theirs (at least two runs' worth)
+    per_run = res.train.runtime + res.evaluate.runtime + res.default.runtime
+    assert max(int(j["TimeLimit"].split(":")[0]) * 60 + int(j["TimeLimit"].split(":")[1]) for j in groups) >= 2 * per_run
+    for rule in ("download", "corrupt", "train", "evaluate", "bootstrap", "aggregate", "plot"):
+        assert not jobs_of(jobs, rule), f"{rule} should not be an sbatch job of its own"
+
+    local = copy_repo(tmp_path / "local")
+    smoke_subset(local, methods=SMOKE_METHODS, p=[0.5], name="smoke_group")
+    check(run(["snakemake", "--profile", "workflow/profiles/local", "--cores", "2", "--config",
+               "params=params/smoke.yaml", "--", "all"], local, timeout=1800))
+    metrics = Path(exp.results_path) / "metrics.json"
+    assert json.loads((repo / metrics).read_text()) == json.loads((local / metrics).read_text())
 
 
 def test_own_slurm_profile_still_gets_gpu_requests(cluster, tmp_path):
@@ -127,7 +147,7 @@ def test_own_slurm_profile_still_gets_gpu_requests(cluster, tmp_path):
     check(run(["snakemake", "--profile", "slurm", *CLUSTER_OVERRIDES, "--config", "params=params/smoke.yaml",
                "--", f"{run_spec.run_dir}/model.pt"], repo, timeout=300, **user))
     (job,) = [j for j in slurm_jobs(cluster) if j["JobId"] not in before]
-    assert job["Comment"] == f"rule_train_wildcards_{run_spec.key.replace('/', '_')}"
+    assert job["Comment"].startswith("rule_run_"), job  # train's group job (group "run", one run here)
     assert job["Partition"] == "debug" and job["TresPerJob"] == "gres:gpu:1"
     assert job["MinMemoryNode"] == f"{exp.resources.train.mem_mb}M"
     assert (repo / run_spec.run_dir / "result.json").is_file()

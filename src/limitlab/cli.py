@@ -18,7 +18,7 @@ from limitlab.errors import LimitlabError
 
 # Stage modules in pipeline order; each has register(subparsers).
 STAGES = ["params", "download", "corrupt", "train", "evaluate", "bootstrap", "aggregate", "plot", "cleanlab",
-          "report_assets"]
+          "report_assets", "timing"]
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -173,6 +173,11 @@ class Resources(Strict):
     train: StageResources = StageResources(gpus=1, cpus=4, mem_mb=16000, runtime=720)
     evaluate: StageResources = StageResources(gpus=1, cpus=2, mem_mb=8000, runtime=30)
     default: StageResources = StageResources()
+    runs_per_job: int | None = Field(
+        None, ge=1,
+        description="cluster runs only: how many runs (train -> evaluate -> bootstrap each) share one SLURM job and "
+        "its GPU, one after another; size it so a job lasts about 30 min-a few hours. None: the profile's "
+        "--group-components run=N (workflow/profiles/slurm: 5). `--config runs_per_job=N` overrides both.")
 
 
 class BootstrapConfig(Strict):

@@ -26,13 +26,15 @@ from __future__ import annotations
 import copy
 import dataclasses
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
-import torch
-import torch.nn.functional as F
 
-from limitlab.loading import Split
+from limitlab.lazy_torch import F, torch  # the plot stage reads regions/select without loading torch
+
+if TYPE_CHECKING:
+    from limitlab.loading import Split
 
 SALT = 0x5C5  # separates the probe's random streams from the run's other uses of its seed
 

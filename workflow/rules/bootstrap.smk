@@ -1,5 +1,5 @@
-# bootstrap: confidence interval of one run's test accuracy from its predictions (CPU, about a second). A local
-# rule: on a cluster a queue slot per run would cost more than the work itself.
+# bootstrap: confidence interval of one run's test accuracy from its predictions (CPU, about a second). On a
+# cluster it runs inside its run's group job (group "run", see common.smk), never as a queue slot of its own.
 
 
 rule bootstrap:
@@ -13,8 +13,12 @@ rule bootstrap:
         ci=EXP.bootstrap.ci,
     log:
         f"{LOGS}/bootstrap/{{key}}.log",
+    benchmark:
+        f"{LOGS}/benchmarks/bootstrap/{{key}}.tsv"
     wildcard_constraints:
         key=".+",
+    group:
+        RUN_GROUP
     threads: RES.default.cpus
     resources:
         **stage_resources(RES.default),

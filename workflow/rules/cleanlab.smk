@@ -45,6 +45,7 @@ rule cv_train:
     params:
         spec=lambda wildcards: CV_RUNS[wildcards.key].model_dump_json(),
         failed=lambda wildcards: f"{CV_RUNS[wildcards.key].run_dir}/{FAILED}",
+        interrupted=lambda wildcards: f"{CV_RUNS[wildcards.key].run_dir}/{INTERRUPTED}",
     log:
         f"{LOGS}/cv_train/{{key}}.log",
     wildcard_constraints:

@@ -3,6 +3,7 @@
 # limitlab.grid.all_settings, and the layout checks below fail loudly if grid.py moves a folder.
 
 import functools
+import os
 import re
 import shlex
 import sys
@@ -30,6 +31,55 @@ RES = EXP.resources
 RETRY_FAILED = str(config.get("retry_failed", "false")).lower() in ("1", "true", "yes")
 
 RUNS = {run.key: run.spec for run in EXP.runs}
+
+# --- cluster job grouping ------------------------------------------------------------------------------------
+# train, evaluate(_q) and bootstrap are in group "run" (Snakemake ignores groups when it runs jobs locally). On
+# a cluster one group job runs RUNS_PER_JOB runs' DAG components: --config runs_per_job=N, else
+# resources.runs_per_job of the params file, else --group-components run=N (workflow/profiles/slurm: 5).
+# A group job asks for what one run needs and for the time of all its runs: the GPU is a per-group-job ("local"
+# scope) resource constrained to GPUS_PER_JOB and the cores to CPUS_PER_JOB, so Snakemake stacks the jobs of
+# a group one after another (runtime: the sum of theirs) instead of asking SLURM for one GPU and `cpus` CPUs
+# per run. Inside the job, Snakemake runs them within those limits and sets OMP_NUM_THREADS to each job's
+# threads, so no run takes another's cores.
+RUN_GROUP = "run"
+GPUS_PER_JOB = max(RES.train.gpus, RES.evaluate.gpus)
+CPUS_PER_JOB = max(RES.train.cpus, RES.evaluate.cpus, RES.default.cpus)
+
+
+def _runs_per_job():
+    value = config.get("runs_per_job", RES.runs_per_job)
+    if value is None:
+        return None
+    if isinstance(value, bool) or not str(value).isdigit() or int(value) < 1:
+        raise WorkflowError(f"runs_per_job={value!r} (--config or resources.runs_per_job of {PARAMS}) must be a "
+                            f"positive integer: the number of runs per cluster job")
+    return int(value)
+
+
+RUNS_PER_JOB = _runs_per_job()
+
+
+@functools.cache
+def _configure_run_groups() -> None:
+    """Once, while Snakemake builds the DAG (its command-line settings are in place only then, not while it reads
+    this file): RUNS_PER_JOB -> --group-components run=N, and the per-group-job GPU and core constraints."""
+    if RUNS_PER_JOB is not None:
+        settings = workflow.group_settings
+        settings.group_components = {**settings.group_components, RUN_GROUP: RUNS_PER_JOB}
+    if not workflow.non_local_exec:
+        return
+    if GPUS_PER_JOB and "gpu" not in workflow.global_resources:  # a user's --resources gpu=N comes first
+        workflow.register_resource("gpu", GPUS_PER_JOB)
+    allocated = os.environ.get("SLURM_CPUS_PER_TASK") if workflow.remote_exec else None
+    if allocated:  # inside the group job, which runs `--cores all`: stay within the CPUs SLURM gave it
+        workflow.register_resource("_cores", int(allocated))
+    elif workflow.global_resources["_cores"].value is None:  # a user's --cores N comes first
+        workflow.register_resource("_cores", CPUS_PER_JOB)
+
+
+resource_scopes:
+    gpu="local",
+
 SETTINGS = all_settings(EXP)  # setting path (dataset/noise/pXX/nN/sS) -> (study, Setting)
 DATASETS = {study.dataset.name: study.dataset for study in EXP.studies}
 
@@ -40,6 +90,7 @@ TRAIN_FILES = ("model.pt", "history.csv", "result.json")
 EVAL_FILES = ("predictions.npz", "eval.json")
 Q_EVAL_FILES = ("train_scores.npz", "suspicious.csv")  # only methods with a q-network (gradient predictor)
 REPORT_FILES = ("metrics.json", "table.md", "table.csv", "selection.csv", "curves.csv")
+TIMING_FILES = ("timing.md", "timing.csv")  # per-stage wall time and memory from the benchmark files
 FAILED = markers.FAILED  # per-cell marker: a failure that would repeat (not a Snakemake output)
 INTERRUPTED = markers.INTERRUPTED  # per-cell note: the job was interrupted (signal, OOM); the cell resumes
 
@@ -72,6 +123,7 @@ for _key, _spec in RUNS.items():
 
 
 def spec_of(wildcards):
+    _configure_run_groups()  # the first input function Snakemake calls while it builds the DAG does this
     try:
         return RUNS[wildcards.key]
     except KeyError:
@@ -226,4 +278,5 @@ def eval_files(specs=None):
 
 
 def report_files():
-    return [str(RESULTS / name) for name in REPORT_FILES] + [str(RESULTS / "figures" / "index.json")]
+    return ([str(RESULTS / name) for name in REPORT_FILES] + [str(RESULTS / "figures" / "index.json")]
+            + [str(RESULTS / name) for name in TIMING_FILES])

@@ -11,6 +11,8 @@ rule corrupt:
         args=corrupt_args,
     log:
         f"{LOGS}/corrupt/{{setting}}.log",
+    benchmark:
+        f"{LOGS}/benchmarks/corrupt/{{setting}}.tsv"
     wildcard_constraints:
         setting=".+",
     threads: RES.default.cpus

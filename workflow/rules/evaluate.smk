@@ -10,12 +10,16 @@ rule evaluate:
         summary=f"{EVAL_DIR}/eval.json",
     params:
         spec=spec_json,
-        failed=lambda wildcards: f"{spec_of(wildcards).eval_dir}/{FAILED}",
-        interrupted=lambda wildcards: f"{spec_of(wildcards).eval_dir}/{INTERRUPTED}",
+        failed=f"{EVAL_DIR}/{FAILED}",  # patterns, not functions: cheaper to plan
+        interrupted=f"{EVAL_DIR}/{INTERRUPTED}",
     log:
         f"{LOGS}/evaluate/{{key}}.log",
+    benchmark:
+        f"{LOGS}/benchmarks/evaluate/{{key}}.tsv"
     wildcard_constraints:
         key=KEYS_PLAIN,
+    group:
+        RUN_GROUP
     threads: RES.evaluate.cpus
     resources:
         **stage_resources(RES.evaluate),

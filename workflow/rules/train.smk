@@ -15,12 +15,16 @@ rule train:
         result=f"{RUN_DIR}/result.json",
     params:
         spec=spec_json,
-        failed=lambda wildcards: f"{spec_of(wildcards).run_dir}/{FAILED}",
-        interrupted=lambda wildcards: f"{spec_of(wildcards).run_dir}/{INTERRUPTED}",
+        failed=f"{RUN_DIR}/{FAILED}",  # patterns, not functions: cheaper to plan
+        interrupted=f"{RUN_DIR}/{INTERRUPTED}",
     log:
         f"{LOGS}/train/{{key}}.log",
+    benchmark:
+        f"{LOGS}/benchmarks/train/{{key}}.tsv"
     wildcard_constraints:
         key=".+",
+    group:
+        RUN_GROUP
     threads: RES.train.cpus
     resources:
         **stage_resources(RES.train),

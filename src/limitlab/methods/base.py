@@ -19,9 +19,9 @@ import types
 from dataclasses import dataclass, field
 from typing import Annotated, Any, Callable, ClassVar, Literal, Union, get_args, get_origin
 
-import torch
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
-from torch import nn
+
+from limitlab.lazy_torch import nn, torch
 
 Grid = float | list[float]  # a hyperparameter: one value, or a list of values to sweep
 
@@ -176,7 +176,7 @@ class Context:
     num_classes: int
     epoch: int = 0
     generator: torch.Generator | None = None  # the run's RNG for sampling noise (saved on resume)
-    device: torch.device = torch.device("cpu")
+    device: torch.device = field(default_factory=lambda: torch.device("cpu"))
     info: dict[str, Any] = field(default_factory=dict)
 
 

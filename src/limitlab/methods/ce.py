@@ -1,8 +1,10 @@
 """Cross-entropy: ℓ = (1/B) Σ_i −log s_{ỹ_i}(a_i); logit gradient per example s(a_i) − e_{ỹ_i}."""
 
+from __future__ import annotations
+
 from typing import Literal
 
-import torch.nn.functional as F
+from limitlab.lazy_torch import F
 
 from limitlab.methods.base import Method, MethodConfig, StepOutput, register
 

@@ -16,7 +16,7 @@ import copy
 from typing import Literal
 
 import numpy as np
-import torch
+from limitlab.lazy_torch import torch
 from pydantic import Field
 
 from limitlab.methods.base import Method, MethodConfig, StepOutput, register

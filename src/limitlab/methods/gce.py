@@ -3,9 +3,11 @@
 q → 0 recovers CE, q = 1 gives 1 − s_ỹ (half of MAE). Untruncated form, run inside the paper's Adam protocol.
 """
 
+from __future__ import annotations
+
 from typing import Literal
 
-import torch
+from limitlab.lazy_torch import torch
 from pydantic import field_validator
 
 from limitlab.methods.base import Grid, Method, MethodConfig, StepOutput, register

@@ -3,9 +3,11 @@
 Its logit gradient is the CE gradient scaled by 2 p_ỹ, which is tiny when p_ỹ ≈ 1/K (why MAE fails on CIFAR-100).
 """
 
+from __future__ import annotations
+
 from typing import Literal
 
-import torch
+from limitlab.lazy_torch import torch
 
 from limitlab.methods.base import Method, MethodConfig, StepOutput, register
 

@@ -6,11 +6,13 @@ so both noise types have standard deviation σ. Implemented with the surrogate �
 gradient with respect to the logits is exactly ε.
 """
 
+from __future__ import annotations
+
 import math
 from typing import Literal
 
-import torch
-import torch.nn.functional as F
+from limitlab.lazy_torch import torch
+from limitlab.lazy_torch import F
 
 from limitlab.methods.base import Grid, Method, MethodConfig, StepOutput, register
 

@@ -30,8 +30,8 @@ from __future__ import annotations
 from typing import Literal
 
 import numpy as np
-import torch
-import torch.nn.functional as F
+from limitlab.lazy_torch import torch
+from limitlab.lazy_torch import F
 from pydantic import Field, model_validator
 
 from limitlab.errors import LimitlabError

@@ -14,8 +14,8 @@ from __future__ import annotations
 
 from typing import Literal
 
-import torch
-import torch.nn.functional as F
+from limitlab.lazy_torch import torch
+from limitlab.lazy_torch import F
 
 from limitlab.methods.base import Grid, Method, MethodConfig, StepOutput, non_negative, register
 

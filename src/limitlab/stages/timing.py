@@ -1,0 +1,32 @@
+"""``limitlab timing``: per-stage jobs, wall time and peak memory of a pipeline run (see :mod:`limitlab.timing`).
+
+Reads the Snakemake benchmark files of the experiment (logs/<name>/benchmarks/<stage>/...) and the runs'
+result.json; writes timing.csv and timing.md into the results folder."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("timing", help="per-stage job count, wall time and peak memory from benchmark files",
+                       description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--params", required=True, help="experiment params file")
+    p.add_argument("--benchmarks", type=Path, default=None,
+                   help="benchmark folder (default: logs/<name>/benchmarks, where the Snakefile writes them)")
+    p.add_argument("--results-dir", type=Path, default=None,
+                   help="output folder (default: the params' results_dir, else results/<name>)")
+    p.set_defaults(func=main)
+
+
+def main(args) -> int:
+    from limitlab import params as P
+    from limitlab.timing import write_timing
+
+    exp = P.load(args.params)
+    bench = args.benchmarks or Path("logs") / exp.name / "benchmarks"
+    out = args.results_dir or Path(exp.results_path)
+    table = write_timing(bench, [Path(r.spec.run_dir) for r in exp.runs], out)
+    print(f"{len(table)} stage(s), {int(table['jobs'].sum()) if len(table) else 0} job(s) -> {out}/timing.md")
+    return 0

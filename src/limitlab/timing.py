@@ -1,0 +1,71 @@
+"""Where a pipeline's time went: one row per stage from Snakemake's ``benchmark:`` files.
+
+Each compute rule writes ``logs/<experiment>/benchmarks/<stage>/<key>.tsv`` (columns s, max_rss, cpu_time, ...).
+Per stage the table gives the number of jobs, their total and median wall time (s), the total CPU time and the
+peak resident memory (max over jobs of max_rss, MB). A last line compares the training loops' own time (sum of
+``train_time_s`` over the runs' result.json) with the train jobs' wall time: the difference is process start,
+data loading and checkpointing.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pandas as pd
+
+COLUMNS = ["stage", "jobs", "wall_total_s", "wall_median_s", "cpu_total_s", "peak_rss_mb"]
+
+
+def read_benchmarks(bench_dir: Path) -> pd.DataFrame:
+    """Every benchmark file under ``bench_dir`` as one row (stage = first folder below it, job = the rest)."""
+    rows = []
+    for path in sorted(Path(bench_dir).rglob("*.tsv")):
+        frame = pd.read_csv(path, sep="\t")
+        if frame.empty:
+            continue
+        row = frame.iloc[-1]  # with --benchmark-repeats the last repeat; one row otherwise
+        rel = path.relative_to(bench_dir)
+        rows.append({"stage": rel.parts[0], "job": str(rel.with_suffix(""))[len(rel.parts[0]) + 1:],
+                     "wall_s": float(row["s"]), "cpu_s": float(pd.to_numeric(row.get("cpu_time"), errors="coerce")),
+                     "max_rss_mb": float(pd.to_numeric(row.get("max_rss"), errors="coerce"))})
+    return pd.DataFrame(rows, columns=["stage", "job", "wall_s", "cpu_s", "max_rss_mb"])
+
+
+def stage_table(jobs: pd.DataFrame) -> pd.DataFrame:
+    """Per stage: jobs, total and median wall time, total CPU time, peak resident memory."""
+    if jobs.empty:
+        return pd.DataFrame(columns=COLUMNS)
+    g = jobs.groupby("stage", sort=False)
+    table = pd.DataFrame({"jobs": g.size(), "wall_total_s": g["wall_s"].sum(), "wall_median_s": g["wall_s"].median(),
+                          "cpu_total_s": g["cpu_s"].sum(min_count=1), "peak_rss_mb": g["max_rss_mb"].max()})
+    return table.reset_index()[COLUMNS].round(2)
+
+
+def training_loop_seconds(run_dirs: list[Path]) -> tuple[int, float]:
+    """(runs with a result.json, the sum of their train_time_s)."""
+    found, total = 0, 0.0
+    for run_dir in run_dirs:
+        result = Path(run_dir) / "result.json"
+        if result.is_file():
+            found += 1
+            total += float(json.loads(result.read_text()).get("train_time_s", 0.0))
+    return found, total
+
+
+def write_timing(bench_dir: Path, run_dirs: list[Path], out_dir: Path) -> pd.DataFrame:
+    """timing.csv (the table) and timing.md (the table and the training-loop line) in ``out_dir``."""
+    table = stage_table(read_benchmarks(bench_dir))
+    out_dir.mkdir(parents=True, exist_ok=True)
+    table.to_csv(out_dir / "timing.csv", index=False)
+    runs, loop_s = training_loop_seconds(run_dirs)
+    train_wall = float(table.loc[table["stage"] == "train", "wall_total_s"].sum())
+    lines = [f"# Where the time went (Snakemake benchmark files under {bench_dir})", "",
+             "| " + " | ".join(COLUMNS) + " |", "|" + " --- |" * len(COLUMNS)]
+    lines += ["| " + " | ".join(str(v) for v in row) + " |" for row in table.itertuples(index=False)]
+    lines += ["", f"Training loops (train_time_s of {runs} runs): {loop_s:.1f} s; train jobs' wall time: "
+              f"{train_wall:.1f} s" + (f" ({100 * loop_s / train_wall:.0f} % in the loop)." if train_wall else "."),
+              "Wall times of jobs that ran at the same time add up here: compare totals with the pipeline's "
+              "elapsed time divided by the cores it used.", ""]
+    (out_dir / "timing.md").write_text("\n".join(lines))
+    return table

@@ -1,0 +1,48 @@
+"""The per-stage timing table built from Snakemake benchmark files (limitlab timing)."""
+
+from __future__ import annotations
+
+import json
+
+from limitlab.cli import main
+from limitlab.timing import write_timing
+
+HEADER = "s\th:m:s\tmax_rss\tmax_vms\tmax_uss\tmax_pss\tio_in\tio_out\tmean_load\tcpu_time\n"
+
+
+def bench(path, seconds, rss, cpu):
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(HEADER + f"{seconds}\t0:00:0{int(seconds)}\t{rss}\t1\t1\t1\t0\t0\t50\t{cpu}\n")
+
+
+def test_table_per_stage_and_training_loop_share(tmp_path):
+    b = tmp_path / "benchmarks"
+    bench(b / "train/study/a/ce/default.tsv", 4.0, 300.5, 3.0)
+    bench(b / "train/study/b/ce/default.tsv", 8.0, 500.0, 7.0)
+    bench(b / "train/study/c/ce/default.tsv", 6.0, 100.0, 5.0)
+    bench(b / "bootstrap/study/a/ce/default.tsv", 0.5, 80.0, 0.4)
+    runs = []
+    for name, loop in (("a", 2.0), ("b", 5.0)):  # c has no result.json yet
+        run = tmp_path / "runs" / name
+        run.mkdir(parents=True)
+        (run / "result.json").write_text(json.dumps({"train_time_s": loop}))
+        runs.append(run)
+    runs.append(tmp_path / "runs" / "c")
+    table = write_timing(b, runs, tmp_path / "out").set_index("stage")
+    assert table.loc["train", "jobs"] == 3 and table.loc["bootstrap", "jobs"] == 1
+    assert table.loc["train", "wall_total_s"] == 18.0 and table.loc["train", "wall_median_s"] == 6.0
+    assert table.loc["train", "cpu_total_s"] == 15.0 and table.loc["train", "peak_rss_mb"] == 500.0
+    md = (tmp_path / "out" / "timing.md").read_text()
+    assert "| train | 3 | 18.0 | 6.0 | 15.0 | 500.0 |" in md
+    assert "train_time_s of 2 runs): 7.0 s; train jobs' wall time: 18.0 s (39 % in the loop)" in md
+    assert (tmp_path / "out" / "timing.csv").read_text().splitlines()[0] == \
+        "stage,jobs,wall_total_s,wall_median_s,cpu_total_s,peak_rss_mb"
+
+
+def test_cli_on_a_params_file_without_benchmarks(tmp_path, monkeypatch):
+    """Before any job ran: an empty table, not an error."""
+    from pipeline_support import REPO
+
+    monkeypatch.chdir(tmp_path)
+    assert main(["timing", "--params", str(REPO / "params/smoke.yaml"), "--results-dir", "res"]) == 0
+    assert (tmp_path / "res" / "timing.md").is_file() and (tmp_path / "res" / "timing.csv").is_file()
