@@ -22,10 +22,11 @@ def test_table_per_stage_and_training_loop_share(tmp_path):
     bench(b / "train/study/c/ce/default.tsv", 6.0, 100.0, 5.0)
     bench(b / "bootstrap/study/a/ce/default.tsv", 0.5, 80.0, 0.4)
     runs = []
-    for name, loop in (("a", 2.0), ("b", 5.0)):  # c has no result.json yet
+    for name, loop in (("a", 2.0), ("b", 5.0)):  # c has no result.json (nor timing.json) yet
         run = tmp_path / "runs" / name
         run.mkdir(parents=True)
-        (run / "result.json").write_text(json.dumps({"train_time_s": loop}))
+        (run / "result.json").write_text(json.dumps({"test_acc": 0.5}))
+        (run / "timing.json").write_text(json.dumps({"train_time_s": loop, "epoch_time_s": [loop]}))
         runs.append(run)
     runs.append(tmp_path / "runs" / "c")
     table = write_timing(b, runs, tmp_path / "out").set_index("stage")

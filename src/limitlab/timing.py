@@ -43,13 +43,18 @@ def stage_table(jobs: pd.DataFrame) -> pd.DataFrame:
 
 
 def training_loop_seconds(run_dirs: list[Path]) -> tuple[int, float]:
-    """(runs with a result.json, the sum of their train_time_s)."""
+    """(finished runs, the sum of their training loops' wall time: train_time_s of timing.json, which
+    ``limitlab train`` writes beside result.json)."""
     found, total = 0, 0.0
     for run_dir in run_dirs:
-        result = Path(run_dir) / "result.json"
-        if result.is_file():
+        timing = Path(run_dir) / "timing.json"
+        if timing.is_file() and (Path(run_dir) / "result.json").is_file():
+            try:
+                seconds = float(json.loads(timing.read_text()).get("train_time_s", 0.0))
+            except (ValueError, TypeError, AttributeError):
+                continue  # a damaged timing file only loses this run's share of the line
             found += 1
-            total += float(json.loads(result.read_text()).get("train_time_s", 0.0))
+            total += seconds
     return found, total
 
 
