@@ -215,3 +215,10 @@ def test_bytes_do_not_depend_on_the_blas_thread_count():
             arrays.append(noise.corrupt_instance(x, y, K, p=0.4, seed=42).arrays())
     for k in arrays[0]:
         assert arrays[0][k].tobytes() == arrays[1][k].tobytes(), k
+
+
+def test_a_dumped_experiment_validates_again():
+    """model_dump writes every field (flip_std included): the dump of a uniform-noise study must validate."""
+    exp = P.validate(study({"model": "uniform", "p": [0.4]}))
+    again = P.validate(exp.model_dump(mode="json"))
+    assert [r.key for r in again.runs] == [r.key for r in exp.runs]

@@ -782,9 +782,13 @@ def check_labels(arrays: dict[str, np.ndarray], path, n_pool: int, num_classes: 
                                     f"(min {y.min()}, max {y.max()}); the dataset has {num_classes} classes")
     if len(arrays["train_index"]) == 0:
         raise LimitlabError(f"{where}: the training split is empty")
-    if isinstance(n, int) and not isinstance(n, bool) and len(arrays["train_index"]) != n:
-        raise LimitlabError(f"{where} has {len(arrays['train_index'])} training examples but this run is n = {n}; "
-                            "rebuild it with the corrupt stage")
+    if isinstance(n, int) and not isinstance(n, bool):
+        # a cross-validation fold's file (limitlab cleanlab split) trains on the setting's n minus its held-out fold
+        expected = n - len(arrays["heldout_position"]) if "heldout_position" in arrays else n
+        if len(arrays["train_index"]) != expected:
+            what = f"this run is n = {n}" + (f" less a held-out fold of {n - expected}" if expected != n else "")
+            raise LimitlabError(f"{where} has {len(arrays['train_index'])} training examples but {what}; "
+                                "rebuild it with the corrupt stage")
     T = arrays.get("transition")
     if T is not None and T.shape != (num_classes, num_classes):
         raise LimitlabError(f"{where}: transition has shape {T.shape}, expected ({num_classes}, {num_classes})")

@@ -89,8 +89,10 @@ class NoiseConfig(Strict):
             raise ValueError("'matrix' (a file) is required with model 'matrix' and not allowed with other models")
         if self.model == "none" and any(p != 0 for p in self.p):
             raise ValueError("model 'none' only accepts p: [0.0]")
-        if self.model != "instance" and "flip_std" in self.model_fields_set:
-            raise ValueError("'flip_std' is only used with model 'instance'")
+        # a value other than the default is refused; the default itself passes (a dumped experiment, which
+        # writes every field, must validate again)
+        if self.model != "instance" and self.flip_std != NoiseConfig.model_fields["flip_std"].default:
+            raise ValueError(f"'flip_std' ({self.flip_std}) is only used with model 'instance'")
         if self.model == "human" and (self.file is None or self.label_set is None):
             raise ValueError("model 'human' needs 'file' (the local CIFAR-N label file) and 'label_set'")
         if self.model != "human" and (self.file is not None or self.label_set is not None):
