@@ -4,7 +4,7 @@
 #   snakemake --profile slurm all --config params=params/paper/cifar10.yaml  # SLURM (see docs/pipeline.md)
 #
 # The grid comes from the validated params file (limitlab.params.load(...).runs); see workflow/rules/common.smk.
-# Targets: all (= report), data, train_all, evaluate_all, report.
+# Targets: all (= report), data, train_all (= evaluate_all), report.
 
 include: "workflow/rules/common.smk"
 
@@ -25,14 +25,16 @@ rule data:
         label_files(),
 
 
+# train_all and evaluate_all are the same jobs now (a `run` job trains, evaluates and bootstraps its runs); both
+# names stay for scripts and dvc.yaml.
 rule train_all:
     input:
-        train_files(),
+        lambda wildcards: job_files(),
 
 
 rule evaluate_all:
     input:
-        eval_files(),
+        lambda wildcards: job_files(),
 
 
 rule report:
@@ -42,8 +44,8 @@ rule report:
 
 
 # Cheap rules run where snakemake runs (the login node on a cluster): download needs the internet, the others
-# take seconds. train -> evaluate -> bootstrap of a run go to the cluster as one group job (group "run",
-# several runs per job: workflow/rules/common.smk).
+# take seconds. The `run` jobs (train -> evaluate -> bootstrap of several runs each: workflow/rules/run.smk) and
+# cleanlab's fold training go to the cluster.
 localrules:
     all,
     data,
@@ -59,9 +61,7 @@ localrules:
 
 include: "workflow/rules/download.smk"
 include: "workflow/rules/corrupt.smk"
-include: "workflow/rules/train.smk"
-include: "workflow/rules/evaluate.smk"
-include: "workflow/rules/bootstrap.smk"
+include: "workflow/rules/run.smk"
 include: "workflow/rules/cleanlab.smk"
 include: "workflow/rules/aggregate.smk"
 include: "workflow/rules/plot.smk"

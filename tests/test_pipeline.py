@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import re
 import time
 from pathlib import Path
@@ -32,7 +33,8 @@ def test_lint_is_clean():
 @pytest.mark.parametrize("params_file", [
     pytest.param(f, marks=pytest.mark.slow) if len(P.load(REPO / f).runs) > BIG else f for f in PARAMS_FILES])
 def test_dry_run_plans_every_run_of_the_params_file(params_file, tmp_path):
-    """-n plans one train, one evaluate and one bootstrap job per run of the grid, and the report once."""
+    """-n plans one `run` job per runs_per_job runs of the grid (each trains, evaluates and bootstraps its runs),
+    one corrupt job per labels file and the report once."""
     exp = P.load(REPO / params_file)
     tic = time.perf_counter()
     out = check(run(["snakemake", "-n", "--quiet", "rules", "--directory", str(tmp_path), "--snakefile",
@@ -41,35 +43,56 @@ def test_dry_run_plans_every_run_of_the_params_file(params_file, tmp_path):
     seconds = time.perf_counter() - tic
     counts = job_counts(out)
     n = len(exp.runs)
-    assert counts["train"] == n
-    assert counts.get("evaluate", 0) + counts.get("evaluate_q", 0) == n
-    assert counts["bootstrap"] == n
+    assert counts["run"] == math.ceil(n / (exp.resources.runs_per_job or 1))
+    assert not {"train", "evaluate", "evaluate_q", "bootstrap"} & set(counts)
     assert counts["aggregate"] == counts["plot"] == counts["timing"] == 1
     assert counts["corrupt"] == len({r.spec.labels_path for r in exp.runs})
     print(f"{params_file}: {n} runs, {counts['total']} jobs planned in {seconds:.1f} s")
 
 
-def test_runs_per_job_sizes_the_cluster_group_jobs(tmp_path):
-    """Planned with the slurm profile (no cluster needed for -n): train -> evaluate -> bootstrap of several runs
-    form one group job. N is the profile's default (5), else resources.runs_per_job of the params file, else
-    --config runs_per_job; a run and the init runs that need its model stay in one group (18 such components
-    among smoke's 20 runs). (A local run ignores groups; only its dry run lists them.)"""
+def test_run_jobs_cover_every_run_once_and_sources_come_first():
+    """shards.split: N consecutive runs per job, each run in exactly one job, and a run initialised from another
+    run never in an earlier job than its source (nor before it within a job)."""
+    from limitlab import shards
+
+    exp = P.load(REPO / "params/paper/mnist.yaml")
+    specs = [r.spec for r in exp.runs]
+    for n in (1, 5, 8, 7):
+        jobs = shards.split(specs, n)
+        order = [s.key for runs in jobs.values() for s in runs]
+        assert sorted(order) == sorted(s.key for s in specs) and len(set(order)) == len(order)
+        assert all(len(runs) == n for runs in list(jobs.values())[:-1]) and 1 <= len(list(jobs.values())[-1]) <= n
+        assert list(jobs) == [shards.job_id(n, i) for i in range(len(jobs))]
+        position = {key: i for i, key in enumerate(order)}
+        by_dir = {str(s.run_dir): s for s in specs}
+        for s in specs:
+            if s.init_dir is not None:
+                assert position[by_dir[str(s.init_dir)].key] < position[s.key]
+    assert shards.parse_id("n8-00012") == (8, 12)
+    with pytest.raises(Exception, match="not a run-job id"):
+        shards.parse_id("n0-00001")
+
+
+def test_runs_per_job_sizes_the_run_jobs(tmp_path):
+    """N runs per job: the slurm profile's default (5), else resources.runs_per_job of the params file, else
+    --config runs_per_job; without any of them (a local plan) 1. smoke has 20 runs."""
     data = yaml.safe_load((REPO / "params/smoke.yaml").read_text())
     data["resources"]["runs_per_job"] = 10
     with_n = tmp_path / "smoke_n10.yaml"
     with_n.write_text(yaml.safe_dump(data, sort_keys=False, allow_unicode=True))
 
-    def group_jobs(params: Path, *config: str) -> int:
-        out = check(run(["snakemake", "-n", "--profile", str(REPO / "workflow/profiles/slurm"), "--directory",
-                         str(tmp_path), "--snakefile", str(REPO / "Snakefile"), "--config", f"params={params}",
-                         *config, "--", "all"], REPO, timeout=300))
-        return out.count("Group job run")
+    def run_jobs(params: Path, *config: str, profile: bool = True) -> int:
+        out = check(run(["snakemake", "-n", *(["--profile", str(REPO / "workflow/profiles/slurm")] if profile else []),
+                         "--directory", str(tmp_path), "--snakefile", str(REPO / "Snakefile"), "--config",
+                         f"params={params}", *config, "--", "all"], REPO, timeout=300))
+        return job_counts(out)["run"]
 
     smoke = REPO / "params/smoke.yaml"
-    assert group_jobs(smoke) == 4  # ceil(18 / 5)
-    assert group_jobs(with_n) == 2  # ceil(18 / 10)
-    assert group_jobs(with_n, "runs_per_job=1") == 18
-    assert group_jobs(smoke, "runs_per_job=20") == 1
+    assert run_jobs(smoke) == 4  # ceil(20 / 5)
+    assert run_jobs(smoke, profile=False) == 20
+    assert run_jobs(with_n) == 2  # ceil(20 / 10)
+    assert run_jobs(with_n, "runs_per_job=1") == 20
+    assert run_jobs(smoke, "runs_per_job=20") == 1
     bad = run(["snakemake", "-n", "--profile", str(REPO / "workflow/profiles/slurm"), "--directory", str(tmp_path),
                "--snakefile", str(REPO / "Snakefile"), "--config", f"params={smoke}", "runs_per_job=0", "--", "all"],
               REPO, timeout=120)
@@ -77,16 +100,22 @@ def test_runs_per_job_sizes_the_cluster_group_jobs(tmp_path):
 
 
 def test_init_runs_wait_for_the_ce_model_of_their_setting(tmp_path):
-    """Asking for one LIMIT + init model plans the CE run of the same setting first, and only that."""
+    """With one run per job, the job of a LIMIT + init run has the job of the CE run of its setting as an input,
+    and asking for it plans that CE job first, and only that; the job asks for one run's resources."""
+    from limitlab import shards
+
     exp = P.load(REPO / "params/smoke.yaml")
+    jobs = shards.split([r.spec for r in exp.runs], 1)
+    job_of = {runs[0].key: job for job, runs in jobs.items()}
     init = next(r.spec for r in exp.runs if r.spec.init_dir is not None)
+    source = next(r.spec for r in exp.runs if r.spec.run_dir == init.init_dir)
+    target = f"data/jobs/{exp.name}/{job_of[init.key]}.json"
     out = check(run(["snakemake", "-n", "--directory", str(tmp_path), "--snakefile", str(REPO / "Snakefile"),
-                     "--config", f"params={REPO / 'params/smoke.yaml'}", "--", f"{init.run_dir}/model.pt"],
-                    REPO, timeout=120))
-    assert job_counts(out)["train"] == 2
-    assert f"{init.init_dir}/model.pt" in out  # an input of the init run
-    resources = re.search(rf"output: {re.escape(str(init.run_dir))}/model.pt.*?resources: ([^\n]*)", out, re.S)[1]
-    assert "gpu=1" in resources and "runtime=10" in resources and "mem_mb=2000" in resources
+                     "--config", f"params={REPO / 'params/smoke.yaml'}", "--", target], REPO, timeout=120))
+    assert job_counts(out)["run"] == 2
+    assert f"data/jobs/{exp.name}/{job_of[source.key]}.json" in out  # an input of the init run's job
+    resources = re.search(rf"output: {re.escape(target)}.*?resources: ([^\n]*)", out, re.S)[1]
+    assert "gpu=1" in resources and "runtime=20" in resources and "mem_mb=2000" in resources
 
 
 @pytest.mark.slow

@@ -17,7 +17,7 @@ from limitlab import __version__
 from limitlab.errors import LimitlabError
 
 # Stage modules in pipeline order; each has register(subparsers).
-STAGES = ["params", "download", "corrupt", "train", "evaluate", "bootstrap", "aggregate", "plot", "cleanlab",
+STAGES = ["params", "download", "corrupt", "run", "train", "evaluate", "bootstrap", "aggregate", "plot", "cleanlab",
           "report_assets", "timing"]
 
 

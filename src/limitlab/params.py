@@ -177,9 +177,9 @@ class Resources(Strict):
     default: StageResources = StageResources()
     runs_per_job: int | None = Field(
         None, ge=1,
-        description="cluster runs only: how many runs (train -> evaluate -> bootstrap each) share one SLURM job and "
-        "its GPU, one after another; size it so a job lasts about 30 min-a few hours. None: the profile's "
-        "--group-components run=N (workflow/profiles/slurm: 5). `--config runs_per_job=N` overrides both.")
+        description="how many runs (train -> evaluate -> bootstrap each) one pipeline job runs, one after another on "
+        "one GPU; on a cluster, size it so that a job lasts about 30 min to a few hours. None: the profile's "
+        "group-components run=N (workflow/profiles/slurm: 5), else 1. `--config runs_per_job=N` overrides both.")
 
 
 class BootstrapConfig(Strict):

@@ -1,10 +1,12 @@
 """Where a pipeline's time went: one row per stage from Snakemake's ``benchmark:`` files.
 
-Each compute rule writes ``logs/<experiment>/benchmarks/<stage>/<key>.tsv`` (columns s, max_rss, cpu_time, ...).
-Per stage the table gives the number of jobs, their total and median wall time (s), the total CPU time and the
-peak resident memory (max over jobs of max_rss, MB). A last line compares the training loops' own time (sum of
-``train_time_s`` over the runs' result.json) with the train jobs' wall time: the difference is process start,
-data loading and checkpointing.
+Each compute rule writes ``logs/<experiment>/benchmarks/<rule>/<job>.tsv`` (columns s, max_rss, cpu_time, ...).
+Per rule the table gives the number of jobs, their total and median wall time (s), the total CPU time and the
+peak resident memory (max over jobs of max_rss, MB). A `run` job trains, evaluates and bootstraps several runs
+(limitlab.shards); its stages get rows of their own (``run: train`` ...), one "job" per run, from the wall
+seconds ``limitlab run`` records per run (eval_dir/stage_timing.json; CPU and memory are per job only). A last
+line compares the training loops' own time (sum of ``train_time_s``, run_dir/timing.json) with the run jobs'
+wall time: the difference is process start, data loading, evaluation and checkpointing.
 """
 
 from __future__ import annotations
@@ -58,17 +60,36 @@ def training_loop_seconds(run_dirs: list[Path]) -> tuple[int, float]:
     return found, total
 
 
-def write_timing(bench_dir: Path, run_dirs: list[Path], out_dir: Path) -> pd.DataFrame:
+def run_stage_rows(eval_dirs: list[Path]) -> pd.DataFrame:
+    """One row per (run, stage that ran) from eval_dir/stage_timing.json: stage 'run: train' etc."""
+    rows = []
+    for eval_dir in eval_dirs:
+        path = Path(eval_dir) / "stage_timing.json"
+        try:
+            times = json.loads(path.read_text()) if path.is_file() else {}
+        except ValueError:
+            continue  # a damaged file only loses this run's rows
+        for stage, seconds in (times.items() if isinstance(times, dict) else ()):
+            if isinstance(seconds, (int, float)):
+                rows.append({"stage": f"run: {stage}", "job": str(eval_dir), "wall_s": float(seconds),
+                             "cpu_s": float("nan"), "max_rss_mb": float("nan")})
+    return pd.DataFrame(rows, columns=["stage", "job", "wall_s", "cpu_s", "max_rss_mb"])
+
+
+def write_timing(bench_dir: Path, run_dirs: list[Path], out_dir: Path, eval_dirs: list[Path] = ()) -> pd.DataFrame:
     """timing.csv (the table) and timing.md (the table and the training-loop line) in ``out_dir``."""
-    table = stage_table(read_benchmarks(bench_dir))
+    jobs = read_benchmarks(bench_dir)
+    stages = run_stage_rows(list(eval_dirs))
+    table = stage_table(pd.concat([jobs, stages], ignore_index=True) if len(stages) else jobs)
     out_dir.mkdir(parents=True, exist_ok=True)
     table.to_csv(out_dir / "timing.csv", index=False)
     runs, loop_s = training_loop_seconds(run_dirs)
-    train_wall = float(table.loc[table["stage"] == "train", "wall_total_s"].sum())
+    job_stage = "run" if (table["stage"] == "run").any() else "train"  # `train`: benchmark files of older runs
+    train_wall = float(table.loc[table["stage"] == job_stage, "wall_total_s"].sum())
     lines = [f"# Where the time went (Snakemake benchmark files under {bench_dir})", "",
              "| " + " | ".join(COLUMNS) + " |", "|" + " --- |" * len(COLUMNS)]
     lines += ["| " + " | ".join(str(v) for v in row) + " |" for row in table.itertuples(index=False)]
-    lines += ["", f"Training loops (train_time_s of {runs} runs): {loop_s:.1f} s; train jobs' wall time: "
+    lines += ["", f"Training loops (train_time_s of {runs} runs): {loop_s:.1f} s; {job_stage} jobs' wall time: "
               f"{train_wall:.1f} s" + (f" ({100 * loop_s / train_wall:.0f} % in the loop)." if train_wall else "."),
               "Wall times of jobs that ran at the same time add up here: compare totals with the pipeline's "
               "elapsed time divided by the cores it used.", ""]

@@ -1,13 +1,12 @@
 # aggregate: metrics.json, tables, model selection and curves of the whole experiment (local, seconds). Its
-# inputs are the cells every target asks for: cells that failed (failure markers) are left out, and
+# inputs are the summaries of the run jobs; runs that failed (failure markers) have no outputs, and
 # `limitlab aggregate` marks them missing. The whole params file is an input here (labels, selection, ...).
 
 
 rule aggregate:
     input:
         params=PARAMS,
-        train=train_files(),
-        evaluation=eval_files(),
+        runs=lambda wildcards: job_files(),
         cleanlab=CLEANLAB_FILES,
     output:
         **{name.replace(".", "_"): str(RESULTS / name) for name in REPORT_FILES},

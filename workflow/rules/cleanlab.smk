@@ -48,6 +48,8 @@ rule cv_train:
         interrupted=lambda wildcards: f"{CV_RUNS[wildcards.key].run_dir}/{INTERRUPTED}",
     log:
         f"{LOGS}/cv_train/{{key}}.log",
+    benchmark:
+        f"{LOGS}/benchmarks/cv_train/{{key}}.tsv"
     wildcard_constraints:
         key="|".join(map(re.escape, CV_RUNS)) or "(?!)",
     threads: RES.train.cpus
@@ -72,6 +74,8 @@ rule cleanlab:
         spec=lambda wildcards: CLEANLAB[wildcards.cv].model_dump_json(),
     log:
         f"{LOGS}/cleanlab/{{cv}}.log",
+    benchmark:
+        f"{LOGS}/benchmarks/cleanlab/{{cv}}.tsv"
     wildcard_constraints:
         cv="|".join(map(re.escape, CLEANLAB)) or "(?!)",
     threads: RES.evaluate.cpus

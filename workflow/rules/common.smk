@@ -3,7 +3,6 @@
 # limitlab.grid.all_settings, and the layout checks below fail loudly if grid.py moves a folder.
 
 import functools
-import os
 import re
 import shlex
 import sys
@@ -11,11 +10,10 @@ from pathlib import Path
 
 from snakemake.exceptions import WorkflowError
 
-from limitlab import markers
+from limitlab import markers, shards
 from limitlab import params as P
 from limitlab.errors import LimitlabError
 from limitlab.grid import all_settings, dataset_path
-from limitlab.methods import REGISTRY
 
 PARAMS = str(config.get("params", "params/default.yaml"))
 try:
@@ -32,114 +30,108 @@ RETRY_FAILED = str(config.get("retry_failed", "false")).lower() in ("1", "true",
 
 RUNS = {run.key: run.spec for run in EXP.runs}
 
-# --- cluster job grouping ------------------------------------------------------------------------------------
-# train, evaluate(_q) and bootstrap are in group "run" (Snakemake ignores groups when it runs jobs locally). On
-# a cluster one group job runs RUNS_PER_JOB runs' DAG components: --config runs_per_job=N, else
-# resources.runs_per_job of the params file, else --group-components run=N (workflow/profiles/slurm: 5).
-# A group job asks for what one run needs and for the time of all its runs: the GPU is a per-group-job ("local"
-# scope) resource constrained to GPUS_PER_JOB and the cores to CPUS_PER_JOB, so Snakemake stacks the jobs of
-# a group one after another (runtime: the sum of theirs) instead of asking SLURM for one GPU and `cpus` CPUs
-# per run. Inside the job, Snakemake runs them within those limits and sets OMP_NUM_THREADS to each job's
-# threads, so no run takes another's cores.
-RUN_GROUP = "run"
+# --- run jobs: several runs per Snakemake (and cluster) job -------------------------------------------------
+# One `run` job trains, evaluates and bootstraps RUNS_PER_JOB consecutive runs (workflow/rules/run.smk). N is
+# --config runs_per_job=N, else resources.runs_per_job of the params file, else the profile's
+# `group-components: run=N` (workflow/profiles/slurm: 5; Snakemake knows it only once it builds the DAG, so
+# the job list is an input function), else 1. A job asks for what one run needs (GPUs, CPUs, memory: the runs
+# follow each other on one GPU, so none takes another's cores) and for the time of all its runs.
 GPUS_PER_JOB = max(RES.train.gpus, RES.evaluate.gpus)
-CPUS_PER_JOB = max(RES.train.cpus, RES.evaluate.cpus, RES.default.cpus)
+GPU_MODEL = RES.train.gpu_model or RES.evaluate.gpu_model
+CPUS_PER_JOB = max(RES.train.cpus, RES.evaluate.cpus)
+MEM_PER_JOB = max(RES.train.mem_mb, RES.evaluate.mem_mb)
+MINUTES_PER_RUN = RES.train.runtime + RES.evaluate.runtime  # bootstrap: about a second
+JOBS = Path(EXP.data_dir) / "jobs" / EXP.name  # one summary per job: <id>.json (ids: limitlab.shards)
 
 
-def _runs_per_job():
-    value = config.get("runs_per_job", RES.runs_per_job)
-    if value is None:
-        return None
+def _positive(value, where: str) -> int:
     if isinstance(value, bool) or not str(value).isdigit() or int(value) < 1:
-        raise WorkflowError(f"runs_per_job={value!r} (--config or resources.runs_per_job of {PARAMS}) must be a "
-                            f"positive integer: the number of runs per cluster job")
+        raise WorkflowError(f"runs_per_job={value!r} ({where}) must be a positive integer: the number of runs "
+                            f"per job")
     return int(value)
 
 
-RUNS_PER_JOB = _runs_per_job()
+def runs_per_job() -> int:
+    """N at DAG-building time (the profile's settings are in place then, not while this file is read)."""
+    if "runs_per_job" in config:
+        return _positive(config["runs_per_job"], "--config")
+    if RES.runs_per_job is not None:
+        return RES.runs_per_job
+    profile = workflow.group_settings.group_components.get("run")
+    return _positive(profile, "group-components run=N of the profile") if profile is not None else 1
 
 
 @functools.cache
-def _configure_run_groups() -> None:
-    """Once, while Snakemake builds the DAG (its command-line settings are in place only then, not while it reads
-    this file): RUNS_PER_JOB -> --group-components run=N, and the per-group-job GPU and core constraints."""
-    if RUNS_PER_JOB is not None:
-        settings = workflow.group_settings
-        settings.group_components = {**settings.group_components, RUN_GROUP: RUNS_PER_JOB}
-    if not workflow.non_local_exec:
-        return
-    if GPUS_PER_JOB and "gpu" not in workflow.global_resources:  # a user's --resources gpu=N comes first
-        workflow.register_resource("gpu", GPUS_PER_JOB)
-    allocated = os.environ.get("SLURM_CPUS_PER_TASK") if workflow.remote_exec else None
-    if allocated:  # inside the group job, which runs `--cores all`: stay within the CPUs SLURM gave it
-        workflow.register_resource("_cores", int(allocated))
-    elif workflow.global_resources["_cores"].value is None:  # a user's --cores N comes first
-        workflow.register_resource("_cores", CPUS_PER_JOB)
+def jobs_of(n: int) -> dict:
+    """Job id -> its runs (RunSpecs), for N runs per job. The id names N, so a cluster job that plans only
+    itself finds the same runs."""
+    return shards.split(RUNS.values(), n)
 
 
-resource_scopes:
-    gpu="local",
+def job_runs(wildcards) -> list:
+    n, _ = shards.parse_id(wildcards.shard)
+    try:
+        return jobs_of(n)[wildcards.shard]
+    except KeyError:
+        raise WorkflowError(f"{wildcards.shard!r} is not a run job of {PARAMS}") from None
+
+
+def job_hash(wildcards) -> str:
+    """The job's identity (a params trigger): the hash of its runs' specs. A changed cell reruns its job only."""
+    return shards.specs_sha256(job_runs(wildcards), RUN_BY_DIR)
+
+
+def job_retry(wildcards) -> str:
+    """--retry-failed for the jobs that hold a failed run, with --config retry_failed=true (and only those, so
+    the other jobs' params stay the same and they do not run again)."""
+    return "--retry-failed" if RETRY_FAILED and any(_FAILED[s.key] for s in job_runs(wildcards)) else ""
+
+
+def job_runtime(wildcards) -> int:
+    return MINUTES_PER_RUN * len(job_runs(wildcards))
+
+
+def job_inputs(wildcards):
+    """Datasets and labels of the job's runs, and the job summaries of other jobs that train their init sources."""
+    runs = job_runs(wildcards)
+    n, _ = shards.parse_id(wildcards.shard)
+    inputs = {"data": sorted({str(s.data_path) for s in runs}), "labels": sorted({str(s.labels_path) for s in runs})}
+    sources = {JOB_OF_RUN[n][RUN_BY_DIR[Path(s.init_dir)].key] for s in runs
+               if s.init_dir is not None and Path(s.init_dir) in RUN_BY_DIR}
+    sources.discard(wildcards.shard)
+    if sources:
+        inputs["init_jobs"] = [f"{JOBS}/{j}.json" for j in sorted(sources)]
+    return inputs
+
+
+class _JobOfRun(dict):
+    def __missing__(self, n):
+        self[n] = {s.key: job for job, specs in jobs_of(n).items() for s in specs}
+        return self[n]
+
+
+JOB_OF_RUN = _JobOfRun()  # N -> run key -> job id
+
+
+def job_files() -> list[str]:
+    """The job summaries every target asks for (all jobs: a job leaves out its failed runs itself)."""
+    return [f"{JOBS}/{job}.json" for job in jobs_of(runs_per_job())]
+
 
 SETTINGS = all_settings(EXP)  # setting path (dataset/noise/pXX/nN/sS) -> (study, Setting)
 DATASETS = {study.dataset.name: study.dataset for study in EXP.studies}
 
-# Output patterns. The run key contains '/', so {key} matches across folders; the lookup by key maps it back.
-RUN_DIR = f"{DATA}/runs/{{key}}"
-EVAL_DIR = f"{DATA}/eval/{{key}}"
-TRAIN_FILES = ("model.pt", "history.csv", "result.json")
-EVAL_FILES = ("predictions.npz", "eval.json")
-Q_EVAL_FILES = ("train_scores.npz", "suspicious.csv")  # only methods with a q-network (gradient predictor)
 REPORT_FILES = ("metrics.json", "table.md", "table.csv", "selection.csv", "curves.csv")
 TIMING_FILES = ("timing.md", "timing.csv")  # per-stage wall time and memory from the benchmark files
 FAILED = markers.FAILED  # per-cell marker: a failure that would repeat (not a Snakemake output)
 INTERRUPTED = markers.INTERRUPTED  # per-cell note: the job was interrupted (signal, OOM); the cell resumes
 
-for _key, _spec in RUNS.items():
-    if Path(RUN_DIR.format(key=_key)) != Path(_spec.run_dir) or Path(EVAL_DIR.format(key=_key)) != Path(_spec.eval_dir):
-        raise WorkflowError(f"run {_key}: grid paths {_spec.run_dir}, {_spec.eval_dir} do not follow "
-                            f"{RUN_DIR} / {EVAL_DIR}; update workflow/rules/common.smk")
-
-
-def uses_q(spec) -> bool:
-    return REGISTRY[spec.method.method].uses_q
-
-
-def _key_regex(specs) -> str:
-    """Regex of the keys study/<setting>/<method_id>/<point> of these runs (one alternative per study)."""
-    by_study: dict[str, set[str]] = {}
-    for s in specs:
-        by_study.setdefault(s.study, set()).add(s.method_id)
-    alts = [f"{re.escape(study)}/.+/(?:{'|'.join(sorted(map(re.escape, ids)))})/[^/]+"
-            for study, ids in sorted(by_study.items())]
-    return "|".join(alts) or "(?!)"  # (?!) never matches: no such runs
-
-
-# evaluate and evaluate_q differ in their outputs; their key constraints split the grid by method.
-KEYS_Q = _key_regex(s for s in RUNS.values() if uses_q(s))
-KEYS_PLAIN = _key_regex(s for s in RUNS.values() if not uses_q(s))
-for _key, _spec in RUNS.items():
-    if bool(re.fullmatch(KEYS_Q, _key)) == bool(re.fullmatch(KEYS_PLAIN, _key)):
-        raise WorkflowError(f"run {_key}: cannot tell from its key whether it has a q-network")
-
-
-def spec_of(wildcards):
-    _configure_run_groups()  # the first input function Snakemake calls while it builds the DAG does this
-    try:
-        return RUNS[wildcards.key]
-    except KeyError:
-        raise WorkflowError(f"{wildcards.key!r} is not a run of {PARAMS} "
-                            f"(list them with: limitlab params runs {PARAMS})") from None
-
 
 @functools.cache
 def job_spec_json(key: str) -> str:
-    """The run's spec as `limitlab train/evaluate --spec` get it; also its identity for Snakemake's params trigger.
-    grid.expand already clears display-only fields (label, seeds), so relabelling a method retrains nothing."""
+    """The run's spec as JSON; a failure marker holds the spec it failed with. grid.expand already clears
+    display-only fields (label, seeds), so relabelling a method retrains nothing."""
     return RUNS[key].model_dump_json()
-
-
-def spec_json(wildcards) -> str:
-    return job_spec_json(spec_of(wildcards).key)
 
 
 def stage_resources(stage) -> dict:
@@ -155,29 +147,28 @@ def stage_resources(stage) -> dict:
 
 
 # --- failure markers: a failed cell fails only its own downstream -------------------------------------------
-# A train/evaluate job that fails in a way that would repeat (exit status 1 or 2) writes <dir>/failed.json (exit
-# status and the spec it failed with). Later invocations leave that cell out of every target, so `aggregate`
+# A run that fails in a way that would repeat (exit status 1 or 2) gets <run_dir>/failed.json (exit status and
+# the spec it failed with; written by `limitlab run`, or by guard_shell for cleanlab's fold jobs). Later invocations leave that cell out of every target, so `aggregate`
 # runs on the rest and marks it missing. The marker is ignored (the cell is retried) when the cell's spec
-# changed, or with --config retry_failed=true. An interrupted job (a signal, out of memory: see
-# limitlab.markers) writes interrupted.json instead, which skips nothing: the next run resumes the cell.
+# changed, or with --config retry_failed=true. An interrupted run (a signal, out of memory: see
+# limitlab.markers) gets interrupted.json instead, which skips nothing: the next job resumes the cell.
 
 
 def _failed(folder, spec) -> bool:
-    return not RETRY_FAILED and markers.failed_with(folder, job_spec_json(spec.key))
+    return markers.failed_with(folder, job_spec_json(spec.key))
 
 
-def _cell_ok(spec) -> bool:
+def _cell_failed(spec) -> bool:
+    """A failure marker for this spec, on the run or on its init source."""
     if _failed(spec.run_dir, spec) or _failed(spec.eval_dir, spec):
-        return False
-    if spec.init_dir is None:
         return True
-    source = RUN_BY_DIR.get(Path(spec.init_dir))
-    return source is None or not _failed(source.run_dir, source)
+    source = RUN_BY_DIR.get(Path(spec.init_dir)) if spec.init_dir is not None else None
+    return source is not None and _cell_failed(source)
 
 
 RUN_BY_DIR = {Path(s.run_dir): s for s in RUNS.values()}
-_OK = {s.key: _cell_ok(s) for s in RUNS.values()}
-CELLS = [s for s in RUNS.values() if _OK[s.key]]  # the runs every target asks for
+_FAILED = {s.key: _cell_failed(s) for s in RUNS.values()}
+_OK = {key: RETRY_FAILED or not failed for key, failed in _FAILED.items()}
 SKIPPED = [key for key, ok in _OK.items() if not ok]
 if SKIPPED:
     print(f"limitlab: skipping {len(SKIPPED)} failed cell(s) (failed.json markers; retry with "
@@ -241,19 +232,6 @@ def corrupt_args(wildcards) -> str:
     return shlex.join(args)
 
 
-def train_inputs(wildcards):
-    spec = spec_of(wildcards)
-    inputs = {"data": str(spec.data_path), "labels": str(spec.labels_path)}
-    if spec.init_dir is not None:
-        inputs["init"] = f"{spec.init_dir}/model.pt"
-    return inputs
-
-
-def evaluate_inputs(wildcards):
-    spec = spec_of(wildcards)
-    return {"model": f"{spec.run_dir}/model.pt", "data": str(spec.data_path), "labels": str(spec.labels_path)}
-
-
 # --- files every target asks for -----------------------------------------------------------------------------
 
 
@@ -263,18 +241,6 @@ def dataset_files():
 
 def label_files():
     return [str(setting.labels_path(DATA)) for _, setting in SETTINGS.values()]
-
-
-def train_files(specs=None):
-    return [f"{s.run_dir}/{name}" for s in (CELLS if specs is None else specs) for name in TRAIN_FILES]
-
-
-def eval_files(specs=None):
-    out = []
-    for s in CELLS if specs is None else specs:
-        names = EVAL_FILES + (Q_EVAL_FILES if uses_q(s) else ()) + ("bootstrap.json",)
-        out += [f"{s.eval_dir}/{name}" for name in names]
-    return out
 
 
 def report_files():

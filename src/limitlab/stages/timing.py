@@ -1,7 +1,7 @@
 """``limitlab timing``: per-stage jobs, wall time and peak memory of a pipeline run (see :mod:`limitlab.timing`).
 
-Reads the Snakemake benchmark files of the experiment (logs/<name>/benchmarks/<stage>/...) and the runs'
-result.json; writes timing.csv and timing.md into the results folder."""
+Reads the Snakemake benchmark files of the experiment (logs/<name>/benchmarks/<rule>/...) and the runs'
+timing files; writes timing.csv and timing.md into the results folder."""
 
 from __future__ import annotations
 
@@ -27,6 +27,7 @@ def main(args) -> int:
     exp = P.load(args.params)
     bench = args.benchmarks or Path("logs") / exp.name / "benchmarks"
     out = args.results_dir or Path(exp.results_path)
-    table = write_timing(bench, [Path(r.spec.run_dir) for r in exp.runs], out)
+    table = write_timing(bench, [Path(r.spec.run_dir) for r in exp.runs], out,
+                         [Path(r.spec.eval_dir) for r in exp.runs])
     print(f"{len(table)} stage(s), {int(table['jobs'].sum()) if len(table) else 0} job(s) -> {out}/timing.md")
     return 0
