@@ -79,20 +79,21 @@ def jobs_of(jobs, rule: str) -> dict[str, dict[str, str]]:
 SMOKE_METHODS = ["ce", "mae", "gce", "ce_gn", "ce_ln", "limit_g", "limit_l", "limit_g_s", "limit_g_init"]
 
 
-def group_jobs(jobs) -> list[dict[str, str]]:
-    """sbatch jobs of group "run" (the plugin's --comment: rule_run_<rules of the group>)."""
-    return [j for j in jobs if j.get("Comment", "").startswith("rule_run_")]
+def minutes(limit: str) -> int:
+    """A SLURM TimeLimit (D-HH:MM:SS or HH:MM:SS) in minutes."""
+    days, _, clock = limit.rpartition("-")
+    h, m, _ = (int(x) for x in clock.split(":"))
+    return (int(days) if days else 0) * 1440 + h * 60 + m
 
 
 def test_profile_slurm_groups_runs_into_few_one_gpu_jobs(cluster, tmp_path):
     """A user without a profile: the documented one-line install, then `snakemake --profile slurm all` from
     the repository root. The profile's default of 5 runs per job sends the smoke grid (at p = 0.5: 10 runs) out
-    as at most ceil(10 / 5) sbatch jobs, each running train -> evaluate -> bootstrap of its runs with ONE GPU
-    and the CPUs and memory of one run; the cheap stages stay local; metrics.json equals the local run's."""
+    as ceil(10 / 5) sbatch jobs, each running train -> evaluate -> bootstrap of its runs with ONE GPU and the
+    CPUs and memory of one run; the cheap stages stay local; metrics.json equals the local run's."""
     repo = copy_repo(tmp_path / "repo")
     path = smoke_subset(repo, methods=SMOKE_METHODS, p=[0.5], name="smoke_group")
-    # This test is about the runs' group jobs. cleanlab's cross-validation chain (cv_train -> cleanlab) is not
-    # grouped yet and would go out as one sbatch job per fold (left open in issue 10): leave it out here.
+    # This test counts the run jobs; cleanlab's fold models are sbatch jobs of their own (one per fold).
     data = yaml.safe_load(path.read_text())
     for study in (data["studies"].values() if isinstance(data["studies"], dict) else data["studies"]):
         study.pop("cleanlab", None)
@@ -112,23 +113,23 @@ def test_profile_slurm_groups_runs_into_few_one_gpu_jobs(cluster, tmp_path):
     tic = time.perf_counter()
     out = check(run(["snakemake", "--profile", "slurm", *CLUSTER_OVERRIDES, "--config", "params=params/smoke.yaml",
                      "--", "all"], repo, timeout=1800, **user))
-    print(f"SLURM smoke ({len(exp.runs)} runs, grouped): {time.perf_counter() - tic:.0f} s")
+    print(f"SLURM smoke ({len(exp.runs)} runs, 5 per job): {time.perf_counter() - tic:.0f} s")
     assert "Using profile slurm" in out or "Using profiles" in out
     assert missing_outputs(repo, "params/smoke.yaml") == []
 
     jobs = [j for j in slurm_jobs(cluster) if j["JobId"] not in before]
-    groups = group_jobs(jobs)
-    assert groups and len(groups) == len(jobs), f"every sbatch job is a group job: {[j['Comment'] for j in jobs]}"
-    assert len(groups) <= math.ceil(len(exp.runs) / 5), [j["Comment"] for j in groups]
-    for job in groups:
+    run_jobs = jobs_of(jobs, "run")
+    assert run_jobs and len(run_jobs) == len(jobs), f"every sbatch job is a run job: {[j['Comment'] for j in jobs]}"
+    assert len(run_jobs) == math.ceil(len(exp.runs) / 5), sorted(run_jobs)
+    for job in run_jobs.values():
         assert job["JobState"] == "COMPLETED", job
-        assert job["TresPerJob"] == "gres:gpu:1", job  # one GPU for the whole group, not one per run
+        assert job["TresPerJob"] == "gres:gpu:1", job  # one GPU for the whole job, not one per run
         assert job["NumCPUs"] == str(res.train.cpus) and job["MinMemoryNode"] == f"{res.train.mem_mb}M", job
-    # the runs of a group follow each other: its time limit is the sum of theirs (at least two runs' worth)
-    per_run = res.train.runtime + res.evaluate.runtime + res.default.runtime
-    assert max(int(j["TimeLimit"].split(":")[0]) * 60 + int(j["TimeLimit"].split(":")[1]) for j in groups) >= 2 * per_run
-    for rule in ("download", "corrupt", "train", "evaluate", "bootstrap", "aggregate", "plot"):
-        assert not jobs_of(jobs, rule), f"{rule} should not be an sbatch job of its own"
+        # the runs of a job follow each other: its time limit is the sum of theirs
+        assert minutes(job["TimeLimit"]) == 5 * (res.train.runtime + res.evaluate.runtime), job
+    summaries = [json.loads((repo / "data/jobs/smoke_group" / f"{j}.json").read_text()) for j in sorted(run_jobs)]
+    assert sorted(r["key"] for s in summaries for r in s["runs"]) == sorted(r.key for r in exp.runs)
+    assert {r["status"] for s in summaries for r in s["runs"]} == {"ok"}
 
     local = copy_repo(tmp_path / "local")
     shutil.copy2(path, local / "params" / "smoke.yaml")  # the same grid (without the cleanlab block)
@@ -136,6 +137,51 @@ def test_profile_slurm_groups_runs_into_few_one_gpu_jobs(cluster, tmp_path):
                "params=params/smoke.yaml", "--", "all"], local, timeout=1800))
     metrics = Path(exp.results_path) / "metrics.json"
     assert json.loads((repo / metrics).read_text()) == json.loads((local / metrics).read_text())
+
+
+def test_killed_run_job_is_resubmitted_and_resumes(cluster, tmp_path):
+    """`scancel` a run job while its second run trains: the profile's retries resubmit the job, which skips the
+    finished first run (its files untouched) and resumes the second from its last completed epoch."""
+    repo = copy_repo(tmp_path / "repo")
+    path = smoke_subset(repo, methods=[], p=[0.5], name="smoke_kill", extra_methods=[
+        {"id": "ce", "method": "ce", "label": "CE", "training": {"epochs": 2}},
+        {"id": "mae", "method": "mae", "label": "MAE", "training": {"epochs": 12}}])
+    data = yaml.safe_load(path.read_text())
+    data["studies"]["uniform"]["n"] = ["all"]  # 3,200 training examples: a few seconds per epoch here
+    data["resources"]["runs_per_job"] = 2
+    path.write_text(yaml.safe_dump(data, sort_keys=False, allow_unicode=True))
+    exp = P.load(path)
+    first, second = (r.spec for r in exp.runs)
+    env = {**cluster, "HOME": str(tmp_path)}
+    cmd = ["snakemake", "--profile", str(REPO / "workflow/profiles/slurm"), *CLUSTER_OVERRIDES, "--config",
+           "params=params/smoke.yaml", "--", "train_all"]
+    proc = subprocess.Popen(cmd, cwd=repo, env={**os.environ, **env}, stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, text=True, start_new_session=True)
+    try:
+        deadline = time.time() + 900
+        state = repo / second.run_dir / "state" / "last.pt"
+        while not state.is_file():  # the second run has finished an epoch: the first run is done
+            assert proc.poll() is None and time.time() < deadline, "the job ended before it could be killed"
+            time.sleep(0.2)
+        done_first = (repo / first.run_dir / "result.json").stat().st_mtime_ns
+        (job,) = [j for j in jobs_of(slurm_jobs(cluster), "run").values() if j["JobState"] == "RUNNING"]
+        subprocess.run(["scancel", job["JobId"]], env={**os.environ, **cluster}, check=True)
+        out, _ = proc.communicate(timeout=900)
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, 9)
+    assert proc.returncode == 0, out[-4000:]
+    attempts = [j["JobState"] for j in slurm_jobs(cluster) if j.get("Comment") == "rule_run_wildcards_n2-00000"
+                and int(j["JobId"]) >= int(job["JobId"])]
+    assert attempts[0] == "CANCELLED" and attempts[-1] == "COMPLETED", attempts  # resubmitted by the profile
+    log = (repo / "logs/smoke_kill/runs" / f"{second.key}.log").read_text()
+    assert "resuming from" in log, log[-2000:]
+    assert (repo / first.run_dir / "result.json").stat().st_mtime_ns == done_first  # not trained again
+    history = (repo / second.run_dir / "history.csv").read_text().splitlines()
+    assert len(history) == 1 + 12  # every epoch once, the resumed ones included
+    summary = json.loads((repo / "data/jobs/smoke_kill/n2-00000.json").read_text())
+    assert [r["status"] for r in summary["runs"]] == ["ok", "ok"]
+    assert not (repo / second.run_dir / "interrupted.json").exists()
 
 
 def test_own_slurm_profile_still_gets_gpu_requests(cluster, tmp_path):
@@ -152,9 +198,9 @@ def test_own_slurm_profile_still_gets_gpu_requests(cluster, tmp_path):
     (run_spec,) = [r.spec for r in exp.runs]
     before = {j["JobId"] for j in slurm_jobs(cluster)}
     check(run(["snakemake", "--profile", "slurm", *CLUSTER_OVERRIDES, "--config", "params=params/smoke.yaml",
-               "--", f"{run_spec.run_dir}/model.pt"], repo, timeout=300, **user))
+               "--", "train_all"], repo, timeout=300, **user))
     (job,) = [j for j in slurm_jobs(cluster) if j["JobId"] not in before]
-    assert job["Comment"].startswith("rule_run_"), job  # train's group job (group "run", one run here)
+    assert job["Comment"] == "rule_run_wildcards_n1-00000", job  # the run job of the one run (1 run per job)
     assert job["Partition"] == "debug" and job["TresPerJob"] == "gres:gpu:1"
     assert job["MinMemoryNode"] == f"{exp.resources.train.mem_mb}M"
     assert (repo / run_spec.run_dir / "result.json").is_file()

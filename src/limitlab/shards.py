@@ -250,6 +250,7 @@ def run_job(specs: Sequence, uses_q, bootstrap: dict, logs: Path, all_specs: Seq
             print(f"{spec.key}: done ({', '.join(f'{k} {v:.1f} s' for k, v in times.items()) or 'nothing to do'})",
                   flush=True)
         else:
+            (Path(spec.run_dir) / markers.INTERRUPTED).unlink(missing_ok=True)  # one marker says what happened
             _marker(spec.run_dir, outcome, code, spec)
             print(f"limitlab: {spec.key}: {markers.read_marker(spec.run_dir).reason} (log: {log})",
                   file=sys.stderr, flush=True)
