@@ -83,7 +83,7 @@ def train_process(snakemake_pid: int) -> int | None:
             cmd = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
         except OSError:
             continue
-        if any(c.endswith(b"limitlab") for c in cmd) and b"train" in cmd:
+        if any(c.endswith(b"limitlab") for c in cmd) and (b"run" in cmd or b"train" in cmd):
             return pid
     return None
 
@@ -111,9 +111,10 @@ def scenario(name: str, work: Path, repo: Path, timeout: float = 600) -> dict:
                            timeout=timeout)
     results = list(work.glob("data/runs/**/result.json"))
     resumed = []
-    for log in (work / "logs/kr/train").glob("**/*.log"):
-        epochs = [int(m) for m in re.findall(r"\] epoch +(\d+)", log.read_text())]
-        resumed.append(bool(epochs) and epochs[0] > 0)
+    for log in [*(work / "logs/kr/runs").glob("**/*.log"), *(work / "logs/kr/train").glob("**/*.log")]:
+        text = log.read_text()  # a run's log (limitlab run appends) or an older per-job train log
+        epochs = [int(m) for m in re.findall(r"\] epoch +(\d+)", text)]
+        resumed.append("resuming from" in text or (bool(epochs) and epochs[0] > 0))
     table = work / "results/kr/table.md"
     missing = len(re.findall(r"\| missing", table.read_text())) if table.is_file() else None
     said = [line.strip() for line in (rerun.stderr + rerun.stdout).splitlines() if line.startswith("limitlab:")]

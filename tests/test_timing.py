@@ -29,7 +29,7 @@ def test_table_per_stage_and_training_loop_share(tmp_path):
         (run / "timing.json").write_text(json.dumps({"train_time_s": loop, "epoch_time_s": [loop]}))
         runs.append(run)
     runs.append(tmp_path / "runs" / "c")
-    table = write_timing(b, runs, tmp_path / "out").set_index("stage")
+    table = write_timing(b, runs, tmp_path / "out").set_index("stage")  # benchmark files of per-run train jobs
     assert table.loc["train", "jobs"] == 3 and table.loc["bootstrap", "jobs"] == 1
     assert table.loc["train", "wall_total_s"] == 18.0 and table.loc["train", "wall_median_s"] == 6.0
     assert table.loc["train", "cpu_total_s"] == 15.0 and table.loc["train", "peak_rss_mb"] == 500.0
@@ -38,6 +38,34 @@ def test_table_per_stage_and_training_loop_share(tmp_path):
     assert "train_time_s of 2 runs): 7.0 s; train jobs' wall time: 18.0 s (39 % in the loop)" in md
     assert (tmp_path / "out" / "timing.csv").read_text().splitlines()[0] == \
         "stage,jobs,wall_total_s,wall_median_s,cpu_total_s,peak_rss_mb"
+
+
+def test_run_jobs_and_their_runs_stages(tmp_path):
+    """Run jobs (several runs each): one row for the jobs from their benchmark files, one row per stage of the runs
+    from stage_timing.json (one entry per run that ran the stage), and the loop share against the run jobs."""
+    b = tmp_path / "benchmarks"
+    bench(b / "run/n2-00000.tsv", 20.0, 900.0, 18.0)
+    bench(b / "run/n2-00001.tsv", 10.0, 700.0, 9.0)
+    runs, evals = [], []
+    for name, loop, stages in (("a", 6.0, {"train": 7.0, "evaluate": 1.0, "bootstrap": 0.5}),
+                               ("b", 4.0, {"train": 5.0, "evaluate": 2.0, "bootstrap": 0.25}),
+                               ("c", 3.0, {"bootstrap": 0.25})):  # c: only its bootstrap ran last time
+        run, ev = tmp_path / "runs" / name, tmp_path / "eval" / name
+        run.mkdir(parents=True)
+        ev.mkdir(parents=True)
+        (run / "result.json").write_text(json.dumps({"test_acc": 0.5}))
+        (run / "timing.json").write_text(json.dumps({"train_time_s": loop}))
+        (ev / "stage_timing.json").write_text(json.dumps(stages))
+        runs.append(run)
+        evals.append(ev)
+    (evals[0].parent / "broken").mkdir()
+    (evals[0].parent / "broken" / "stage_timing.json").write_text("{not json")
+    table = write_timing(b, runs, tmp_path / "out", [*evals, evals[0].parent / "broken"]).set_index("stage")
+    assert table.loc["run", "jobs"] == 2 and table.loc["run", "wall_total_s"] == 30.0
+    assert table.loc["run: train", "jobs"] == 2 and table.loc["run: train", "wall_total_s"] == 12.0
+    assert table.loc["run: bootstrap", "jobs"] == 3 and table.loc["run: bootstrap", "wall_median_s"] == 0.25
+    md = (tmp_path / "out" / "timing.md").read_text()
+    assert "train_time_s of 3 runs): 13.0 s; run jobs' wall time: 30.0 s (43 % in the loop)" in md
 
 
 def test_cli_on_a_params_file_without_benchmarks(tmp_path, monkeypatch):

@@ -1,6 +1,6 @@
-"""Per-cell markers of the pipeline: why a train/evaluate job did not finish.
+"""Per-cell markers of the pipeline: why a run did not finish.
 
-A job that ends with an error leaves one marker in its run (or eval) folder, as
+A run that ends with an error leaves one marker in its run (or eval) folder, as
 ``{"exit_status": N, "spec": <the run spec it ran with>}``:
 
 * ``failed.json`` — a failure that would repeat: limitlab refused the input or the run (exit status 2, e.g.
@@ -11,8 +11,9 @@ A job that ends with an error leaves one marker in its run (or eval) folder, as
   ran out of memory (75). Nothing is wrong with the cell: the next plain run trains it again and
   ``limitlab train`` resumes from its last completed epoch. The marker only says why the cell is missing.
 
-The shell of each job is :func:`guard_shell`; Snakemake (common.smk) and ``limitlab aggregate`` read the
-markers with :func:`read_marker`.
+``limitlab run`` (:mod:`limitlab.shards`) writes them for each run of a pipeline job; :func:`guard_shell` is the
+shell of the jobs that run one command per cell (cleanlab's fold models). Snakemake (common.smk) and
+``limitlab aggregate`` read the markers with :func:`read_marker`.
 """
 
 from __future__ import annotations

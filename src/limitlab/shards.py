@@ -17,8 +17,8 @@ What is run, inside a job, per run (:func:`run_one`):
   ``limitlab train`` discards a resume state written for another spec.
 * A run that fails in a way that would repeat (a :class:`LimitlabError`: exit status 2; a bug: 1) gets
   ``failed.json`` and the job goes on with its other runs (:mod:`limitlab.markers`). Later jobs skip that run
-  until its spec changes or ``--retry-failed`` is given. A run whose init source failed is skipped without a
-  marker of its own, so it runs once the source is fixed.
+  until its spec changes or ``--retry-failed`` is given. A run whose init source has not trained (it failed)
+  is skipped without a marker of its own, so it runs once the source is fixed.
 * ``interrupted.json`` is written when a run starts, and removed when it finishes. If the job is killed
   (SIGKILL, a node failure), the marker stays and says so; the next job resumes the run from its last epoch.
   SIGTERM and Ctrl-C end the job with the usual statuses 143 and 130. Running out of memory marks the run
@@ -130,14 +130,14 @@ def is_complete(spec, uses_q: bool, bootstrap: dict, by_dir: dict | None = None)
 
 
 def skip_reason(spec, by_dir: dict, retry_failed: bool) -> str | None:
-    """Why a job leaves this run out now: it failed with this spec, or its init source did."""
+    """Why a job leaves this run out now: it failed with this spec (unless retried), or it is initialised from
+    a run of the grid that has not trained (that run failed, now or before, or was left out itself)."""
     spec_json = spec.model_dump_json()
     if not retry_failed and (markers.failed_with(spec.run_dir, spec_json) or markers.failed_with(spec.eval_dir, spec_json)):
         return "failed"
-    if spec.init_dir is not None:
-        src = by_dir.get(Path(spec.init_dir))
-        if src is not None and skip_reason(src, by_dir, retry_failed) is not None:
-            return "skipped"
+    src = by_dir.get(Path(spec.init_dir)) if spec.init_dir is not None else None
+    if src is not None and not (read_done(src, by_dir).get("train") is True and (Path(src.run_dir) / "model.pt").is_file()):
+        return "skipped"
     return None
 
 
@@ -202,7 +202,7 @@ def run_job(specs: Sequence, uses_q, bootstrap: dict, logs: Path, all_specs: Seq
     for spec in specs:
         why = skip_reason(spec, by_dir, retry_failed)
         if why is not None:
-            print(f"limitlab: {spec.key}: {why} ({'its failed.json marker' if why == 'failed' else 'its init source failed'}"
+            print(f"limitlab: {spec.key}: {why} ({'its failed.json marker' if why == 'failed' else 'its init source has not trained'}"
                   "); left out", file=sys.stderr, flush=True)
             entries.append({"key": spec.key, "status": why})
             continue

@@ -19,6 +19,7 @@ rule run:
         f"{JOBS}/{{shard}}.json",
     params:
         specs=job_hash,
+        bootstrap=EXP.bootstrap.model_dump_json(),  # a change recomputes every run's bootstrap (not its training)
         params_file=PARAMS,
         logs=f"{LOGS}/runs",
         retry=job_retry,
