@@ -9,7 +9,6 @@ from __future__ import annotations
 from pathlib import Path
 
 import torch
-import torchvision
 from torch import nn
 
 from limitlab.errors import LimitlabError
@@ -70,6 +69,8 @@ def resnet34_cifar(num_classes: int, head_bias: bool = True) -> Net:
     1/√(3·fan_in) ≈ 0.024 there), so every convolution is reset to the default here. BatchNorm (γ = 1, β = 0)
     and the linear head are the defaults in both.
     """
+    import torchvision  # here, not at the top: importing it costs 1.5 s, which MNIST runs do not need
+
     m = torchvision.models.resnet34(num_classes=num_classes)
     for module in m.modules():
         if isinstance(module, nn.Conv2d):
@@ -83,6 +84,8 @@ def resnet34_cifar(num_classes: int, head_bias: bool = True) -> Net:
 
 def resnet50(num_classes: int, pretrained: Path | None = None, head_bias: bool = True) -> Net:
     """torchvision ResNet-50 (Clothing1M). ImageNet weights only from a local file; never downloaded."""
+    import torchvision
+
     m = torchvision.models.resnet50()
     if pretrained is not None:
         path = Path(pretrained)
