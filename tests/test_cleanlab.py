@@ -196,3 +196,17 @@ def test_detect_without_trained_folds_is_a_clear_error(detected, tmp_path):
                                                    for i, f in enumerate(spec.fold_specs)]})
     with pytest.raises(LimitlabError, match="train fold"):
         detect(moved)
+
+
+def test_cleanlab_run_trains_unfinished_folds_once_then_detects(detected, capsys):
+    """`limitlab cleanlab run` (the pipeline's one job per setting): folds without a done.json are trained
+    (deterministically: the same probabilities as the folds trained by hand), a second run trains none."""
+    spec, _, _ = detected
+    before = (Path(spec.out_dir) / "pred_probs.npz").read_bytes()
+    assert main(["cleanlab", "run", "--spec", spec.model_dump_json()]) == 0
+    assert "trained 2 of 2 fold(s) now" in capsys.readouterr().out
+    assert (Path(spec.out_dir) / "pred_probs.npz").read_bytes() == before
+    models = {f.key: (Path(f.run_dir) / "model.pt").stat().st_mtime_ns for f in spec.fold_specs}
+    assert main(["cleanlab", "run", "--spec", spec.model_dump_json()]) == 0
+    assert "trained 0 of 2 fold(s) now" in capsys.readouterr().out
+    assert {f.key: (Path(f.run_dir) / "model.pt").stat().st_mtime_ns for f in spec.fold_specs} == models

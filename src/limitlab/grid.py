@@ -156,7 +156,7 @@ class CleanlabSpec(BaseModel):
     """One cleanlab detection job: K fold runs of the study's ``cleanlab.source`` method on one setting.
 
     Fold i trains on the other K − 1 folds of the setting's noisy training split (its own labels file,
-    ``cv_dir/fold<i>/labels.npz``, written by ``limitlab cleanlab split``) with the source method's spec,
+    ``cv_dir/fold<i>/labels.npz``, written by ``limitlab cleanlab run`` or ``split``) with the source method's spec,
     selected on the setting's noisy validation split as every run; its held-out fold gets out-of-sample
     predicted probabilities. Passed as JSON to ``limitlab cleanlab detect``.
     """

@@ -26,6 +26,7 @@ cross-validation, then ``cleanlab.filter.find_label_issues`` and ``cleanlab.rank
 
 from __future__ import annotations
 
+import json
 from dataclasses import replace
 from pathlib import Path
 
@@ -68,6 +69,36 @@ def fold_labels(labels: dict[str, np.ndarray], folds: int, fold: int, seed: int)
 def write_fold(labels_path: Path, folds: int, fold: int, seed: int, out: Path) -> Path:
     labels = io.load_npz(labels_path, "labels file")
     return io.save_npz(out, make_parents=True, **fold_labels(labels, folds, fold, seed))
+
+
+def train_folds(spec: CleanlabSpec) -> list[str]:
+    """Write every fold's labels file and train every fold that has not finished for its spec (one process: one
+    torch start-up for all K folds). A fold counts as finished when its ``done.json`` (:mod:`limitlab.shards`)
+    matches its spec and its labels file is unchanged; an unfinished fold resumes from its ``state/``. Returns
+    the keys of the folds trained now."""
+    from limitlab.shards import DONE, spec_sha256
+    from limitlab.train import train
+
+    trained = []
+    for i, fold in enumerate(spec.fold_specs):
+        labels = fold_labels(io.load_npz(spec.labels_path, "labels file"), spec.folds, i, spec.seed)
+        path, done_path = Path(fold.labels_path), Path(fold.run_dir) / DONE
+        old = io.load_npz(path, "fold labels file") if path.is_file() else None
+        if old is None or set(old) != set(labels) or any(not np.array_equal(old[k], labels[k]) for k in labels):
+            io.save_npz(path, make_parents=True, **labels)
+            done_path.unlink(missing_ok=True)  # new labels: the fold's model is stale
+        try:
+            done = json.loads(done_path.read_text()) if done_path.is_file() else {}
+        except ValueError:
+            done = {}
+        if done.get("spec_sha256") == spec_sha256(fold) and done.get("train") is True \
+                and (Path(fold.run_dir) / "model.pt").is_file():
+            continue
+        done_path.unlink(missing_ok=True)
+        train(fold)
+        io.write_json(done_path, {"key": fold.key, "spec_sha256": spec_sha256(fold), "train": True})
+        trained.append(fold.key)
+    return trained
 
 
 def realised_noise_matrix(clean: np.ndarray, noisy: np.ndarray, num_classes: int) -> np.ndarray:

@@ -1,10 +1,10 @@
 """``limitlab cleanlab``: cleanlab's label-issue detection from K-fold cross-validated models (see
 :mod:`limitlab.label_issues`).
 
+  limitlab cleanlab run --spec JSON      # the pipeline's job: every fold's labels, train the folds, detect
+  limitlab cleanlab run --params FILE --key KEY                           # the same, by hand
   limitlab cleanlab split  --labels L --folds K --fold I --seed S --out F   # one fold's labels file
-  limitlab train --spec ...                                               # train each fold (the pipeline)
-  limitlab cleanlab detect --spec JSON                                    # pred_probs -> cleanlab.json
-  limitlab cleanlab detect --params FILE --key KEY                        # the same, by hand
+  limitlab cleanlab detect --spec JSON | --params FILE --key KEY          # trained folds -> cleanlab.json
 """
 
 from __future__ import annotations
@@ -33,6 +33,12 @@ def register(sub: argparse._SubParsersAction) -> None:
     src.add_argument("--params", help="params file (with --key)")
     d.add_argument("--key", help="cleanlab job key: STUDY/<setting>/<source>_k<K>")
     d.set_defaults(func=detect_main)
+    r = actions.add_parser("run", help="split, train every fold that has not finished, then detect (one job)")
+    src = r.add_mutually_exclusive_group(required=True)
+    src.add_argument("--spec", help="cleanlab job spec as JSON (what the pipeline passes)")
+    src.add_argument("--params", help="params file (with --key)")
+    r.add_argument("--key", help="cleanlab job key: STUDY/<setting>/<source>_k<K>")
+    r.set_defaults(func=run_main)
 
 
 def split_main(args) -> int:
@@ -61,10 +67,23 @@ def resolve(args):
     return specs[args.key]
 
 
+def run_main(args) -> int:
+    from limitlab.label_issues import train_folds
+
+    spec = resolve(args)
+    trained = train_folds(spec)
+    print(f"{spec.key}: trained {len(trained)} of {spec.folds} fold(s) now, the others had finished")
+    return _detect(spec)
+
+
 def detect_main(args) -> int:
+    return _detect(resolve(args))
+
+
+def _detect(spec) -> int:
     from limitlab.label_issues import detect
 
-    out = detect(resolve(args))
+    out = detect(spec)
     auc = out["detection_auc"]
     text = f"ROC AUC {auc:.4f}, AP {out['detection_ap']:.4f}" if auc is not None else out["detection_note"]
     print(f"{out['key']}: {text}; {out['n_issues']} issues found, noise rate estimate "
