@@ -67,6 +67,20 @@ def test_every_figure_is_written_and_nonempty(smoke, capsys):
     assert hist["method_id"] in {"limit_g", "limit_l"} and hist["run"].startswith("uniform/mnist5k/uniform/")
 
 
+def test_figures_drawn_in_worker_processes_are_the_same(smoke, tmp_path):
+    """--jobs 2 (the pipeline's plot job) draws in forked workers: the same index, the same bytes, the same order,
+    and each setting's figure shows that setting (the figure tasks are built first and drawn later)."""
+    _, exp = smoke
+    one = make_figures(exp, tmp_path / "one", jobs=1)
+    two = make_figures(exp, tmp_path / "two", jobs=2)
+    assert one == two
+    for f in one["figures"]:
+        for fmt in ("png", "pdf"):
+            assert (tmp_path / "one/figures" / f[fmt]).read_bytes() == (tmp_path / "two/figures" / f[fmt]).read_bytes()
+    curves = [f for f in one["figures"] if f["kind"] == "curves"]
+    assert len({(tmp_path / "two/figures" / f["png"]).read_bytes() for f in curves}) == len(curves) == 2
+
+
 def test_figures_of_a_removed_setting_are_deleted(smoke, tmp_path):
     path, _ = smoke
     fig_dir = tmp_path / "results" / "figures"

@@ -400,8 +400,38 @@ def save_figure(fig, out_dir: Path, name: str) -> dict[str, str]:
     return paths
 
 
-def make_figures(exp: Experiment, results_dir: Path | None = None, console=None) -> dict:
-    """Draw every figure the experiment's finished runs allow; return (and write) the figure index."""
+_TASKS: list = []  # (name, kind, make, setting, info) of make_figures, read by forked workers (_draw)
+
+
+def _draw(i: int, out_dir: Path, messages: list[str]) -> tuple[str, Any, list[str]]:
+    """Draw and save figure task i: ('ok', file names) | ('none', why) | ('failed', repr, traceback); + messages."""
+    name, kind, make, setting, info = _TASKS[i]
+    start = len(messages)
+    try:
+        fig = make()
+        if fig is None:
+            return "none", info.get("why", "no data"), messages[start:]
+        return "ok", save_figure(fig, out_dir, name), messages[start:]
+    except Exception as exc:  # one broken figure must not cost the others; the command still fails at the end
+        import traceback
+
+        return "failed", (repr(exc), traceback.format_exc()), messages[start:]
+
+
+def _draw_all(out_dir: Path, messages: list[str], jobs: int) -> list:
+    """Every task of _TASKS, in order; with jobs > 1 in forked worker processes (figures are independent, and
+    saving PNG + PDF is most of the time), which inherit the tasks, so nothing needs pickling but the results."""
+    if jobs <= 1 or len(_TASKS) < 2:
+        return [_draw(i, out_dir, messages) for i in range(len(_TASKS))]
+    import functools
+    import multiprocessing
+
+    with multiprocessing.get_context("fork").Pool(min(jobs, len(_TASKS))) as pool:
+        return pool.map(functools.partial(_draw, out_dir=out_dir, messages=messages), range(len(_TASKS)), chunksize=1)
+
+
+def make_figures(exp: Experiment, results_dir: Path | None = None, console=None, jobs: int = 1) -> dict:
+    """Draw every figure the experiment's finished runs allow (``jobs`` at a time); return (and write) the index."""
     from rich.console import Console
     from rich.markup import escape
 
@@ -414,43 +444,32 @@ def make_figures(exp: Experiment, results_dir: Path | None = None, console=None)
     messages: list[str] = []
     figures: list[dict] = []
     skipped: list[dict] = []
+    _TASKS.clear()
 
     def emit(name: str, kind: str, make, setting: str | None = None, **info) -> None:
-        try:
-            fig = make()
-        except Exception as exc:  # one broken figure must not cost the others; the command still fails at the end
-            skipped.append({"name": name, "kind": kind, "setting": setting, "reason": f"failed: {exc!r}"})
-            import traceback
-
-            traceback.print_exc()
-            return
-        if fig is None:
-            skipped.append({"name": name, "kind": kind, "setting": setting, "reason": info.get("why", "no data")})
-            return
-        info.pop("why", None)
-        figures.append({"name": name, "kind": kind, "setting": setting, **save_figure(fig, out_dir, name), **info})
+        _TASKS.append((name, kind, make, setting, info))
 
     emit("fano", "fano", fano_figure, K=10, p=list(FANO_RATES))
     by_setting: dict[str, list[Cell]] = defaultdict(list)
     for c in cells:
         by_setting[c.key].append(c)
-    for key, group in by_setting.items():
+    for key, group in by_setting.items():  # the lambdas run later (_draw_all): bind the loop's values now
         tag = group[0].file_tag
-        emit(f"curves_{tag}", "curves", lambda: curves_figure(group, colors, messages), key,
+        emit(f"curves_{tag}", "curves", lambda group=group: curves_figure(group, colors, messages), key,
              why="no finished run with a history in this setting")
-        emit(f"limit_beta_{tag}", "limit_beta", lambda: limit_beta_figure(group, messages), key,
+        emit(f"limit_beta_{tag}", "limit_beta", lambda group=group: limit_beta_figure(group, messages), key,
              why="no LIMIT method with two or more finished β values in this setting")
         picked = pick_q_run(group)
         if picked is None:
             for kind in ("gradient_histograms", "confusing"):
-                skipped.append({"name": f"{kind}_{tag}", "kind": kind, "setting": key,
-                                "reason": "no evaluated q-network run (train_scores.npz) in this setting"})
+                emit(f"{kind}_{tag}", kind, lambda: None, key,
+                     why="no evaluated q-network run (train_scores.npz) in this setting")
             continue
         cell, rec = picked
         src = {"run": rec.run.key, "method_id": cell.method_id, "point": cell.selected.tag}
-        emit(f"gradient_histograms_{tag}", "gradient_histograms", lambda: gradient_histograms_figure(cell, rec),
+        emit(f"gradient_histograms_{tag}", "gradient_histograms", lambda cell=cell, rec=rec: gradient_histograms_figure(cell, rec),
              key, **src)
-        emit(f"confusing_{tag}", "confusing", lambda: confusing_figure(cell, rec), key, **src)
+        emit(f"confusing_{tag}", "confusing", lambda cell=cell, rec=rec: confusing_figure(cell, rec), key, **src)
     emit("accuracy_vs_noise", "accuracy_vs_noise", lambda: accuracy_vs_noise_figure(cells, colors),
          why="no finished cell")
     from limitlab.aggregate import cleanlab_results, detection_frame
@@ -458,6 +477,17 @@ def make_figures(exp: Experiment, results_dir: Path | None = None, console=None)
     emit("detection", "detection", lambda: detection_figure(detection_frame(cells, cleanlab_results(exp, messages))),
          why="no detection scores (no evaluated q-network run and no cleanlab result)")
 
+    for (name, kind, _, setting, info), (status, out, said) in zip(_TASKS, _draw_all(out_dir, messages, jobs)):
+        messages.extend(m for m in said if m not in messages)
+        if status == "failed":
+            print(out[1], file=sys.stderr, end="")
+            skipped.append({"name": name, "kind": kind, "setting": setting, "reason": f"failed: {out[0]}"})
+        elif status == "none":
+            skipped.append({"name": name, "kind": kind, "setting": setting, "reason": out})
+        else:
+            figures.append({"name": name, "kind": kind, "setting": setting, **out,
+                            **{k: v for k, v in info.items() if k != "why"}})
+    _TASKS.clear()
     _remove_stale(out_dir, {f[fmt] for f in figures for fmt in ("png", "pdf")})
     index = {"experiment": exp.name, "figures": figures, "skipped": skipped}
     io.write_json(out_dir / "index.json", index)

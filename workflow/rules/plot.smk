@@ -9,10 +9,10 @@ rule plot:
         index=str(RESULTS / "figures" / "index.json"),
     log:
         f"{LOGS}/plot.log",
-    threads: RES.default.cpus
+    threads: max(RES.default.cpus, 2)  # figures are independent: it runs last, when the cores are free
     resources:
         **stage_resources(RES.default),
     conda:
         "../envs/limitlab.yaml"
     shell:
-        "limitlab plot --params {input.params:q} > {log:q} 2>&1"
+        "limitlab plot --params {input.params:q} --jobs {threads} > {log:q} 2>&1"

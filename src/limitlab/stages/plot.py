@@ -12,6 +12,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--params", required=True, help="experiment params file")
     p.add_argument("--results-dir", type=Path, default=None,
                    help="output folder (default: the params' results_dir, else results/<name>)")
+    p.add_argument("--jobs", type=int, default=1, help="figures drawn at once, in worker processes (default 1)")
     p.set_defaults(func=main)
 
 
@@ -20,7 +21,7 @@ def main(args) -> int:
     from limitlab.plots import make_figures
 
     exp = P.load(args.params)
-    index = make_figures(exp, args.results_dir)
+    index = make_figures(exp, args.results_dir, jobs=args.jobs)
     # runs trained with susceptibility: true also get susceptibility_<setting> (limitlab.plots_susceptibility)
     from limitlab.plots_susceptibility import make_susceptibility_figures
 
