@@ -155,15 +155,22 @@ def stage_resources(stage) -> dict:
 
 
 def _failed(folder, spec) -> bool:
-    return markers.failed_with(folder, job_spec_json(spec.key))
+    # a stat first: the spec's JSON only for the rare cell that has a marker (planning cost per run)
+    return (Path(folder) / FAILED).is_file() and markers.failed_with(folder, job_spec_json(spec.key))
+
+
+@functools.cache
+def _cell_failed_key(key: str) -> bool:
+    spec = RUNS[key]
+    if _failed(spec.run_dir, spec) or _failed(spec.eval_dir, spec):
+        return True
+    source = RUN_BY_DIR.get(Path(spec.init_dir)) if spec.init_dir is not None else None
+    return source is not None and _cell_failed_key(source.key)
 
 
 def _cell_failed(spec) -> bool:
     """A failure marker for this spec, on the run or on its init source."""
-    if _failed(spec.run_dir, spec) or _failed(spec.eval_dir, spec):
-        return True
-    source = RUN_BY_DIR.get(Path(spec.init_dir)) if spec.init_dir is not None else None
-    return source is not None and _cell_failed(source)
+    return _cell_failed_key(spec.key)
 
 
 RUN_BY_DIR = {Path(s.run_dir): s for s in RUNS.values()}
@@ -178,7 +185,8 @@ if SKIPPED:
         _why = [m.reason for d in (RUNS[_key].run_dir, RUNS[_key].eval_dir) if (m := markers.read_marker(d))]
         print(f"  {_key}: {_why[0] if _why else 'its init source failed'}", file=sys.stderr)
 _RESUMED = [key for key, s in RUNS.items() if _OK[key]
-            and any((m := markers.read_marker(d)) and m.kind == "interrupted" for d in (s.run_dir, s.eval_dir))]
+            and any((Path(d) / INTERRUPTED).is_file() and (m := markers.read_marker(d)) and m.kind == "interrupted"
+                    for d in (s.run_dir, s.eval_dir))]
 if _RESUMED:
     print(f"limitlab: {len(_RESUMED)} cell(s) were interrupted last time (a signal or out of memory, not a "
           f"failure); they run again and resume: {', '.join(_RESUMED[:5])}{' ...' if len(_RESUMED) > 5 else ''}",
