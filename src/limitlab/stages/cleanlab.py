@@ -27,18 +27,15 @@ def register(sub: argparse._SubParsersAction) -> None:
     s.add_argument("--seed", type=int, required=True)
     s.add_argument("--out", required=True)
     s.set_defaults(func=split_main)
-    d = actions.add_parser("detect", help="out-of-sample probabilities of the trained folds -> cleanlab")
-    src = d.add_mutually_exclusive_group(required=True)
-    src.add_argument("--spec", help="cleanlab job spec as JSON (what the pipeline passes)")
-    src.add_argument("--params", help="params file (with --key)")
-    d.add_argument("--key", help="cleanlab job key: STUDY/<setting>/<source>_k<K>")
-    d.set_defaults(func=detect_main)
-    r = actions.add_parser("run", help="split, train every fold that has not finished, then detect (one job)")
-    src = r.add_mutually_exclusive_group(required=True)
-    src.add_argument("--spec", help="cleanlab job spec as JSON (what the pipeline passes)")
-    src.add_argument("--params", help="params file (with --key)")
-    r.add_argument("--key", help="cleanlab job key: STUDY/<setting>/<source>_k<K>")
-    r.set_defaults(func=run_main)
+    for action, about, func in (
+            ("detect", "out-of-sample probabilities of the trained folds -> cleanlab", detect_main),
+            ("run", "split, train every fold that has not finished, then detect (one job)", run_main)):
+        a = actions.add_parser(action, help=about)
+        src = a.add_mutually_exclusive_group(required=True)
+        src.add_argument("--spec", help="cleanlab job spec as JSON (what the pipeline passes)")
+        src.add_argument("--params", help="params file (with --key)")
+        a.add_argument("--key", help="cleanlab job key: STUDY/<setting>/<source>_k<K>")
+        a.set_defaults(func=func)
 
 
 def split_main(args) -> int:
