@@ -42,10 +42,9 @@ def susceptibility_curve(pt: Point) -> pd.DataFrame | None:
 
 def susceptibility_figure(cells: list[Cell], colors: dict):
     """The four-panel figure of one setting, or None when none of its runs tracked susceptibility."""
-    import matplotlib
+    from limitlab.plots import _setup
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt, _ = _setup()  # the same style as every other figure, whichever figures this process drew before
 
     curves = [(c, susceptibility_curve(c.selected)) for c in cells if c.selected is not None]
     curves = [(c, df) for c, df in curves if df is not None]
