@@ -89,7 +89,7 @@ def train_process(snakemake_pid: int) -> int | None:
 
 
 def scenario(name: str, work: Path, repo: Path, timeout: float = 600) -> dict:
-    for folder in ("data/runs", "data/eval", "results", "logs", ".snakemake"):
+    for folder in ("data/runs", "data/eval", "data/jobs", "results", "logs", ".snakemake"):
         shutil.rmtree(work / folder, ignore_errors=True)
     proc = subprocess.Popen([*SNAKEMAKE, "all"], cwd=work, env=env(repo), start_new_session=True,
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)

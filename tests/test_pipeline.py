@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import math
 import re
+import shutil
 import time
 from pathlib import Path
 
@@ -201,4 +202,11 @@ def test_failed_cell_fails_only_its_downstream(tmp_path):
     check(run(cmd, repo, timeout=600))
     assert (repo / bad.run_dir / "model.pt").is_file() and (repo / init.run_dir / "model.pt").is_file()
     assert not marker.exists()
+    assert (repo / ok.run_dir / "model.pt").stat().st_mtime_ns == ok_mtime
+
+    # a run's evaluation deleted by hand: as with any Snakemake intermediate, nothing reruns by itself; the
+    # documented recipe, --forcerun run, runs every job, and each redoes only what is missing (here: no training)
+    shutil.rmtree(repo / ok.eval_dir)
+    check(run([*cmd[:-2], "--forcerun", "run", "--", "all"], repo, timeout=600))
+    assert (repo / ok.eval_dir / "bootstrap.json").is_file()
     assert (repo / ok.run_dir / "model.pt").stat().st_mtime_ns == ok_mtime
