@@ -131,9 +131,12 @@ def test_params_edited_after_planning_are_refused(prepared, capsys):
     assert shards.specs_sha256(shards.split(specs, 4)["n4-00000"], {Path(s.run_dir): s for s in specs})
 
 
-def test_sigkill_leaves_the_run_marked_interrupted_and_the_next_job_resumes(tmp_path):
+@pytest.mark.parametrize("sig, returncode, marked", [(signal.SIGKILL, -9, 137), (signal.SIGTERM, 143, 143),
+                                                     (signal.SIGINT, 130, 130)])
+def test_a_killed_job_leaves_the_run_marked_interrupted_and_the_next_job_resumes(sig, returncode, marked, tmp_path):
     """SIGKILL (the OOM killer, a hard limit) gives Python no chance to write anything: the marker written
-    when the run started says what happened, and the next job resumes the run from its last epoch."""
+    when the run started says what happened. SIGTERM (preemption, scancel) and Ctrl-C mark the run with their
+    status and end the job. Either way the next job resumes the run from its last epoch."""
     methods = [{"id": "ce", "method": "ce"}]
     path = write_params(tmp_path, methods, epochs=40)
     tiny_data.prepare(tmp_path / "data", P.load(path))
@@ -146,11 +149,11 @@ def test_sigkill_leaves_the_run_marked_interrupted_and_the_next_job_resumes(tmp_
     deadline = time.time() + 300
     while not last.is_file() and proc.poll() is None and time.time() < deadline:
         time.sleep(0.05)
-    proc.send_signal(signal.SIGKILL)
-    proc.wait()
+    proc.send_signal(sig)
+    assert proc.wait(120) == returncode
     assert last.is_file() and not (Path(spec.run_dir) / "result.json").exists(), "killed too late"
     marker = markers.read_marker(spec.run_dir)
-    assert marker.kind == "interrupted" and marker.exit_status == 137
+    assert marker.kind == "interrupted" and marker.exit_status == marked
     assert "the next run resumes it" in marker.reason
     assert not (tmp_path / "jobs/n1-00000.json").exists()
     assert main(cmd[3:]) == 0
