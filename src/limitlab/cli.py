@@ -14,7 +14,7 @@ import signal
 import sys
 
 from limitlab import __version__
-from limitlab.errors import LimitlabError
+from limitlab.errors import LimitlabError, Terminated
 
 # Stage modules in pipeline order; each has register(subparsers).
 STAGES = ["params", "download", "corrupt", "run", "train", "evaluate", "bootstrap", "aggregate", "plot", "cleanlab",
@@ -52,23 +52,15 @@ def print_error(message: str) -> None:
 WRITE_ERRNOS = {errno.ENOSPC, errno.EDQUOT, errno.EACCES, errno.EPERM, errno.EROFS}
 
 
-class Terminated(BaseException):
-    """SIGTERM (preemption, scancel, a time limit): raised so that temporary files are cleaned up on the way out."""
-
-
 def _raise_terminated(signum, frame):
     raise Terminated
-
-
-def _out_of_memory(exc: BaseException) -> bool:
-    return isinstance(exc, MemoryError) or type(exc).__name__ == "OutOfMemoryError"  # torch.cuda.OutOfMemoryError
 
 
 def main(argv: list[str] | None = None) -> int:
     """Exit statuses: 0 done; 2 a LimitlabError (bad input, a refused or diverged run: it would repeat);
     1 a bug (traceback); 130 Ctrl-C, 143 SIGTERM, 75 out of memory: interruptions, which the pipeline resumes
     instead of marking the cell failed (limitlab.markers)."""
-    from limitlab.markers import EXIT_OUT_OF_MEMORY
+    from limitlab.markers import EXIT_OUT_OF_MEMORY, out_of_memory
 
     parser = build_parser()
     args = parser.parse_args(argv)
@@ -96,7 +88,7 @@ def main(argv: list[str] | None = None) -> int:
         print_error(escape(str(write_error(exc.filename or "(unknown path)", exc))))
         return 2
     except Exception as exc:
-        if not _out_of_memory(exc):
+        if not out_of_memory(exc):
             raise
         from rich.markup import escape
 

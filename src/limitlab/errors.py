@@ -10,5 +10,11 @@ class LimitlabError(Exception):
     """An error caused by the user's input or environment, with a message meant for them."""
 
 
+class Terminated(BaseException):
+    """SIGTERM (preemption, scancel, a time limit), raised by the command line's signal handler so that temporary
+    files are cleaned up on the way out. Defined here, not in limitlab.cli, so that ``python -m limitlab.cli``
+    (which runs that module as __main__) and the code that catches it share one class."""
+
+
 class DivergedError(LimitlabError):
     """Training produced a non-finite loss; nothing was checkpointed from the bad step."""

@@ -26,7 +26,6 @@ cross-validation, then ``cleanlab.filter.find_label_issues`` and ``cleanlab.rank
 
 from __future__ import annotations
 
-import json
 from dataclasses import replace
 from pathlib import Path
 
@@ -76,23 +75,19 @@ def train_folds(spec: CleanlabSpec) -> list[str]:
     torch start-up for all K folds). A fold counts as finished when its ``done.json`` (:mod:`limitlab.shards`)
     matches its spec and its labels file is unchanged; an unfinished fold resumes from its ``state/``. Returns
     the keys of the folds trained now."""
-    from limitlab.shards import DONE, spec_sha256
+    from limitlab.shards import DONE, read_done, spec_sha256
     from limitlab.train import train
 
+    setting_labels = io.load_npz(spec.labels_path, "labels file")
     trained = []
     for i, fold in enumerate(spec.fold_specs):
-        labels = fold_labels(io.load_npz(spec.labels_path, "labels file"), spec.folds, i, spec.seed)
+        labels = fold_labels(setting_labels, spec.folds, i, spec.seed)
         path, done_path = Path(fold.labels_path), Path(fold.run_dir) / DONE
         old = io.load_npz(path, "fold labels file") if path.is_file() else None
         if old is None or set(old) != set(labels) or any(not np.array_equal(old[k], labels[k]) for k in labels):
             io.save_npz(path, make_parents=True, **labels)
             done_path.unlink(missing_ok=True)  # new labels: the fold's model is stale
-        try:
-            done = json.loads(done_path.read_text()) if done_path.is_file() else {}
-        except ValueError:
-            done = {}
-        if done.get("spec_sha256") == spec_sha256(fold) and done.get("train") is True \
-                and (Path(fold.run_dir) / "model.pt").is_file():
+        if read_done(fold).get("train") is True and (Path(fold.run_dir) / "model.pt").is_file():
             continue
         done_path.unlink(missing_ok=True)
         train(fold)

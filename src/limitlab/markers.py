@@ -35,6 +35,22 @@ INTERRUPT_STATUSES = {
 }
 
 
+def out_of_memory(exc: BaseException) -> bool:
+    """Whether an exception means the process ran out of (host or GPU) memory: an interruption, not a failure."""
+    return isinstance(exc, MemoryError) or type(exc).__name__ == "OutOfMemoryError"  # torch.cuda.OutOfMemoryError
+
+
+def write_marker(folder: str | Path, kind: str, exit_status: int, spec: dict, note: str | None = None) -> Path:
+    """Write ``failed.json`` (kind 'failed') or ``interrupted.json`` in ``folder`` atomically: the Python side of
+    what :func:`guard_shell` writes, with an optional note."""
+    from limitlab import io
+
+    data = {"exit_status": exit_status, "spec": spec}
+    if note:
+        data["note"] = note
+    return io.write_json(Path(folder) / (FAILED if kind == "failed" else INTERRUPTED), data)
+
+
 def guard_shell(command: str) -> str:
     """Snakemake shell of a per-cell job: run ``command`` (it may use "$spec") with its output in {log}.
 

@@ -38,7 +38,7 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 
 from limitlab import io, markers
-from limitlab.errors import LimitlabError
+from limitlab.errors import LimitlabError, Terminated
 
 DONE = "done.json"  # in run_dir: the spec's hash and the stages that finished for it
 STAGE_TIMES = "stage_timing.json"  # in eval_dir: wall seconds of train / evaluate / bootstrap (not DVC-tracked)
@@ -183,21 +183,14 @@ def run_one(spec, uses_q: bool, bootstrap: dict, by_dir: dict | None = None) -> 
 
 
 def _marker(folder, kind: str, status: int, spec, note: str | None = None) -> None:
-    data = {"exit_status": status, "spec": spec.model_dump(mode="json")}
-    if note:
-        data["note"] = note
-    io.write_json(Path(folder) / (markers.FAILED if kind == "failed" else markers.INTERRUPTED), data)
+    markers.write_marker(folder, kind, status, spec.model_dump(mode="json"), note)
 
 
-def _out_of_memory(exc: BaseException) -> bool:
-    return isinstance(exc, MemoryError) or type(exc).__name__ == "OutOfMemoryError"  # torch.cuda.OutOfMemoryError
-
-
-def run_job(specs: Sequence, uses_q, bootstrap: dict, logs: Path, all_specs: Sequence,
+def run_job(specs: Sequence, uses_q, bootstrap: dict, logs: Path, by_dir: dict,
             retry_failed: bool = False) -> tuple[list[dict], int]:
     """Run a job's runs in order (see the module docstring). Each run's output goes to ``logs/<key>.log``.
-    Returns (one status entry per run, the job's exit status: 0, or 75 when a run ran out of memory)."""
-    by_dir = {Path(s.run_dir): s for s in all_specs}
+    ``by_dir``: run_dir -> spec of every run of the grid (init sources). Returns (one status entry per run, the
+    job's exit status: 0, or 75 when a run ran out of memory)."""
     entries, status = [], 0
     for spec in specs:
         why = skip_reason(spec, by_dir, retry_failed)
@@ -228,12 +221,12 @@ def run_job(specs: Sequence, uses_q, bootstrap: dict, logs: Path, all_specs: Seq
             except (KeyboardInterrupt, SystemExit):
                 _marker(spec.run_dir, "interrupted", 130, spec)
                 raise
+            except Terminated:  # SIGTERM (limitlab.errors): preemption, scancel, a time limit
+                _marker(spec.run_dir, "interrupted", 143, spec)
+                raise
             except BaseException as exc:  # noqa: BLE001 - a bug in one run must not stop the others
-                if type(exc).__name__ == "Terminated":  # SIGTERM (limitlab.cli): preemption, scancel, time limit
-                    _marker(spec.run_dir, "interrupted", 143, spec)
-                    raise
                 traceback.print_exc()
-                if _out_of_memory(exc):
+                if markers.out_of_memory(exc):
                     outcome, code = "interrupted", markers.EXIT_OUT_OF_MEMORY
                 else:
                     outcome, code = "failed", 1

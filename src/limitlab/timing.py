@@ -16,6 +16,8 @@ from pathlib import Path
 
 import pandas as pd
 
+from limitlab.shards import STAGE_TIMES
+
 COLUMNS = ["stage", "jobs", "wall_total_s", "wall_median_s", "cpu_total_s", "peak_rss_mb"]
 
 
@@ -64,7 +66,7 @@ def run_stage_rows(eval_dirs: list[Path]) -> pd.DataFrame:
     """One row per (run, stage that ran) from eval_dir/stage_timing.json: stage 'run: train' etc."""
     rows = []
     for eval_dir in eval_dirs:
-        path = Path(eval_dir) / "stage_timing.json"
+        path = Path(eval_dir) / STAGE_TIMES
         try:
             times = json.loads(path.read_text()) if path.is_file() else {}
         except ValueError:

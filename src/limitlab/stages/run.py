@@ -46,7 +46,7 @@ def main(args) -> int:
                             "(the params file was edited meanwhile): run snakemake again")
     bootstrap = exp.bootstrap.model_dump()
     entries, status = shards.run_job(runs, lambda s: REGISTRY[s.method.method].uses_q, bootstrap, args.logs,
-                                     specs, retry_failed=args.retry_failed)
+                                     by_dir, retry_failed=args.retry_failed)
     counts = {k: sum(e["status"] == k for e in entries) for k in ("ok", "failed", "skipped", "interrupted")}
     print(f"job {args.job}: " + ", ".join(f"{v} {k}" for k, v in counts.items() if v))
     if status:
