@@ -263,7 +263,8 @@ def fake(run, epochs: int, acc: float, zeta: float, final_test: float, val: floa
                   DELTA: zeta, ZETA: zeta, "time_s": 0.1}).to_csv(d / "history.csv", index=False)
 
 
-def test_aggregate_reports_susceptibility_rows(tmp_path):
+def fake_gr_experiment(tmp_path):
+    """CE and a 3-point GR grid at p = 0.8 with faked finished runs (history with susceptibility columns)."""
     exp = P.validate({"name": "fake", "data_dir": str(tmp_path / "data"), "results_dir": str(tmp_path / "results"),
                       "studies": [{"id": "u", "dataset": {"name": "mnist"}, "noise": {"model": "uniform", "p": [0.8]},
                                    "seeds": [42], "methods": [
@@ -275,6 +276,11 @@ def test_aggregate_reports_susceptibility_rows(tmp_path):
     fake(by_beta[1.0], 3, acc=0.75, zeta=0.2, final_test=0.70, val=0.26)     # Region 1 → chosen by ζ
     fake(by_beta[2.0], 3, acc=0.30, zeta=0.1, final_test=0.80, val=0.27)     # not trainable (Region 3)
     fake(by_beta[8.0], 3, acc=0.90, zeta=0.8, final_test=0.40, val=0.28)     # best noisy val, Region 2
+    return exp
+
+
+def test_aggregate_reports_susceptibility_rows(tmp_path):
+    exp = fake_gr_experiment(tmp_path)
     summary = aggregate(exp)
     cells = {c.method_id: c for c in summary.cells}
     assert cells["gr"].selected.point["beta"] == 8.0  # the ordinary row is untouched
@@ -298,3 +304,25 @@ def test_aggregate_reports_susceptibility_rows(tmp_path):
     figures = make_susceptibility_figures(exp)
     assert [f["name"] for f in figures] == ["susceptibility_mnist_uniform_p80_nall"]
     assert (tmp_path / "results" / "figures" / "susceptibility_mnist_uniform_p80_nall.png").stat().st_size > 10_000
+
+
+def test_susceptibility_figure_has_the_plot_style_in_a_fresh_process(tmp_path):
+    """`limitlab plot --jobs 2` draws the other figures in worker processes, so the process that draws the
+    susceptibility figures may have drawn nothing before: the figure must set the shared style itself (same
+    bytes as in a process that drew other figures first)."""
+    import subprocess
+    import sys
+
+    from limitlab.plots import _setup
+
+    exp = fake_gr_experiment(tmp_path)
+    aggregate(exp)
+    _setup()
+    make_susceptibility_figures(exp)
+    png = tmp_path / "results" / "figures" / "susceptibility_mnist_uniform_p80_nall.png"
+    styled = png.read_bytes()
+    png.unlink()
+    code = ("import sys; from limitlab import params as P; from limitlab.plots_susceptibility import "
+            "make_susceptibility_figures; make_susceptibility_figures(P.validate(__import__('json').loads(sys.argv[1]), 'x'))")
+    subprocess.run([sys.executable, "-c", code, exp.model_dump_json()], check=True, capture_output=True)
+    assert png.read_bytes() == styled
