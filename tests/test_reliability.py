@@ -119,7 +119,8 @@ def _train_process(spec, log: Path) -> subprocess.Popen:
     spec_file = log.with_suffix(".json")
     spec_file.write_text(spec.model_dump_json())
     return subprocess.Popen([sys.executable, "-m", "limitlab.cli", "train", "--spec", f"@{spec_file}"],
-                            stdout=log.open("w"), stderr=subprocess.STDOUT, env={**os.environ, "PYTHONUNBUFFERED": "1"})
+                            stdout=log.open("w"), stderr=subprocess.STDOUT, env={**os.environ, "PYTHONUNBUFFERED": "1"},
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))  # see test_run_jobs
 
 
 @pytest.mark.parametrize("sig, status", [(signal.SIGTERM, 143), (signal.SIGINT, 130), (signal.SIGKILL, -9)])

@@ -143,7 +143,10 @@ def test_a_killed_job_leaves_the_run_marked_interrupted_and_the_next_job_resumes
     (spec,) = [r.spec for r in P.load(path).runs]
     cmd = [sys.executable, "-m", "limitlab.cli", "run", "--params", str(path), "--job", "n1-00000",
            "--logs", str(tmp_path / "logs"), "--out", str(tmp_path / "jobs/n1-00000.json")]
+    # SIG_DFL for SIGINT in the child: a test run started in the background (nohup ... &) ignores SIGINT, and a
+    # child inherits that, so Python would never raise KeyboardInterrupt
     proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
                             env={**os.environ, "PYTHONPATH": str(Path(__file__).parents[1] / "src")})
     last = Path(spec.run_dir) / "state" / "last.pt"
     deadline = time.time() + 300
