@@ -21,7 +21,8 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "src"))
 
-from limitlab import params as P  # noqa: E402
+from limitlab.experiment import params_file as P  # noqa: E402
+from limitlab.experiment.grid import runs_of
 
 
 def plan(params_file: Path, profile: str | None) -> tuple[float, float, dict[str, int]]:
@@ -50,7 +51,7 @@ def main() -> None:
     print("| --- | --- | --- | --- | --- | --- |")
     for f in files:
         f = f.resolve()
-        runs = len(P.load(f).runs)
+        runs = len(runs_of(P.load(f)))
         best = [plan(f, args.profile) for _ in range(args.repeats)]
         wall, cpu = min(b[0] for b in best), min(b[1] for b in best)
         counts = best[0][2]

@@ -27,6 +27,7 @@ from pathlib import Path
 
 import numpy as np
 import yaml
+from limitlab.experiment.grid import runs_of
 
 STUDY = {"id": "u", "dataset": {"name": "mnist5k"}, "noise": {"model": "uniform", "p": [0.5]}, "n": [200],
          "seeds": [1], "training": {"epochs": 2, "batch_size": 64, "threads": 1, "device": "cpu", "patience": None},
@@ -68,9 +69,9 @@ class Bench:
         return path
 
     def spec_file(self, method_id: str, name: str, **update) -> Path:
-        code = ("import sys, json; from limitlab import params as P; "
+        code = ("import sys, json; from limitlab.experiment import params_file as P; from limitlab.experiment.grid import runs_of; "
                 f"exp = P.load({str(self.work / 'base.yaml')!r}); "
-                f"s = next(r.spec for r in exp.runs if r.spec.method_id == {method_id!r}); "
+                f"s = next(r.spec for r in runs_of(exp) if r.spec.method_id == {method_id!r}); "
                 f"print(s.model_copy(update=json.loads({json.dumps(json.dumps(update))})).model_dump_json())")
         out = subprocess.run([sys.executable, "-c", code], cwd=self.work, env=self.env, capture_output=True,
                              text=True, check=True).stdout
@@ -81,7 +82,7 @@ class Bench:
     def prepare(self) -> None:
         self.params("base", STUDY)
         code = ("import sys; sys.path.insert(0, 'tests_helpers'); import tiny_data; from pathlib import Path; "
-                "from limitlab import params as P; tiny_data.prepare(Path.cwd() / 'data', P.load('base.yaml'))")
+                "from limitlab.experiment import params_file as P; tiny_data.prepare(Path.cwd() / 'data', P.load('base.yaml'))")
         helpers = self.work / "tests_helpers"
         helpers.mkdir()
         shutil.copy(Path(__file__).resolve().parents[1] / "tests" / "tiny_data.py", helpers)

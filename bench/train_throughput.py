@@ -25,11 +25,12 @@ from rich.table import Table
 from torch.utils.data import DataLoader, Dataset
 from torchvision import transforms
 
-from limitlab import datasets, models
-from limitlab.loading import ImageTensors, Split
+from limitlab.data import datasets
+from limitlab.training import networks as models
+from limitlab.training.batches import ImageTensors, Split
 from limitlab.methods import REGISTRY, Context
-from limitlab.params import TrainingConfig
-from limitlab.train import adam, train_epoch
+from limitlab.experiment.schema import TrainingConfig
+from limitlab.training.loop import adam, train_epoch
 
 N = 48_000
 BATCH = 256

@@ -11,8 +11,9 @@ from pathlib import Path
 
 import yaml
 
-from limitlab import params as P
+from limitlab.experiment import params_file as P
 from limitlab.methods import REGISTRY
+from limitlab.experiment.grid import runs_of
 
 REPO = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent  # the venv running pytest has snakemake, dvc and limitlab
@@ -78,7 +79,7 @@ def report_outputs(exp) -> list[Path]:
 
 def missing_outputs(repo: Path, params_file: str) -> list[str]:
     exp = P.load(repo / params_file)
-    files = [f for run in exp.runs for f in run_outputs(run.spec)] + report_outputs(exp)
+    files = [f for run in runs_of(exp) for f in run_outputs(run.spec)] + report_outputs(exp)
     return [str(f) for f in files if not (repo / f).is_file()]
 
 
@@ -102,4 +103,4 @@ def check(result: subprocess.CompletedProcess, expect_ok: bool = True) -> str:
 
 
 def mtimes(repo: Path, exp, filename: str, where: str = "run_dir") -> dict[str, int]:
-    return {run.key: (repo / getattr(run.spec, where) / filename).stat().st_mtime_ns for run in exp.runs}
+    return {run.key: (repo / getattr(run.spec, where) / filename).stat().st_mtime_ns for run in runs_of(exp)}

@@ -10,12 +10,14 @@ import pandas as pd
 import pytest
 import yaml
 
-from limitlab import params as P
-from limitlab.aggregate import aggregate, build_cells
+from limitlab.experiment import params_file as P
+from limitlab.experiment.schema import Experiment
+from limitlab.report.aggregate import aggregate, build_cells
 from limitlab.cli import main
+from limitlab.experiment.grid import runs_of
 
 
-def experiment(tmp: Path, studies: list[dict]) -> P.Experiment:
+def experiment(tmp: Path, studies: list[dict]) -> Experiment:
     return P.validate({"name": "fake", "data_dir": str(tmp / "data"), "results_dir": str(tmp / "results"),
                        "studies": studies}, "test params")
 
@@ -46,8 +48,8 @@ def fake_run(run, val: float, test: float, *, auc: float | None = None, boot_std
                       "time_s": 0.1}).to_csv(Path(spec.run_dir) / "history.csv", index=False)
 
 
-def runs_of(exp, method_id, **point):
-    return [r for r in exp.runs if r.spec.method_id == method_id and all(r.spec.point.get(k) == v for k, v in point.items())]
+def method_runs(exp, method_id, **point):
+    return [r for r in runs_of(exp) if r.spec.method_id == method_id and all(r.spec.point.get(k) == v for k, v in point.items())]
 
 
 def flatten(d: dict, prefix: str = "") -> dict:
@@ -64,10 +66,10 @@ def cell(cells, method_id):
 
 def test_selects_by_validation_never_by_test(tmp_path):
     exp = experiment(tmp_path, [study()])
-    fake_run(runs_of(exp, "ce")[0], 0.5, 0.6, boot_std=0.01)
+    fake_run(method_runs(exp, "ce")[0], 0.5, 0.6, boot_std=0.01)
     # β=1 is best on validation, β=10 would be best on test: a selection that peeked at test reports 0.95.
     for beta, val, test in ((0.0, 0.40, 0.70), (1.0, 0.45, 0.80), (10.0, 0.30, 0.95)):
-        fake_run(runs_of(exp, "limit_g", beta=beta)[0], val, test, auc=0.9, boot_std=0.02)
+        fake_run(method_runs(exp, "limit_g", beta=beta)[0], val, test, auc=0.9, boot_std=0.02)
     summary = aggregate(exp)
     c = cell(summary.cells, "limit_g")
     assert c.selected.point == {"beta": 1.0}
@@ -82,12 +84,12 @@ def test_selects_by_validation_never_by_test(tmp_path):
 
 def test_selection_uses_the_mean_over_seeds(tmp_path):
     exp = experiment(tmp_path, [study(seeds=[42, 43])])
-    for r in runs_of(exp, "ce"):
+    for r in method_runs(exp, "ce"):
         fake_run(r, 0.5, 0.5)
     # β=0 has the single best seed (0.9) but the lower mean (0.5 < 0.6).
     vals = {0.0: (0.9, 0.1), 1.0: (0.6, 0.6), 10.0: (0.2, 0.2)}
     for beta, pair in vals.items():
-        for r, v in zip(runs_of(exp, "limit_g", beta=beta), pair):
+        for r, v in zip(method_runs(exp, "limit_g", beta=beta), pair):
             fake_run(r, v, 0.1 * (1 + beta))
     c = cell(build_cells(exp), "limit_g")
     assert c.selected.point == {"beta": 1.0}
@@ -96,7 +98,7 @@ def test_selection_uses_the_mean_over_seeds(tmp_path):
 def test_error_is_seed_std_with_ddof1_or_bootstrap_std(tmp_path):
     exp = experiment(tmp_path / "a", [study(seeds=[42, 43, 44], methods=[{"method": "ce"}])])
     tests = [0.90, 0.93, 0.97]
-    for r, t in zip(exp.runs, tests):
+    for r, t in zip(runs_of(exp), tests):
         fake_run(r, 0.5, t, boot_std=0.5)  # bootstrap ignored with several seeds
     c = cell(aggregate(exp).cells, "ce")
     assert c.stats["error"] == "seed_std" and c.stats["n_seeds"] == 3
@@ -105,7 +107,7 @@ def test_error_is_seed_std_with_ddof1_or_bootstrap_std(tmp_path):
     assert "ddof = 1" in (tmp_path / "a" / "results" / "table.md").read_text()
 
     exp1 = experiment(tmp_path / "b", [study(methods=[{"method": "ce"}])])
-    fake_run(exp1.runs[0], 0.5, 0.9, boot_std=0.0123)
+    fake_run(runs_of(exp1)[0], 0.5, 0.9, boot_std=0.0123)
     c1 = cell(aggregate(exp1).cells, "ce")
     assert c1.stats["error"] == "bootstrap_std" and c1.stats["test_acc_std"] == pytest.approx(0.0123)
     assert "bootstrap resamples" in (tmp_path / "b" / "results" / "table.md").read_text()
@@ -115,7 +117,7 @@ def test_missing_diverged_and_empty_history_still_render(tmp_path, capsys):
     exp = experiment(tmp_path, [study(noise={"model": "uniform", "p": [0.5, 0.8]},
                                       methods=[{"method": "ce", "label": "CE"}, {"method": "mae", "label": "MAE"},
                                                {"id": "limit_g", "method": "limit", "beta": [0.0, 1.0]}])])
-    by = lambda m, p, **pt: [r for r in runs_of(exp, m, **pt) if r.spec.p == p]  # noqa: E731
+    by = lambda m, p, **pt: [r for r in method_runs(exp, m, **pt) if r.spec.p == p]  # noqa: E731
     fake_run(by("ce", 0.5)[0], 0.5, 0.6, boot_std=0.01)
     fake_run(by("ce", 0.8)[0], 0.3, 0.4, boot_std=0.01, history=False)
     (Path(by("ce", 0.8)[0].spec.run_dir) / "history.csv").write_text("")           # empty history
@@ -161,7 +163,7 @@ def test_nothing_trained_does_not_crash(tmp_path):
 def test_metric_keys_have_no_dots_and_follow_params(tmp_path):
     s = study(noise={"model": "uniform", "p": [0.5, 0.89]}, n=[1000, "all"], dataset={"name": "mnist", "val_ratio": 0.25})
     exp = experiment(tmp_path, [s])
-    for r in exp.runs:
+    for r in runs_of(exp):
         fake_run(r, 0.5, 0.6, auc=0.99 if r.spec.method_id == "limit_g" else None, boot_std=0.01)
     aggregate(exp)
     keys = flatten(json.loads((tmp_path / "results" / "metrics.json").read_text()))
@@ -181,7 +183,7 @@ def test_colliding_studies_get_their_id_in_keys(tmp_path):
     a = study(id="a", methods=[{"method": "ce"}])
     b = study(id="b", methods=[{"method": "ce"}], model={"arch": "mlp4"})
     exp = experiment(tmp_path, [a, b])
-    for r in exp.runs:
+    for r in runs_of(exp):
         fake_run(r, 0.5, 0.6 if r.spec.study == "a" else 0.7, boot_std=0.01)
     aggregate(exp)
     keys = flatten(json.loads((tmp_path / "results" / "metrics.json").read_text()))
@@ -192,7 +194,7 @@ def test_colliding_studies_get_their_id_in_keys(tmp_path):
 def test_paper_numbers_beside_ours(tmp_path):
     # MNIST p = 0.5, n = all: Table 4's second group (methods.md §7.2, with std)
     exp = experiment(tmp_path, [study(noise={"model": "uniform", "p": [0.5]})])
-    fake_run(runs_of(exp, "ce")[0], 0.5, 0.962, boot_std=0.01)
+    fake_run(method_runs(exp, "ce")[0], 0.5, 0.962, boot_std=0.01)
     aggregate(exp)
     table = pd.read_csv(tmp_path / "results" / "table.csv").set_index("method_id")
     assert table.loc["ce", "paper_test_acc_pct"] == 97.2 and table.loc["ce", "paper_source"] == "Table 4"
@@ -204,7 +206,7 @@ def test_paper_numbers_beside_ours(tmp_path):
 
 def test_paper_numbers_at_p80_come_from_table1_third_group(tmp_path):
     exp = experiment(tmp_path, [study(n=[1000, "all"])])
-    for run in runs_of(exp, "ce"):
+    for run in method_runs(exp, "ce"):
         fake_run(run, 0.3, 0.26, boot_std=0.01)
     aggregate(exp)
     table = pd.read_csv(tmp_path / "results" / "table.csv")
@@ -216,7 +218,7 @@ def test_paper_numbers_at_p80_come_from_table1_third_group(tmp_path):
 
 
 def test_mnist_paper_columns_are_p0_p50_p80():
-    from limitlab.paper_numbers import lookup
+    from limitlab.report.paper_numbers import lookup
     assert lookup("mnist", "uniform", 0.5, 1000, "ce").mean == 71.8
     assert lookup("mnist", "uniform", 0.5, 1000, "ce").std == 4.3
     assert lookup("mnist", "uniform", 0.8, 1000, "ce").mean == 27.0
@@ -232,7 +234,7 @@ def test_cli(tmp_path, capsys):
                 "studies": [study(methods=[{"method": "ce", "label": "CE"}])]}
     path = tmp_path / "p.yaml"
     path.write_text(yaml.safe_dump(exp_dict, allow_unicode=True))
-    fake_run(P.load(path).runs[0], 0.5, 0.9, boot_std=0.01)
+    fake_run(runs_of(P.load(path))[0], 0.5, 0.9, boot_std=0.01)
     assert main(["aggregate", "--params", str(path)]) == 0
     out = capsys.readouterr().out
     assert "90.0 ± 1.0" in out and "87.2" in out  # ours, and the paper's number beside it (Table 1, p = 0.8)
@@ -242,7 +244,7 @@ def test_cli(tmp_path, capsys):
 
 def test_a_diverged_run_competes_and_is_marked(tmp_path):
     exp = experiment(tmp_path, [study(noise={"model": "uniform", "p": [0.5]})])
-    runs = runs_of(exp, "limit_g")
+    runs = method_runs(exp, "limit_g")
     for i, run in enumerate(runs):
         fake_run(run, 0.5 + 0.1 * i, 0.8, boot_std=0.01)
     # the best-validation point diverged after its best epoch: its result is kept, selected and marked

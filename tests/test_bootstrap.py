@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from limitlab import io
-from limitlab.bootstrap import bootstrap_accuracy
+from limitlab.evaluation.bootstrap import bootstrap_accuracy
 from limitlab.cli import main
 
 

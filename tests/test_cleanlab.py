@@ -1,4 +1,4 @@
-"""cleanlab beside LIMIT (limitlab.label_issues): stratified folds, out-of-sample probabilities from fold models
+"""cleanlab beside LIMIT (limitlab.evaluation.cleanlab_detection): stratified folds, out-of-sample probabilities from fold models
 trained by the one training loop, cleanlab's outputs next to the truth; and the params layout keyed by id that
 lets `dvc exp run -S` address studies and methods by name."""
 
@@ -14,12 +14,13 @@ import torch
 import yaml
 
 from limitlab import io
-from limitlab import params as P
+from limitlab.experiment import params_file as P
 from limitlab.cli import main
 from limitlab.errors import LimitlabError
-from limitlab.grid import cleanlab_specs
-from limitlab.label_issues import detect, fold_labels, fold_positions, realised_noise_matrix, write_fold
-from limitlab.train import build_networks, load_run_data, predict, train
+from limitlab.experiment.grid import cleanlab_specs
+from limitlab.evaluation.cleanlab_detection import detect, fold_labels, fold_positions, realised_noise_matrix, write_fold
+from limitlab.training.loop import build_networks, load_run_data, predict, train
+from limitlab.experiment.grid import runs_of
 from tiny_data import experiment, prepare
 
 REPO = Path(__file__).resolve().parents[1]
@@ -37,8 +38,8 @@ def test_mapping_layout_gives_the_same_runs_as_the_list_layout():
     as_list["studies"] = [study]
     a = P.validate(as_list, "list layout")
     b = P.load(REPO / "params/smoke.yaml")
-    assert [r.spec for r in a.runs] == [r.spec for r in b.runs]
-    assert {r.spec.method_id for r in b.runs} >= {"ce", "mae", "gce", "ce_gn", "limit_g", "limit_g_init"}
+    assert [r.spec for r in runs_of(a)] == [r.spec for r in runs_of(b)]
+    assert {r.spec.method_id for r in runs_of(b)} >= {"ce", "mae", "gce", "ce_gn", "limit_g", "limit_g_init"}
     assert b.studies[0].id == "uniform"
 
 
@@ -74,7 +75,7 @@ def test_cleanlab_specs_one_job_per_setting_with_k_fold_runs():
     specs = cleanlab_specs(exp)
     assert [s.key for s in specs] == ["uniform/mnist5k/uniform/p50/n300/s42/ce_k3",
                                       "uniform/mnist5k/uniform/p80/n300/s42/ce_k3"]
-    ce = next(r.spec for r in exp.runs if r.spec.method_id == "ce" and r.spec.p == 0.5)
+    ce = next(r.spec for r in runs_of(exp) if r.spec.method_id == "ce" and r.spec.p == 0.5)
     for i, fold in enumerate(specs[0].fold_specs):
         assert fold.training == ce.training and fold.method == ce.method and fold.seed == ce.seed
         assert fold.labels_path == Path("data/cv") / specs[0].key / f"fold{i}" / "labels.npz"
@@ -174,7 +175,7 @@ def test_detect_is_deterministic_and_cli_by_spec(detected, capsys):
 
 def test_aggregate_puts_cleanlab_beside_limit_in_the_detection_table(detected):
     """table.md's detection section, detection.csv and metrics.json carry cleanlab's numbers for its setting."""
-    from limitlab.aggregate import aggregate, cleanlab_results
+    from limitlab.report.aggregate import aggregate, cleanlab_results
 
     spec, out, exp = detected
     (row,) = cleanlab_results(exp)

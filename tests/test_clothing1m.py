@@ -9,9 +9,12 @@ import pytest
 import torch
 from PIL import Image
 
-from limitlab import datasets, noise, params as P
-from limitlab.grid import dataset_path
-from limitlab.train import load_run_data, train
+from limitlab.data import datasets
+from limitlab.data import noise_all as noise
+from limitlab.experiment import params_file as P
+from limitlab.experiment.paths import dataset_path
+from limitlab.training.loop import load_run_data, train
+from limitlab.experiment.grid import runs_of
 
 
 def _write_lists(root, rng):
@@ -41,7 +44,7 @@ def clothing(tmp_path):
     datasets.download("clothing1m", tmp_path / "raw", out, clothing1m_root=root)
     canon = datasets.load_canonical(out)
     labels = noise.fixed_split(canon.train_y, canon.fixed_val_index, 14, seed=42)
-    spec = exp.runs[0].spec
+    spec = runs_of(exp)[0].spec
     spec.labels_path.parent.mkdir(parents=True)
     noise.write_labels(spec.labels_path, labels)
     return spec

@@ -10,7 +10,7 @@ import urllib.request
 import numpy as np
 import pytest
 
-from limitlab import datasets
+from limitlab.data import datasets
 from limitlab.cli import main
 from limitlab.errors import LimitlabError
 from limitlab.stages.corrupt import run_corrupt

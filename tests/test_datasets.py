@@ -1,4 +1,4 @@
-"""Dataset registry, conversion to the canonical npz and its loading (limitlab.datasets).
+"""Dataset registry, conversion to the canonical npz and its loading (limitlab.data.datasets).
 
 All offline: the torchvision path is exercised on tiny files written here in torchvision's own on-disk formats
 (MNIST idx files, CIFAR pickled batches), and any network access fails at once like on an offline machine.
@@ -20,7 +20,7 @@ import numpy as np
 import pytest
 from torchvision.datasets import CIFAR10, CIFAR100, MNIST
 
-from limitlab import datasets
+from limitlab.data import datasets
 from limitlab.errors import LimitlabError
 from limitlab.io import save_npz
 

@@ -15,7 +15,8 @@ import pytest
 import torch
 import yaml
 
-from limitlab import params as P
+from limitlab.experiment import params_file as P
+from limitlab.experiment.grid import runs_of
 from pipeline_support import check, copy_repo, missing_outputs, mtimes, run, smoke_subset
 
 pytestmark = [pytest.mark.dvc, pytest.mark.slow]
@@ -74,13 +75,13 @@ def test_dvc_repro_push_change_diff_pull(tmp_path):
     (repo / "params/smoke.yaml").write_text(yaml.safe_dump(params, sort_keys=False, allow_unicode=True))
     evaluated = mtimes(repo, exp, "eval.json", where="eval_dir")
     check(run(["dvc", "repro"], repo, timeout=600, **LOCAL))
-    mae_keys = {r.key for r in exp.runs if r.spec.method_id == "mae"}
+    mae_keys = {r.key for r in runs_of(exp) if r.spec.method_id == "mae"}
     retrained = {k for k, t in mtimes(repo, exp, "result.json").items() if t != trained[k]}
     reevaluated = {k for k, t in mtimes(repo, exp, "eval.json", where="eval_dir").items() if t != evaluated[k]}
     assert retrained == mae_keys and len(mae_keys) == 2
     assert reevaluated == mae_keys
     new_exp = P.load(repo / "params/smoke.yaml")
-    for r in new_exp.runs:
+    for r in runs_of(new_exp):
         if r.key in mae_keys:
             saved = torch.load(repo / r.spec.run_dir / "model.pt", map_location="cpu", weights_only=False)
             assert saved["spec"]["training"]["lr"] == 0.003
@@ -98,7 +99,7 @@ def test_dvc_repro_push_change_diff_pull(tmp_path):
     subprocess.run(["git", "clone", "-q", str(repo), str(clone)], check=True)
     check(run(["dvc", "pull"], clone, timeout=300))
     assert missing_outputs(clone, "params/smoke.yaml") == []
-    for r in new_exp.runs:
+    for r in runs_of(new_exp):
         for f in (Path(r.spec.run_dir) / "model.pt", Path(r.spec.eval_dir) / "predictions.npz"):
             assert md5(clone / f) == md5(repo / f)
         assert not (clone / r.spec.run_dir / "state").exists()  # resume state is not versioned (.dvcignore)
@@ -129,7 +130,7 @@ def test_dvc_exp_run_set_retrains_only_the_changed_cells(tmp_path):
     key = "params/smoke.yaml:studies.uniform.methods.limit_l.beta"
     out = check(run(["dvc", "exp", "run", "--name", "beta2", "-S", f"{key}=2.0"], repo, timeout=900, **LOCAL))
     new_exp = P.load(path)  # the file DVC rewrote still validates
-    limit_l = next(r for r in new_exp.runs if r.spec.method_id == "limit_l")
+    limit_l = next(r for r in runs_of(new_exp) if r.spec.method_id == "limit_l")
     assert limit_l.spec.method.beta == 2.0
     retrained = {k for k, t in mtimes(repo, new_exp, "result.json").items() if t != trained.get(k)}
     assert retrained == {limit_l.key}, out[-3000:]

@@ -11,18 +11,23 @@ import pytest
 import torch
 from sklearn.metrics import roc_auc_score
 
-from limitlab import datasets, io, noise
-from limitlab import params as P
+from limitlab import io
+from limitlab.data import datasets
+from limitlab.data import noise_all as noise
+from limitlab.experiment import params_file as P
+from limitlab.experiment.schema import Experiment
 from limitlab.cli import main
 from limitlab.errors import LimitlabError
-from limitlab.evaluate import detection_metrics, evaluate, gradient_scores, ranked_suspicious
-from limitlab.grid import all_settings, dataset_path
-from limitlab.train import train
+from limitlab.evaluation.evaluate import detection_metrics, evaluate, gradient_scores, ranked_suspicious
+from limitlab.experiment.grid import all_settings
+from limitlab.experiment.paths import dataset_path
+from limitlab.training.loop import train
+from limitlab.experiment.grid import runs_of
 
 TRAINING = {"epochs": 1, "batch_size": 64, "threads": 1, "device": "cpu", "patience": None}
 
 
-def make_data(exp: P.Experiment) -> None:
+def make_data(exp: Experiment) -> None:
     """Canonical mnist5k and the labels of every setting of ``exp`` (what download + corrupt write)."""
     out = dataset_path(exp.data_dir, "mnist5k")
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -44,7 +49,7 @@ def runs(tmp_path_factory):
         "seeds": [1], "training": TRAINING,
         "methods": [{"method": "ce"}, {"id": "limit_g", "method": "limit", "beta": 1.0}]}]}, "test params")
     make_data(exp)
-    specs = {r.spec.method_id: r.spec for r in exp.runs}
+    specs = {r.spec.method_id: r.spec for r in runs_of(exp)}
     for spec in specs.values():
         train(spec)
     return specs

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from limitlab.fano import GRID, binary_entropy, fano_curve, fano_error_bound, label_entropy
+from limitlab.report.figures.fano_bound import GRID, binary_entropy, fano_curve, fano_error_bound, label_entropy
 
 STEP = GRID[1] - GRID[0]  # the solver's resolution (~0.001)
 

@@ -12,11 +12,11 @@ import numpy as np
 import pytest
 import torch
 
-from limitlab import noise
-from limitlab import params as P
+from limitlab.data import noise_all as noise
+from limitlab.experiment import params_file as P
 from limitlab.cli import main
 from limitlab.errors import LimitlabError
-from limitlab.grid import all_settings
+from limitlab.experiment.grid import all_settings
 from limitlab.io import save_npz
 from limitlab.stages.corrupt import run_corrupt
 
@@ -194,7 +194,7 @@ def test_beyond_cifar10n_params_file_is_valid():
 def test_table_column_names_the_label_set_without_a_rate():
     from types import SimpleNamespace
 
-    from limitlab.aggregate import column_label
+    from limitlab.report.aggregate import column_label
 
     human = SimpleNamespace(study=SimpleNamespace(id="worst"), dataset="cifar10", noise="human-worst", p=0.0, n="all")
     assert column_label(human, False) == "cifar10 human-worst n=all"

@@ -1,4 +1,4 @@
-"""Instance-dependent ('part-dependent' / IDN) noise of Xia et al. 2020 (limitlab.noise.corrupt_instance):
+"""Instance-dependent ('part-dependent' / IDN) noise of Xia et al. 2020 (limitlab.data.noise_all.corrupt_instance):
 realised rate, dependence on the image, determinism, the labels artifact, params and CLI."""
 
 from __future__ import annotations
@@ -9,11 +9,12 @@ import numpy as np
 import pytest
 from sklearn.linear_model import LogisticRegression
 
-from limitlab import noise
-from limitlab import params as P
+from limitlab.data import noise_all as noise
+from limitlab.experiment import params_file as P
 from limitlab.cli import main
 from limitlab.errors import LimitlabError
-from limitlab.grid import all_settings
+from limitlab.experiment.grid import all_settings
+from limitlab.experiment.grid import runs_of
 
 K = 10
 
@@ -221,4 +222,4 @@ def test_a_dumped_experiment_validates_again():
     """model_dump writes every field (flip_std included): the dump of a uniform-noise study must validate."""
     exp = P.validate(study({"model": "uniform", "p": [0.4]}))
     again = P.validate(exp.model_dump(mode="json"))
-    assert [r.key for r in again.runs] == [r.key for r in exp.runs]
+    assert [r.key for r in runs_of(again)] == [r.key for r in runs_of(exp)]

@@ -14,7 +14,7 @@ from limitlab.methods import REGISTRY, Context
 from limitlab.methods.fw import estimate_transition
 from limitlab.methods.limit import sampling_std
 from limitlab.methods.noisy_grad import sample_noise
-from limitlab.models import Net, mlp4
+from limitlab.training.networks import Net, mlp4
 
 
 class Recorder(nn.Module):

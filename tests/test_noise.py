@@ -1,4 +1,4 @@
-"""Noise models, split and corruption (limitlab.noise): rates within binomial tolerance, structure, determinism."""
+"""Noise models, split and corruption (limitlab.data.noise_all): rates within binomial tolerance, structure, determinism."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import time
 import numpy as np
 import pytest
 
-from limitlab import noise
+from limitlab.data import noise_all as noise
 from limitlab.errors import LimitlabError
 
 K = 10

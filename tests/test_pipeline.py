@@ -12,7 +12,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from limitlab import params as P
+from limitlab.experiment import params_file as P
+from limitlab.experiment.grid import runs_of
 from pipeline_support import REPO, check, copy_repo, missing_outputs, run, smoke_subset
 
 PARAMS_FILES = sorted(str(p.relative_to(REPO)) for p in [*REPO.glob("params/*.yaml"), *REPO.glob("params/paper/*.yaml"),
@@ -32,7 +33,7 @@ def test_lint_is_clean():
 
 
 @pytest.mark.parametrize("params_file", [
-    pytest.param(f, marks=pytest.mark.slow) if len(P.load(REPO / f).runs) > BIG else f for f in PARAMS_FILES])
+    pytest.param(f, marks=pytest.mark.slow) if len(runs_of(P.load(REPO / f))) > BIG else f for f in PARAMS_FILES])
 def test_dry_run_plans_every_run_of_the_params_file(params_file, tmp_path):
     """-n plans one `run` job per runs_per_job runs of the grid (each trains, evaluates and bootstraps its runs),
     one corrupt job per labels file and the report once."""
@@ -43,21 +44,21 @@ def test_dry_run_plans_every_run_of_the_params_file(params_file, tmp_path):
                     REPO, timeout=300))
     seconds = time.perf_counter() - tic
     counts = job_counts(out)
-    n = len(exp.runs)
+    n = len(runs_of(exp))
     assert counts["run"] == math.ceil(n / (exp.resources.runs_per_job or 1))
     assert not {"train", "evaluate", "evaluate_q", "bootstrap"} & set(counts)
     assert counts["aggregate"] == counts["plot"] == counts["timing"] == 1
-    assert counts["corrupt"] == len({r.spec.labels_path for r in exp.runs})
+    assert counts["corrupt"] == len({r.spec.labels_path for r in runs_of(exp)})
     print(f"{params_file}: {n} runs, {counts['total']} jobs planned in {seconds:.1f} s")
 
 
 def test_run_jobs_cover_every_run_once_and_sources_come_first():
     """shards.split: N consecutive runs per job, each run in exactly one job, and a run initialised from another
     run never in an earlier job than its source (nor before it within a job)."""
-    from limitlab import shards
+    from limitlab.jobs import run_jobs as shards
 
     exp = P.load(REPO / "params/paper/mnist.yaml")
-    specs = [r.spec for r in exp.runs]
+    specs = [r.spec for r in runs_of(exp)]
     for n in (1, 5, 8, 7):
         jobs = shards.split(specs, n)
         order = [s.key for runs in jobs.values() for s in runs]
@@ -103,13 +104,13 @@ def test_runs_per_job_sizes_the_run_jobs(tmp_path):
 def test_init_runs_wait_for_the_ce_model_of_their_setting(tmp_path):
     """With one run per job, the job of a LIMIT + init run has the job of the CE run of its setting as an input,
     and asking for it plans that CE job first, and only that; the job asks for one run's resources."""
-    from limitlab import shards
+    from limitlab.jobs import run_jobs as shards
 
     exp = P.load(REPO / "params/smoke.yaml")
-    jobs = shards.split([r.spec for r in exp.runs], 1)
+    jobs = shards.split([r.spec for r in runs_of(exp)], 1)
     job_of = {runs[0].key: job for job, runs in jobs.items()}
-    init = next(r.spec for r in exp.runs if r.spec.init_dir is not None)
-    source = next(r.spec for r in exp.runs if r.spec.run_dir == init.init_dir)
+    init = next(r.spec for r in runs_of(exp) if r.spec.init_dir is not None)
+    source = next(r.spec for r in runs_of(exp) if r.spec.run_dir == init.init_dir)
     target = f"data/jobs/{exp.name}/{job_of[init.key]}.json"
     out = check(run(["snakemake", "-n", "--directory", str(tmp_path), "--snakefile", str(REPO / "Snakefile"),
                      "--config", f"params={REPO / 'params/smoke.yaml'}", "--", target], REPO, timeout=120))
@@ -155,7 +156,7 @@ def test_failed_cell_fails_only_its_downstream(tmp_path):
         {"id": "limit_init", "method": "limit", "label": "LIMIT + init", "q_dist": "gaussian", "beta": 1.0,
          "init": {"source": "ce_bad", "target": "q"}}])
     exp = P.load(repo / "params/smoke.yaml")
-    runs = {r.spec.method_id: r.spec for r in exp.runs}
+    runs = {r.spec.method_id: r.spec for r in runs_of(exp)}
     cmd = ["snakemake", "--cores", "2", "--config", "params=params/smoke.yaml", "--", "all"]
 
     first = check(run(cmd, repo, timeout=600))

@@ -8,12 +8,13 @@ from pathlib import Path
 import pytest
 import yaml
 
-from limitlab import params as P
-from limitlab.bootstrap import bootstrap_file
+from limitlab.experiment import params_file as P
+from limitlab.evaluation.bootstrap import bootstrap_file
 from limitlab.cli import main
-from limitlab.evaluate import evaluate
-from limitlab.plots import make_figures
-from limitlab.train import train
+from limitlab.evaluation.evaluate import evaluate
+from limitlab.report.figures.draw import make_figures
+from limitlab.training.loop import train
+from limitlab.experiment.grid import runs_of
 from test_evaluate import make_data
 
 SMOKE = Path(__file__).resolve().parents[1] / "params" / "smoke.yaml"
@@ -33,7 +34,7 @@ def smoke(tmp_path_factory):
     path.write_text(yaml.safe_dump(data, allow_unicode=True, sort_keys=False))
     exp = P.load(path)
     make_data(exp)
-    for run in exp.runs:
+    for run in runs_of(exp):
         if run.spec.p == 0.2:
             continue  # left untrained on purpose
         spec = run.spec.model_copy(update={"training": run.spec.training.model_copy(update={"device": "cpu"})})

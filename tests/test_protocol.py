@@ -11,13 +11,16 @@ import pytest
 import torch
 from torch import nn
 
-import limitlab.train as T
-from limitlab import models, noise
-from limitlab import params as P
+import limitlab.training.loop as T
+from limitlab.training import networks as models
+from limitlab.data import noise_all as noise
+from limitlab.experiment import params_file as P
+from limitlab.experiment.schema import Experiment, TrainingConfig
 from limitlab.errors import DivergedError
 from limitlab.methods.ce import CE
 from limitlab.methods.fw import estimate_transition
-from limitlab.train import build_networks, load_run_data, predict, train
+from limitlab.training.loop import build_networks, load_run_data, predict, train
+from limitlab.experiment.grid import runs_of
 
 import tiny_data
 
@@ -25,7 +28,7 @@ REPO = Path(__file__).resolve().parents[1]
 spec_of = tiny_data.spec_of
 
 
-def experiment(data_dir: Path, methods: list[dict], **training) -> P.Experiment:
+def experiment(data_dir: Path, methods: list[dict], **training) -> Experiment:
     return tiny_data.experiment(data_dir, methods, **{"epochs": 2, **training})
 
 
@@ -150,14 +153,14 @@ def test_resnet34_keeps_pytorch_default_initialisation():
 def test_paper_params_train_in_fp32(path):
     exp = P.load(path)
     cuda = torch.device("cuda")
-    for run in exp.runs:
+    for run in runs_of(exp):
         t = run.spec.training
         assert t.bf16 is False, run.key
         assert not T._use_fast_cuda(t.bf16, run.spec.model.resolve(run.spec.dataset.name), cuda)
 
 
 def test_bf16_is_opt_in():
-    assert P.TrainingConfig().bf16 is False
+    assert TrainingConfig().bf16 is False
     assert T._use_fast_cuda("auto", "resnet34", torch.device("cuda"))
     assert not T._use_fast_cuda(True, "resnet34", torch.device("cpu"))
 
@@ -261,7 +264,7 @@ def _bn_counts(net: nn.Module) -> list[int]:
 ])
 def test_bn_warmup_emulates_the_authors_shape_inference_passes(method, counts, data_dir):
     exp = experiment(data_dir, [method])
-    spec = exp.runs[0].spec
+    spec = runs_of(exp)[0].spec
     info = load_run_data(spec, torch.device("cpu"), False).info
     uses_q = "q" in counts
     head_bias = method["method"] != "soft_reg"
@@ -285,7 +288,7 @@ def test_bn_warmup_runs_mlp_and_resnet_builders_once_per_entry():
 
 def test_paper_mnist_params_use_the_authors_bn_warmup():
     for name in ("mnist.yaml", "figure1.yaml"):
-        for run in P.load(REPO / "params" / "paper" / name).runs:
+        for run in runs_of(P.load(REPO / "params" / "paper" / name)):
             assert run.spec.model.bn_warmup == "authors", run.key
-    for run in P.load(REPO / "params" / "repro_n1000_mnist5k.yaml").runs:
+    for run in runs_of(P.load(REPO / "params" / "repro_n1000_mnist5k.yaml")):
         assert run.spec.model.bn_warmup == "authors", run.key

@@ -15,13 +15,14 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from limitlab import noise
-from limitlab import params as P
+from limitlab.data import noise_all as noise
+from limitlab.experiment import params_file as P
 from limitlab.errors import LimitlabError
 from limitlab.methods import REGISTRY, Context
 from limitlab.methods.grad_rescale import emphasis_weights
 from limitlab.methods.pumpout import forget_rate_schedule, small_loss_split
-from limitlab.train import load_spec
+from limitlab.experiment.grid import load_spec
+from limitlab.experiment.grid import runs_of
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -278,9 +279,9 @@ def test_gr_config_rejects(bad):
                                   "params/paper/cifar100.yaml", "params/related_mnist5k.yaml"])
 def test_params_have_the_related_methods_and_specs_round_trip(path):
     exp = P.load(ROOT / path)
-    methods = {(r.spec.study, r.spec.method.method) for r in exp.runs}
+    methods = {(r.spec.study, r.spec.method.method) for r in runs_of(exp)}
     for study in exp.studies:
         assert {(study.id, "pumpout"), (study.id, "grad_rescale")} <= methods
-    for run in exp.runs:
+    for run in runs_of(exp):
         if run.spec.method.method in ("pumpout", "grad_rescale"):
             assert load_spec(run.spec.model_dump_json()) == run.spec

@@ -19,12 +19,15 @@ import pytest
 import torch
 import yaml
 
-from limitlab import io, markers, noise
-from limitlab import params as P
+from limitlab import io
+from limitlab.jobs import failure_markers as markers
+from limitlab.data import noise_all as noise
+from limitlab.experiment import params_file as P
 from limitlab.cli import main
 from limitlab.errors import LimitlabError
-from limitlab.evaluate import evaluate
-from limitlab.train import load_run_data, train
+from limitlab.evaluation.evaluate import evaluate
+from limitlab.training.loop import load_run_data, train
+from limitlab.experiment.grid import runs_of
 
 import tiny_data
 
@@ -306,7 +309,7 @@ def test_params_refuse_what_a_job_would_refuse(case):
 def test_valid_params_still_pass():
     exp = P.validate(params_with(**{"training__device": "cuda:1", "training__channels_last": True,
                                     "seeds": [0, 2**32 - 1], "n": [3200, "all"]}), "ok.yaml")
-    assert len(exp.runs) == 4
+    assert len(runs_of(exp)) == 4
 
 
 def test_params_check_reports_every_file(tmp_path, capsys):
@@ -405,7 +408,7 @@ def _fake_experiment(tmp_path):
                       "studies": [{"id": "u", "dataset": {"name": "mnist"}, "noise": {"model": "uniform", "p": [0.8]},
                                    "seeds": [42], "methods": [{"method": "ce"}, {"method": "mae"},
                                                               {"method": "gce"}]}]}, "fake")
-    return exp, {r.spec.method_id: r.spec for r in exp.runs}
+    return exp, {r.spec.method_id: r.spec for r in runs_of(exp)}
 
 
 def _finished(spec, boot: dict | str | None = None, eval_text: str | None = None) -> None:
@@ -418,7 +421,7 @@ def _finished(spec, boot: dict | str | None = None, eval_text: str | None = None
 
 
 def test_table_says_interrupted_or_failed(tmp_path, capsys):
-    from limitlab.aggregate import aggregate
+    from limitlab.report.aggregate import aggregate
 
     exp, specs = _fake_experiment(tmp_path)
     _finished(specs["ce"], {"std": 0.01, "samples": 100})
@@ -433,7 +436,7 @@ def test_table_says_interrupted_or_failed(tmp_path, capsys):
 
 
 def test_broken_eval_and_bootstrap_are_named_and_marked(tmp_path, capsys):
-    from limitlab.aggregate import aggregate
+    from limitlab.report.aggregate import aggregate
 
     exp, specs = _fake_experiment(tmp_path)
     good = json.dumps({"test_acc": 0.6, "detection_auc": None})

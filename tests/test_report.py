@@ -18,8 +18,8 @@ from pathlib import Path
 
 import pytest
 
-from limitlab import params as P
-from limitlab.report import family_name
+from limitlab.experiment import params_file as P
+from limitlab.report.results_page import family_name
 from pipeline_support import REPO, check, copy_repo, run, smoke_subset
 
 pytestmark = pytest.mark.slow

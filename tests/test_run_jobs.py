@@ -1,4 +1,4 @@
-"""`limitlab run`: one pipeline job trains, evaluates and bootstraps several runs (limitlab.shards), on real tiny runs."""
+"""`limitlab run`: one pipeline job trains, evaluates and bootstraps several runs (limitlab.jobs.run_jobs), on real tiny runs."""
 
 from __future__ import annotations
 
@@ -13,9 +13,11 @@ from pathlib import Path
 import pytest
 import yaml
 
-from limitlab import markers, shards
-from limitlab import params as P
+from limitlab.jobs import failure_markers as markers
+from limitlab.jobs import run_jobs as shards
+from limitlab.experiment import params_file as P
 from limitlab.cli import main
+from limitlab.experiment.grid import runs_of
 
 import tiny_data
 
@@ -55,7 +57,7 @@ def mtimes(specs) -> dict[str, int]:
 
 def test_one_job_runs_every_run_and_isolates_failures(prepared):
     root, path = prepared
-    specs = [r.spec for r in P.load(path).runs]
+    specs = [r.spec for r in runs_of(P.load(path))]
     by_id = {s.method_id: s for s in specs}
     (job_id,) = shards.split(specs, 4)
     assert [s.method_id for s in shards.split(specs, 4)[job_id]] == ["ce", "bad", "init_bad", "limit"]
@@ -106,13 +108,13 @@ def test_a_changed_source_retrains_its_dependents(tmp_path):
                 "init": {"source": "ce", "target": "q"}}]
     path = write_params(tmp_path, methods)
     tiny_data.prepare(tmp_path / "data", P.load(path))
-    specs = [r.spec for r in P.load(path).runs]
+    specs = [r.spec for r in runs_of(P.load(path))]
     assert job(path, tmp_path, "n2-00000") == 0
     init = next(s for s in specs if s.method_id == "init")
     trained = (Path(init.run_dir) / "model.pt").stat().st_mtime_ns
     methods[0]["training"] = {"lr": 0.002}
     path = write_params(tmp_path, methods)
-    new = {s.method_id: s for s in (r.spec for r in P.load(path).runs)}
+    new = {s.method_id: s for s in (r.spec for r in runs_of(P.load(path)))}
     assert new["init"] == init  # its own spec did not change ...
     assert shards.spec_sha256(init, {Path(s.run_dir): s for s in specs}) != shards.spec_sha256(
         new["init"], {Path(s.run_dir): s for s in new.values()})  # ... its identity did
@@ -122,7 +124,7 @@ def test_a_changed_source_retrains_its_dependents(tmp_path):
 
 def test_params_edited_after_planning_are_refused(prepared, capsys):
     root, path = prepared
-    specs = [r.spec for r in P.load(path).runs]
+    specs = [r.spec for r in runs_of(P.load(path))]
     assert job(path, root, "n4-00000", "--expect", "0" * 16) == 2
     assert "changed after Snakemake planned it" in capsys.readouterr().err
     assert job(path, root, "n4-00007") == 2
@@ -140,7 +142,7 @@ def test_a_killed_job_leaves_the_run_marked_interrupted_and_the_next_job_resumes
     methods = [{"id": "ce", "method": "ce"}]
     path = write_params(tmp_path, methods, epochs=40)
     tiny_data.prepare(tmp_path / "data", P.load(path))
-    (spec,) = [r.spec for r in P.load(path).runs]
+    (spec,) = [r.spec for r in runs_of(P.load(path))]
     cmd = [sys.executable, "-m", "limitlab.cli", "run", "--params", str(path), "--job", "n1-00000",
            "--logs", str(tmp_path / "logs"), "--out", str(tmp_path / "jobs/n1-00000.json")]
     # SIG_DFL for SIGINT in the child: a test run started in the background (nohup ... &) ignores SIGINT, and a

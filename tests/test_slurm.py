@@ -19,7 +19,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from limitlab import params as P
+from limitlab.experiment import params_file as P
+from limitlab.experiment.grid import runs_of
 from pipeline_support import REPO, check, copy_repo, missing_outputs, run, smoke_subset
 
 pytestmark = [pytest.mark.slurm, pytest.mark.slow]
@@ -113,14 +114,14 @@ def test_profile_slurm_groups_runs_into_few_one_gpu_jobs(cluster, tmp_path):
     tic = time.perf_counter()
     out = check(run(["snakemake", "--profile", "slurm", *CLUSTER_OVERRIDES, "--config", "params=params/smoke.yaml",
                      "--", "all"], repo, timeout=1800, **user))
-    print(f"SLURM smoke ({len(exp.runs)} runs, 5 per job): {time.perf_counter() - tic:.0f} s")
+    print(f"SLURM smoke ({len(runs_of(exp))} runs, 5 per job): {time.perf_counter() - tic:.0f} s")
     assert "Using profile slurm" in out or "Using profiles" in out
     assert missing_outputs(repo, "params/smoke.yaml") == []
 
     jobs = [j for j in slurm_jobs(cluster) if j["JobId"] not in before]
     run_jobs = jobs_of(jobs, "run")
     assert run_jobs and len(run_jobs) == len(jobs), f"every sbatch job is a run job: {[j['Comment'] for j in jobs]}"
-    assert len(run_jobs) == math.ceil(len(exp.runs) / 5), sorted(run_jobs)
+    assert len(run_jobs) == math.ceil(len(runs_of(exp)) / 5), sorted(run_jobs)
     for job in run_jobs.values():
         assert job["JobState"] == "COMPLETED", job
         assert job["TresPerJob"] == "gres:gpu:1", job  # one GPU for the whole job, not one per run
@@ -128,7 +129,7 @@ def test_profile_slurm_groups_runs_into_few_one_gpu_jobs(cluster, tmp_path):
         # the runs of a job follow each other: its time limit is the sum of theirs
         assert minutes(job["TimeLimit"]) == 5 * (res.train.runtime + res.evaluate.runtime), job
     summaries = [json.loads((repo / "data/jobs/smoke_group" / f"{j}.json").read_text()) for j in sorted(run_jobs)]
-    assert sorted(r["key"] for s in summaries for r in s["runs"]) == sorted(r.key for r in exp.runs)
+    assert sorted(r["key"] for s in summaries for r in s["runs"]) == sorted(r.key for r in runs_of(exp))
     assert {r["status"] for s in summaries for r in s["runs"]} == {"ok"}
 
     local = copy_repo(tmp_path / "local")
@@ -151,7 +152,7 @@ def test_killed_run_job_is_resubmitted_and_resumes(cluster, tmp_path):
     data["resources"]["runs_per_job"] = 2
     path.write_text(yaml.safe_dump(data, sort_keys=False, allow_unicode=True))
     exp = P.load(path)
-    first, second = (r.spec for r in exp.runs)
+    first, second = (r.spec for r in runs_of(exp))
     env = {**cluster, "HOME": str(tmp_path)}
     cmd = ["snakemake", "--profile", str(REPO / "workflow/profiles/slurm"), *CLUSTER_OVERRIDES, "--config",
            "params=params/smoke.yaml", "--", "train_all"]
@@ -195,7 +196,7 @@ def test_own_slurm_profile_still_gets_gpu_requests(cluster, tmp_path):
     (home / ".config/snakemake/slurm/config.yaml").write_text(
         "executor: slurm\njobs: 4\ndefault-resources:\n  slurm_partition: debug\n")
     user = {**cluster, "HOME": str(home), "XDG_CONFIG_HOME": ""}
-    (run_spec,) = [r.spec for r in exp.runs]
+    (run_spec,) = [r.spec for r in runs_of(exp)]
     before = {j["JobId"] for j in slurm_jobs(cluster)}
     check(run(["snakemake", "--profile", "slurm", *CLUSTER_OVERRIDES, "--config", "params=params/smoke.yaml",
                "--", "train_all"], repo, timeout=300, **user))

@@ -10,8 +10,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from limitlab import datasets, io
-from limitlab.grid import dataset_path
+from limitlab import io
+from limitlab.data import datasets
+from limitlab.experiment.paths import dataset_path
 
 REPO = Path(__file__).resolve().parents[1]
 SMOKE = str(REPO / "params" / "smoke.yaml")

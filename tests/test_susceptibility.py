@@ -12,12 +12,14 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from limitlab import params as P
-from limitlab.aggregate import aggregate
+from limitlab.experiment import params_file as P
+from limitlab.experiment.schema import Experiment
+from limitlab.report.aggregate import aggregate
 from limitlab.methods import REGISTRY, Context
-from limitlab.plots_susceptibility import make_susceptibility_figures
-from limitlab.susceptibility import DELTA, ZETA, Probe, one_step_delta, regions, select
-from limitlab.train import load_run_data, train
+from limitlab.report.figures.susceptibility import make_susceptibility_figures
+from limitlab.training.susceptibility import DELTA, ZETA, Probe, one_step_delta, regions, select
+from limitlab.training.loop import load_run_data, train
+from limitlab.experiment.grid import runs_of
 
 import tiny_data
 
@@ -154,7 +156,7 @@ def test_grows_for_a_model_that_memorised_random_labels(seed, one_thread):
 
 # ------------------------------------------------------------------------------------------- in the training loop
 
-def experiment(data_dir: Path, methods: list[dict], model: dict | None = None, **training) -> P.Experiment:
+def experiment(data_dir: Path, methods: list[dict], model: dict | None = None, **training) -> Experiment:
     return tiny_data.experiment(data_dir, methods, model, **{"epochs": 3, **training})
 
 
@@ -271,7 +273,7 @@ def fake_gr_experiment(tmp_path):
                                        {"method": "ce", "label": "CE"},
                                        {"id": "gr", "method": "grad_rescale", "label": "GR", "lamb": 0.0,
                                         "beta": [1.0, 2.0, 8.0]}]}]}, "test")
-    by_beta = {r.spec.point.get("beta"): r for r in exp.runs}
+    by_beta = {r.spec.point.get("beta"): r for r in runs_of(exp)}
     fake(by_beta[None], 3, acc=0.95, zeta=0.9, final_test=0.30, val=0.30)     # CE: memorises
     fake(by_beta[1.0], 3, acc=0.75, zeta=0.2, final_test=0.70, val=0.26)     # Region 1 → chosen by ζ
     fake(by_beta[2.0], 3, acc=0.30, zeta=0.1, final_test=0.80, val=0.27)     # not trainable (Region 3)
@@ -313,7 +315,7 @@ def test_susceptibility_figure_has_the_plot_style_in_a_fresh_process(tmp_path):
     import subprocess
     import sys
 
-    from limitlab.plots import _setup
+    from limitlab.report.figures.draw import _setup
 
     exp = fake_gr_experiment(tmp_path)
     aggregate(exp)
@@ -322,7 +324,7 @@ def test_susceptibility_figure_has_the_plot_style_in_a_fresh_process(tmp_path):
     png = tmp_path / "results" / "figures" / "susceptibility_mnist_uniform_p80_nall.png"
     styled = png.read_bytes()
     png.unlink()
-    code = ("import sys; from limitlab import params as P; from limitlab.plots_susceptibility import "
+    code = ("import sys; from limitlab.experiment import params_file as P; from limitlab.report.figures.susceptibility import "
             "make_susceptibility_figures; make_susceptibility_figures(P.validate(__import__('json').loads(sys.argv[1]), 'x'))")
     subprocess.run([sys.executable, "-c", code, exp.model_dump_json()], check=True, capture_output=True)
     assert png.read_bytes() == styled

@@ -11,16 +11,17 @@ import pandas as pd
 import pytest
 import torch
 
-from limitlab import params as P
+from limitlab.experiment import params_file as P
+from limitlab.experiment.schema import Experiment
 from limitlab.errors import LimitlabError
 from limitlab.methods.ce import CE
 from limitlab.methods.fw import estimate_transition
 from limitlab.methods import REGISTRY
-from limitlab.train import build_networks, load_run_data, predict, train
+from limitlab.training.loop import build_networks, load_run_data, predict, train
 
 import tiny_data
 
-def experiment(data_dir: Path, methods: list[dict], model: dict | None = None, **training) -> P.Experiment:
+def experiment(data_dir: Path, methods: list[dict], model: dict | None = None, **training) -> Experiment:
     return tiny_data.experiment(data_dir, methods, model, **{"epochs": 2, **training})
 
 

@@ -4,15 +4,19 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from limitlab import datasets, noise
-from limitlab import params as P
-from limitlab.grid import all_settings, dataset_path
+from limitlab.data import datasets
+from limitlab.data import noise_all as noise
+from limitlab.experiment import params_file as P
+from limitlab.experiment.schema import Experiment
+from limitlab.experiment.grid import all_settings
+from limitlab.experiment.paths import dataset_path
+from limitlab.experiment.grid import runs_of
 
 TRAINING = {"batch_size": 64, "threads": 1, "device": "cpu", "patience": None, "eval_batch_size": 512}
 
 
 def experiment(data_dir: Path, methods: list[dict], model: dict | None = None, epochs: int = 2,
-               **training) -> P.Experiment:
+               **training) -> Experiment:
     """One study: mnist5k, uniform p = 0.5, n = 200, seed 1, the given methods."""
     study = {"id": "u", "dataset": {"name": "mnist5k"}, "noise": {"model": "uniform", "p": [0.5]}, "n": [200],
              "seeds": [1], "training": {**TRAINING, "epochs": epochs, **training}, "methods": methods}
@@ -21,7 +25,7 @@ def experiment(data_dir: Path, methods: list[dict], model: dict | None = None, e
     return P.validate({"name": "t", "data_dir": str(data_dir), "studies": [study]}, "test params")
 
 
-def prepare(root: Path, exp: P.Experiment) -> Path:
+def prepare(root: Path, exp: Experiment) -> Path:
     """Canonical mnist5k and the labels of every setting of ``exp`` under ``root``."""
     out = dataset_path(root, "mnist5k")
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -35,9 +39,9 @@ def prepare(root: Path, exp: P.Experiment) -> Path:
     return root
 
 
-def spec_of(exp: P.Experiment, method_id: str, runs: Path):
+def spec_of(exp: Experiment, method_id: str, runs: Path):
     """The run of ``method_id`` with its run (and init) folder moved under ``runs``."""
-    (run,) = [r for r in exp.runs if r.spec.method_id == method_id]
+    (run,) = [r for r in runs_of(exp) if r.spec.method_id == method_id]
     spec = run.spec
     base = Path(exp.data_dir) / "runs"
     update = {"run_dir": runs / spec.run_dir.relative_to(base)}

@@ -59,8 +59,8 @@ def _raise_terminated(signum, frame):
 def main(argv: list[str] | None = None) -> int:
     """Exit statuses: 0 done; 2 a LimitlabError (bad input, a refused or diverged run: it would repeat);
     1 a bug (traceback); 130 Ctrl-C, 143 SIGTERM, 75 out of memory: interruptions, which the pipeline resumes
-    instead of marking the cell failed (limitlab.markers)."""
-    from limitlab.markers import EXIT_OUT_OF_MEMORY, out_of_memory
+    instead of marking the cell failed (limitlab.jobs.failure_markers)."""
+    from limitlab.jobs.failure_markers import EXIT_OUT_OF_MEMORY, out_of_memory
 
     parser = build_parser()
     args = parser.parse_args(argv)

@@ -5,7 +5,7 @@
 # trained again, an unfinished one resumes), then turns the out-of-sample probabilities into cleanlab's label
 # issues, scores and noise matrix. The fold files (DATA/cv/KEY/fold<i>/) are not Snakemake outputs.
 
-from limitlab.grid import cleanlab_specs
+from limitlab.experiment.grid import cleanlab_specs
 
 CLEANLAB = {s.key: s for s in cleanlab_specs(EXP)}
 CLEANLAB_FILES = [str(Path(s.out_dir) / "cleanlab.json") for s in CLEANLAB.values()]  # inputs of aggregate

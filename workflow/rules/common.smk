@@ -1,6 +1,6 @@
 # The grid, read once from the pydantic-validated params: every rule looks its run up here by key.
-# No second schema and no hand-written list of runs: RUNS comes from limitlab.grid.expand, SETTINGS from
-# limitlab.grid.all_settings, and the layout checks below fail loudly if grid.py moves a folder.
+# No second schema and no hand-written list of runs: RUNS comes from limitlab.experiment.grid.expand, SETTINGS from
+# limitlab.experiment.grid.all_settings, and the layout checks below fail loudly if grid.py moves a folder.
 
 import functools
 import re
@@ -10,10 +10,12 @@ from pathlib import Path
 
 from snakemake.exceptions import WorkflowError
 
-from limitlab import markers, shards
-from limitlab import params as P
+from limitlab.jobs import failure_markers as markers
+from limitlab.jobs import run_jobs as shards
+from limitlab.experiment import params_file as P
 from limitlab.errors import LimitlabError
-from limitlab.grid import all_settings, dataset_path
+from limitlab.experiment.grid import all_settings
+from limitlab.experiment.paths import dataset_path
 
 PARAMS = str(config.get("params", "params/default.yaml"))
 try:
@@ -28,7 +30,7 @@ RES = EXP.resources
 # --config retry_failed=true: train/evaluate again the cells that left a failure marker.
 RETRY_FAILED = str(config.get("retry_failed", "false")).lower() in ("1", "true", "yes")
 
-RUNS = {run.key: run.spec for run in EXP.runs}
+RUNS = {run.key: run.spec for run in runs_of(EXP)}
 
 # --- run jobs: several runs per Snakemake (and cluster) job -------------------------------------------------
 # One `run` job trains, evaluates and bootstraps RUNS_PER_JOB consecutive runs (workflow/rules/run.smk). N is
@@ -41,7 +43,7 @@ GPU_MODEL = RES.train.gpu_model or RES.evaluate.gpu_model
 CPUS_PER_JOB = max(RES.train.cpus, RES.evaluate.cpus)
 MEM_PER_JOB = max(RES.train.mem_mb, RES.evaluate.mem_mb)
 MINUTES_PER_RUN = RES.train.runtime + RES.evaluate.runtime  # bootstrap: about a second
-JOBS = Path(EXP.data_dir) / "jobs" / EXP.name  # one summary per job: <id>.json (ids: limitlab.shards)
+JOBS = Path(EXP.data_dir) / "jobs" / EXP.name  # one summary per job: <id>.json (ids: limitlab.jobs.run_jobs)
 
 
 def _positive(value, where: str) -> int:
@@ -151,7 +153,7 @@ def stage_resources(stage) -> dict:
 # the spec it failed with; written by `limitlab run`, or by guard_shell for cleanlab's fold jobs). Later invocations leave that cell out of every target, so `aggregate`
 # runs on the rest and marks it missing. The marker is ignored (the cell is retried) when the cell's spec
 # changed, or with --config retry_failed=true. An interrupted run (a signal, out of memory: see
-# limitlab.markers) gets interrupted.json instead, which skips nothing: the next job resumes the cell.
+# limitlab.jobs.failure_markers) gets interrupted.json instead, which skips nothing: the next job resumes the cell.
 
 
 def _failed(folder, spec) -> bool:
@@ -195,7 +197,7 @@ if _RESUMED:
 
 def guarded(command: str) -> str:
     """Shell of a per-cell job: run `command` (it may use "$spec"), logging to {log}; on error write
-    failed.json or interrupted.json (see limitlab.markers.guard_shell) and fail."""
+    failed.json or interrupted.json (see limitlab.jobs.failure_markers.guard_shell) and fail."""
     return markers.guard_shell(command)
 
 

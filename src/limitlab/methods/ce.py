@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from limitlab.lazy_torch import F
+from limitlab.torch_on_demand import F
 
 from limitlab.methods.base import Method, MethodConfig, StepOutput, register
 

@@ -16,7 +16,7 @@ import copy
 from typing import Literal
 
 import numpy as np
-from limitlab.lazy_torch import torch
+from limitlab.torch_on_demand import torch
 from pydantic import Field
 
 from limitlab.methods.base import Method, MethodConfig, StepOutput, register

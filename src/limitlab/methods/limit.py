@@ -20,8 +20,8 @@ from __future__ import annotations
 import math
 from typing import Literal
 
-from limitlab.lazy_torch import torch
-from limitlab.lazy_torch import F
+from limitlab.torch_on_demand import torch
+from limitlab.torch_on_demand import F
 from pydantic import model_validator
 
 from limitlab.methods.base import Grid, Method, MethodConfig, StepOutput, non_negative, register

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from limitlab.lazy_torch import torch
+from limitlab.torch_on_demand import torch
 
 from limitlab.methods.base import Method, MethodConfig, StepOutput, register
 

@@ -30,8 +30,8 @@ from __future__ import annotations
 from typing import Literal
 
 import numpy as np
-from limitlab.lazy_torch import torch
-from limitlab.lazy_torch import F
+from limitlab.torch_on_demand import torch
+from limitlab.torch_on_demand import F
 from pydantic import Field, model_validator
 
 from limitlab.errors import LimitlabError

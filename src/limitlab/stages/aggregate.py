@@ -21,8 +21,8 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def main(args) -> int:
-    from limitlab import params as P
-    from limitlab.aggregate import aggregate
+    from limitlab.experiment import params_file as P
+    from limitlab.report.aggregate import aggregate
 
     aggregate(P.load(args.params), args.results_dir)
     return 0

@@ -19,7 +19,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def main(args) -> int:
-    from limitlab.bootstrap import bootstrap_file
+    from limitlab.evaluation.bootstrap import bootstrap_file
 
     r = bootstrap_file(args.predictions, args.out, args.samples, args.seed, args.ci)
     print(f"{args.predictions}: accuracy {r['accuracy']:.4f}, bootstrap mean {r['mean']:.4f} ± {r['std']:.4f} "

@@ -1,5 +1,5 @@
 """``limitlab cleanlab``: cleanlab's label-issue detection from K-fold cross-validated models (see
-:mod:`limitlab.label_issues`).
+:mod:`limitlab.evaluation.cleanlab_detection`).
 
   limitlab cleanlab run --spec JSON      # the pipeline's job: every fold's labels, train the folds, detect
   limitlab cleanlab run --params FILE --key KEY                           # the same, by hand
@@ -39,7 +39,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def split_main(args) -> int:
-    from limitlab.label_issues import write_fold
+    from limitlab.evaluation.cleanlab_detection import write_fold
 
     out = write_fold(Path(args.labels), args.folds, args.fold, args.seed, Path(args.out))
     print(f"fold {args.fold} of {args.folds} -> {out}")
@@ -49,8 +49,8 @@ def split_main(args) -> int:
 def resolve(args):
     from pydantic import ValidationError
 
-    from limitlab import params as P
-    from limitlab.grid import CleanlabSpec, cleanlab_specs
+    from limitlab.experiment import params_file as P
+    from limitlab.experiment.grid import CleanlabSpec, cleanlab_specs
 
     if args.spec:
         try:
@@ -65,7 +65,7 @@ def resolve(args):
 
 
 def run_main(args) -> int:
-    from limitlab.label_issues import train_folds
+    from limitlab.evaluation.cleanlab_detection import train_folds
 
     spec = resolve(args)
     trained = train_folds(spec)
@@ -78,7 +78,7 @@ def detect_main(args) -> int:
 
 
 def _detect(spec) -> int:
-    from limitlab.label_issues import detect
+    from limitlab.evaluation.cleanlab_detection import detect
 
     out = detect(spec)
     auc = out["detection_auc"]

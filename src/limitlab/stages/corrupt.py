@@ -2,7 +2,7 @@
 
 Writes labels.npz (train_index, val_index, train_clean, train_noisy, val_clean, val_noisy, transition) and
 labels.json (setting, realised noise rates, per-class rates, clean→noisy counts, checksums). See
-limitlab.noise for the procedure; identical inputs give byte-identical files.
+limitlab.data.noise_all for the procedure; identical inputs give byte-identical files.
 """
 
 from __future__ import annotations
@@ -12,8 +12,8 @@ from pathlib import Path
 
 import numpy as np
 
-from limitlab import datasets
-from limitlab import noise as noise_lib
+from limitlab.data import datasets
+from limitlab.data import noise_all as noise_lib
 from limitlab.errors import LimitlabError
 
 

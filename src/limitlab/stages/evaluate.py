@@ -1,7 +1,7 @@
 """``limitlab evaluate``: clean-test predictions of one trained run, plus noisy-label detection for LIMIT-style runs.
 
 Writes in the run's eval folder: predictions.npz, eval.json and, for methods with a q-network, train_scores.npz
-and suspicious.csv (see :mod:`limitlab.evaluate`).
+and suspicious.csv (see :mod:`limitlab.evaluation.evaluate`).
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def main(args) -> int:
-    from limitlab.evaluate import evaluate
+    from limitlab.evaluation.evaluate import evaluate
     from limitlab.stages.train import resolve_spec
 
     spec = resolve_spec(args)

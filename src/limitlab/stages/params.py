@@ -7,6 +7,7 @@ import argparse
 from collections import Counter
 
 from limitlab.errors import LimitlabError
+from limitlab.experiment.grid import runs_of
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -28,7 +29,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 def check(args) -> int:
     from rich.console import Console
 
-    from limitlab import params as P
+    from limitlab.experiment import params_file as P
     from rich.table import Table
 
     console = Console()
@@ -36,7 +37,7 @@ def check(args) -> int:
     for path in args.file:
         try:
             exp = P.load(path)
-            exp.runs  # noqa: B018  expanding the grid is part of the check
+            runs_of(exp)  # noqa: B018  expanding the grid is part of the check
         except LimitlabError as exc:  # report every file, not only the first bad one
             problems.append(str(exc))
             from limitlab.cli import print_error
@@ -47,30 +48,30 @@ def check(args) -> int:
         table = Table(title=f"{path}: {exp.name} — valid", title_justify="left")
         for col in ("study", "dataset", "noise", "p", "n", "seeds", "methods", "runs"):
             table.add_column(col)
-        per_study = Counter(r.spec.study for r in exp.runs)
+        per_study = Counter(r.spec.study for r in runs_of(exp))
         for s in exp.studies:
             table.add_row(s.id, s.dataset.name, s.noise.model, ", ".join(f"{p:g}" for p in s.noise.p),
                           ", ".join(map(str, s.n)), ", ".join(map(str, s.seeds)),
                           ", ".join(m.row_id for m in s.methods), str(per_study[s.id]))
         console.print(table)
-        console.print(f"{len(exp.runs)} training runs in total; results in {exp.results_path}")
+        console.print(f"{len(runs_of(exp))} training runs in total; results in {exp.results_path}")
     if problems:
         raise LimitlabError(f"{len(problems)} of {len(args.file)} params file(s) are invalid (see above)")
     return 0
 
 
 def runs(args) -> int:
-    from limitlab import params as P
+    from limitlab.experiment import params_file as P
 
-    for r in P.load(args.file).runs:
+    for r in runs_of(P.load(args.file)):
         print(r.key)
     return 0
 
 
 def spec(args) -> int:
-    from limitlab import params as P
+    from limitlab.experiment import params_file as P
 
-    by_key = {r.key: r for r in P.load(args.file).runs}
+    by_key = {r.key: r for r in runs_of(P.load(args.file))}
     if args.key not in by_key:
         raise LimitlabError(f"{args.file}: no run {args.key!r} (list them with: limitlab params runs {args.file})")
     print(by_key[args.key].spec.model_dump_json(indent=2))

@@ -17,13 +17,13 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def main(args) -> int:
-    from limitlab import params as P
-    from limitlab.plots import make_figures
+    from limitlab.experiment import params_file as P
+    from limitlab.report.figures.draw import make_figures
 
     exp = P.load(args.params)
     index = make_figures(exp, args.results_dir, jobs=args.jobs)
-    # runs trained with susceptibility: true also get susceptibility_<setting> (limitlab.plots_susceptibility)
-    from limitlab.plots_susceptibility import make_susceptibility_figures
+    # runs trained with susceptibility: true also get susceptibility_<setting> (limitlab.report.figures.susceptibility)
+    from limitlab.report.figures.susceptibility import make_susceptibility_figures
 
     make_susceptibility_figures(exp, args.results_dir)
     failed = [s["name"] for s in index["skipped"] if s["reason"].startswith("failed")]

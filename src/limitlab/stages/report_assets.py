@@ -1,7 +1,7 @@
 """``limitlab report-assets``: the results page and the per-family figure folders of Snakemake's report.
 
 Writes RESULTS_DIR/report/results.html (accuracy with the paper's numbers beside ours, noisy-label detection,
-cleanlab's estimates) and RESULTS_DIR/report/figures/<family>/*.png (see :mod:`limitlab.report`). Then
+cleanlab's estimates) and RESULTS_DIR/report/figures/<family>/*.png (see :mod:`limitlab.report.results_page`). Then
 `snakemake --report RESULTS_DIR/report.html --config params=FILE` puts them, the tables and the params file
 into one self-contained HTML page.
 """
@@ -22,8 +22,8 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def main(args) -> int:
-    from limitlab import params as P
-    from limitlab.report import write_assets
+    from limitlab.experiment import params_file as P
+    from limitlab.report.results_page import write_assets
 
     out = write_assets(P.load(args.params), args.params, args.results_dir)
     print(f"wrote {out['results_html']} and {len(out['figures'])} figure link(s)")

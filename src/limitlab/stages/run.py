@@ -1,6 +1,6 @@
 """``limitlab run``: one pipeline job: train, evaluate and bootstrap several runs, one after another.
 
-The pipeline plans one such job per ``runs_per_job`` consecutive runs of the grid (see :mod:`limitlab.shards`):
+The pipeline plans one such job per ``runs_per_job`` consecutive runs of the grid (see :mod:`limitlab.jobs.run_jobs`):
 ``--job n5-00003`` is the fourth group of 5 runs of the params file. Each run's output goes to
 ``LOGS/<run key>.log``; a run that fails is marked (failed.json) and the job goes on with the others. The job
 writes ``--out`` (a list of its runs and how each ended) when it has been through all of them.
@@ -12,6 +12,7 @@ import argparse
 from pathlib import Path
 
 from limitlab.errors import LimitlabError
+from limitlab.experiment.grid import runs_of
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -29,12 +30,12 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def main(args) -> int:
     from limitlab import io
-    from limitlab import params as P
-    from limitlab import shards
+    from limitlab.experiment import params_file as P
+    from limitlab.jobs import run_jobs as shards
     from limitlab.methods import REGISTRY
 
     exp = P.load(args.params)
-    specs = [r.spec for r in exp.runs]
+    specs = [r.spec for r in runs_of(exp)]
     n, _ = shards.parse_id(args.job)
     jobs = shards.split(specs, n)
     if args.job not in jobs:

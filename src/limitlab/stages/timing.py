@@ -1,4 +1,4 @@
-"""``limitlab timing``: per-stage jobs, wall time and peak memory of a pipeline run (see :mod:`limitlab.timing`).
+"""``limitlab timing``: per-stage jobs, wall time and peak memory of a pipeline run (see :mod:`limitlab.jobs.stage_timing`).
 
 Reads the Snakemake benchmark files of the experiment (logs/<name>/benchmarks/<rule>/...) and the runs'
 timing files; writes timing.csv and timing.md into the results folder."""
@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 from pathlib import Path
+from limitlab.experiment.grid import runs_of
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -21,13 +22,13 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def main(args) -> int:
-    from limitlab import params as P
-    from limitlab.timing import write_timing
+    from limitlab.experiment import params_file as P
+    from limitlab.jobs.stage_timing import write_timing
 
     exp = P.load(args.params)
     bench = args.benchmarks or Path("logs") / exp.name / "benchmarks"
     out = args.results_dir or Path(exp.results_path)
-    table = write_timing(bench, [Path(r.spec.run_dir) for r in exp.runs], out,
-                         [Path(r.spec.eval_dir) for r in exp.runs])
+    table = write_timing(bench, [Path(r.spec.run_dir) for r in runs_of(exp)], out,
+                         [Path(r.spec.eval_dir) for r in runs_of(exp)])
     print(f"{len(table)} stage(s), {int(table['jobs'].sum()) if len(table) else 0} job(s) -> {out}/timing.md")
     return 0

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 
 from limitlab.errors import LimitlabError
+from limitlab.experiment.grid import runs_of
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -20,21 +21,21 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def resolve_spec(args):
-    from limitlab import params as P
-    from limitlab.train import load_spec
+    from limitlab.experiment import params_file as P
+    from limitlab.experiment.grid import load_spec
 
     if args.spec:
         return load_spec(args.spec)
     if not args.run:
         raise LimitlabError("--params needs --run KEY (list keys with: limitlab params runs FILE)")
-    by_key = {r.key: r.spec for r in P.load(args.params).runs}
+    by_key = {r.key: r.spec for r in runs_of(P.load(args.params))}
     if args.run not in by_key:
         raise LimitlabError(f"{args.params}: no run {args.run!r} (list them with: limitlab params runs {args.params})")
     return by_key[args.run]
 
 
 def main(args) -> int:
-    from limitlab.train import train
+    from limitlab.training.loop import train
 
     result = train(resolve_spec(args), resume=not args.no_resume)
     print(f"{result['key']}: best epoch {result['best_epoch']}, val {result['best_val_acc']:.4f}, "

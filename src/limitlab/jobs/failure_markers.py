@@ -11,7 +11,7 @@ A run that ends with an error leaves one marker in its run (or eval) folder, as
   ran out of memory (75). Nothing is wrong with the cell: the next plain run trains it again and
   ``limitlab train`` resumes from its last completed epoch. The marker only says why the cell is missing.
 
-``limitlab run`` (:mod:`limitlab.shards`) writes them for each run of a pipeline job; :func:`guard_shell` is the
+``limitlab run`` (:mod:`limitlab.jobs.run_jobs`) writes them for each run of a pipeline job; :func:`guard_shell` is the
 shell of the jobs that run one command per cell (cleanlab's fold models). Snakemake (common.smk) and
 ``limitlab aggregate`` read the markers with :func:`read_marker`.
 """

@@ -20,9 +20,9 @@ import numpy as np
 import pandas as pd
 
 from limitlab import io
-from limitlab.aggregate import Cell, Point, build_cells, final_epoch, read_history
-from limitlab.params import Experiment
-from limitlab.susceptibility import DELTA, ZETA, regions, select
+from limitlab.report.aggregate import Cell, Point, build_cells, final_epoch, read_history
+from limitlab.experiment.schema import Experiment
+from limitlab.training.susceptibility import DELTA, ZETA, regions, select
 
 COLUMNS = ("train_acc_noisy", "test_acc", DELTA, ZETA)
 
@@ -42,7 +42,7 @@ def susceptibility_curve(pt: Point) -> pd.DataFrame | None:
 
 def susceptibility_figure(cells: list[Cell], colors: dict):
     """The four-panel figure of one setting, or None when none of its runs tracked susceptibility."""
-    from limitlab.plots import _setup
+    from limitlab.report.figures.draw import _setup
 
     plt, _ = _setup()  # the same style as every other figure, whichever figures this process drew before
 
@@ -100,7 +100,7 @@ def make_susceptibility_figures(exp: Experiment, results_dir: Path | None = None
     """Draw susceptibility_<setting> for every setting whose runs tracked it; write susceptibility_index.json."""
     from rich.console import Console
 
-    from limitlab.plots import method_colors, save_figure
+    from limitlab.report.figures.draw import method_colors, save_figure
 
     console = console or Console()
     out_dir = Path(results_dir or exp.results_path) / "figures"

@@ -28,9 +28,11 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from limitlab import io, markers
-from limitlab.grid import Run, Setting, noise_options, point_tag
-from limitlab.params import Experiment, Study, n_tag, p_tag
+from limitlab import io
+from limitlab.jobs import failure_markers as markers
+from limitlab.experiment.grid import Run, noise_options, runs_of
+from limitlab.experiment.paths import Setting, n_tag, p_tag, point_tag
+from limitlab.experiment.schema import Experiment, Study
 
 CURVE_COLUMNS = ("train_acc_noisy", "train_acc_clean", "val_acc", "test_acc")
 
@@ -256,11 +258,11 @@ def cell_stats(pt: Point) -> dict[str, Any]:
 
 def build_cells(exp: Experiment, records: list[RunRecord] | None = None) -> list[Cell]:
     """Group the experiment's runs into cells (params order) and select one point per cell."""
-    records = records if records is not None else [read_run(r) for r in exp.runs]
+    records = records if records is not None else [read_run(r) for r in runs_of(exp)]
     by_key = {r.run.key: r for r in records}
     prefixes = setting_prefixes(exp)
     cells: dict[tuple, Cell] = {}
-    for run in exp.runs:
+    for run in runs_of(exp):
         s = run.spec
         study = next(st for st in exp.studies if st.id == s.study)
         noise_dir = s.setting_path.split("/")[1]
@@ -390,7 +392,7 @@ def layout(exp: Experiment, cells: list[Cell]) -> tuple[list[tuple[str, str]], l
 
 def long_frame(cells: list[Cell]) -> pd.DataFrame:
     """table.csv: one row per cell with every number (accuracies in %, as in the paper)."""
-    from limitlab.paper_numbers import lookup
+    from limitlab.report.paper_numbers import lookup
 
     rows = []
     for c in cells:
@@ -447,7 +449,7 @@ def cleanlab_results(exp: Experiment, messages: list[str] | None = None) -> list
 
     Each row: setting (cell key), detector ('cleanlab_k<K>'), label and cleanlab.json's numbers; jobs whose
     file is missing or unreadable are left out with a message."""
-    from limitlab.grid import cleanlab_specs
+    from limitlab.experiment.grid import cleanlab_specs
 
     prefixes = setting_prefixes(exp)
     rows = []
@@ -497,7 +499,7 @@ def _md_table(rows, cols, header, cell_fn) -> str:
 
 def markdown(exp: Experiment, cells: list[Cell], missing: list[str], cleanlab: list[dict] | None = None) -> str:
     reasons = {k: v for c in cells for k, v in c.missing_reasons.items()}
-    from limitlab.paper_numbers import lookup
+    from limitlab.report.paper_numbers import lookup
 
     rows, cols, grid = layout(exp, cells)
     prefixed = len(exp.studies) > 1
@@ -572,7 +574,7 @@ def rich_table(exp: Experiment, cells: list[Cell], title: str = "clean test accu
     from rich.markup import escape
     from rich.table import Table
 
-    from limitlab.paper_numbers import lookup
+    from limitlab.report.paper_numbers import lookup
 
     rows, cols, grid = layout(exp, cells)
     caption, mixed = error_caption(cells)
@@ -690,11 +692,11 @@ def susceptibility_cells(cells: list[Cell]) -> tuple[list[Cell], pd.DataFrame]:
     """Extra cells selected by susceptibility instead of noisy validation, and the pool table behind them.
 
     Per method cell, and per setting over every method's points ("Any method"), the point chosen by
-    :func:`limitlab.susceptibility.select` (Region 1 of final-epoch training accuracy on the noisy labels vs
+    :func:`limitlab.training.susceptibility.select` (Region 1 of final-epoch training accuracy on the noisy labels vs
     final ζ, thresholds at the pool means; inside it the highest training accuracy). Its reported number is the
     FINAL-epoch clean test accuracy (seed mean; ± seed std with several seeds): no validation label is used.
     """
-    from limitlab.susceptibility import regions, select
+    from limitlab.training.susceptibility import regions, select
 
     extra: list[Cell] = []
     pool_rows: list[dict] = []

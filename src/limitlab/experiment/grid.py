@@ -1,60 +1,25 @@
 """Expand a validated experiment into its training runs (the grid), with stable paths and keys.
 
-A *setting* is one labelled dataset: (dataset, noise model, p, n, seed). A *run* is one method at one
-hyperparameter point on one setting. Paths and metric keys are built from params only, never by globbing.
+A *setting* is one labelled dataset: (dataset, noise model, p, n, seed) (:mod:`limitlab.experiment.paths`). A
+*run* is one method at one hyperparameter point on one setting; :class:`RunSpec` is everything that trains it,
+and its JSON is the run's identity (:mod:`limitlab.jobs.identity`). :func:`runs_of` expands a params file once;
+:class:`GridIndex` answers the questions every stage asks about the grid (a run by key or folder, its init
+source). Torch-free.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+import json
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict
 
-from limitlab.params import (DatasetConfig, Experiment, MethodEntry, ModelConfig, Study, TrainingConfig, n_tag,
-                             p_tag, value_tag)
+from limitlab.errors import LimitlabError
 
-
-@dataclass(frozen=True)
-class Setting:
-    dataset: str
-    noise: str
-    p: float
-    n: int | str
-    seed: int
-    val_ratio: float = 0.2
-    clean_validation: bool = False
-    matrix: str | None = None
-    flip_std: float = 0.1          # noise 'instance'
-    human_file: str | None = None  # noise 'human'
-    label_set: str | None = None   # noise 'human'
-
-    @property
-    def noise_dir(self) -> str:
-        name = self.noise if self.matrix is None else f"matrix-{Path(self.matrix).stem}"
-        if self.noise == "instance" and abs(self.flip_std - 0.1) > 1e-12:
-            name += f"-std{value_tag(self.flip_std)}"
-        if self.noise == "human":
-            name += f"-{self.label_set}"
-        if self.clean_validation:
-            name += "-cleanval"
-        if abs(self.val_ratio - 0.2) > 1e-12:
-            name += f"-val{value_tag(self.val_ratio)}"
-        return name
-
-    @property
-    def path(self) -> str:
-        """dataset/noise/pXX/nN/sSEED: the part of every artifact path that names the setting."""
-        return f"{self.dataset}/{self.noise_dir}/{p_tag(self.p)}/{n_tag(self.n)}/s{self.seed}"
-
-    def labels_path(self, data_dir: Path) -> Path:
-        return Path(data_dir) / "labels" / self.path / "labels.npz"
-
-
-def point_tag(point: dict[str, float]) -> str:
-    """Folder name of a hyperparameter point: {'beta': 0.1, 'lamb': 5} -> 'beta0.1_lamb5'; {} -> 'default'."""
-    return "_".join(f"{k}{value_tag(v)}" for k, v in sorted(point.items())) or "default"
+from limitlab.experiment.paths import Setting, dataset_path, point_tag
+from limitlab.experiment.schema import DatasetConfig, Experiment, MethodEntry, ModelConfig, Study, TrainingConfig
 
 
 class RunSpec(BaseModel):
@@ -93,10 +58,6 @@ class Run:
     @property
     def setting(self) -> str:
         return self.spec.setting_path
-
-
-def dataset_path(data_dir: Path, dataset: str) -> Path:
-    return Path(data_dir) / "datasets" / f"{dataset}.npz"
 
 
 def noise_options(study: Study) -> dict:
@@ -143,6 +104,45 @@ def expand(exp: Experiment) -> list[Run]:
     return runs
 
 
+def runs_of(exp: Experiment) -> list[Run]:
+    """The experiment's runs in grid order (expanded on first use, then kept with ``exp``)."""
+    if exp._runs is None:
+        exp._runs = expand(exp)
+    return exp._runs
+
+
+class GridIndex:
+    """Lookups over a grid's runs, built once per command: a run by key or by run folder, and its init source.
+
+    ``init_source(spec)`` is the run of the grid whose selected model ``spec`` starts from (None: trained from
+    scratch, or a source outside this grid)."""
+
+    def __init__(self, specs):
+        self.specs = list(specs)
+        self.by_key = {s.key: s for s in self.specs}
+        self.by_dir = {Path(s.run_dir): s for s in self.specs}
+
+    @classmethod
+    def of(cls, exp: Experiment) -> "GridIndex":
+        return cls(r.spec for r in runs_of(exp))
+
+    def init_source(self, spec) -> "RunSpec | None":
+        return self.by_dir.get(Path(spec.init_dir)) if spec.init_dir is not None else None
+
+
+def load_spec(text_or_path: str) -> RunSpec:
+    """A RunSpec from a JSON string or from '@file.json' (``limitlab train/evaluate --spec``)."""
+    if text_or_path.startswith("@"):
+        path = Path(text_or_path[1:])
+        if not path.is_file():
+            raise LimitlabError(f"--spec file {path} does not exist")
+        text_or_path = path.read_text()
+    try:
+        return RunSpec.model_validate(json.loads(text_or_path))
+    except (json.JSONDecodeError, ValueError) as exc:
+        raise LimitlabError(f"--spec is not a valid run spec: {exc}") from None
+
+
 def all_settings(exp: Experiment) -> dict[str, tuple[Study, Setting]]:
     """Distinct labelled datasets of an experiment, keyed by their path part."""
     out: dict[str, tuple[Study, Setting]] = {}
@@ -187,7 +187,7 @@ def cleanlab_specs(exp: Experiment) -> list[CleanlabSpec]:
         cfg = study.cleanlab
         if cfg is None:
             continue
-        for run in exp.runs:
+        for run in runs_of(exp):
             s = run.spec
             if s.study != study.id or s.method_id != cfg.source:
                 continue

@@ -15,7 +15,7 @@ cross-validation, then ``cleanlab.filter.find_label_issues`` and ``cleanlab.rank
    - the detection score is 1 − self-confidence = 1 − pred_probs[i, ỹ_i] (cleanlab's default label quality
      score, ``get_label_quality_scores``), so its ROC AUC / average precision for finding the corrupted labels
      are comparable with LIMIT's distance ‖s(b) − e_ỹ‖₂ (both are computed by
-     :func:`limitlab.evaluate.detection_metrics`);
+     :func:`limitlab.evaluation.evaluate.detection_metrics`);
    - ``find_label_issues`` (default ``prune_by_noise_rate``) gives cleanlab's set of issues: its size, precision
      and recall against the truth;
    - ``estimate_py_and_noise_matrices_from_probabilities`` gives cleanlab's noise matrix; stored as
@@ -34,7 +34,7 @@ import pandas as pd
 
 from limitlab import io
 from limitlab.errors import LimitlabError
-from limitlab.grid import CleanlabSpec
+from limitlab.experiment.grid import CleanlabSpec
 
 
 def fold_positions(noisy: np.ndarray, folds: int, fold: int, seed: int) -> np.ndarray:
@@ -72,11 +72,11 @@ def write_fold(labels_path: Path, folds: int, fold: int, seed: int, out: Path) -
 
 def train_folds(spec: CleanlabSpec) -> list[str]:
     """Write every fold's labels file and train every fold that has not finished for its spec (one process: one
-    torch start-up for all K folds). A fold counts as finished when its ``done.json`` (:mod:`limitlab.shards`)
+    torch start-up for all K folds). A fold counts as finished when its ``done.json`` (:mod:`limitlab.jobs.run_jobs`)
     matches its spec and its labels file is unchanged; an unfinished fold resumes from its ``state/``. Returns
     the keys of the folds trained now."""
-    from limitlab.shards import DONE, read_done, spec_sha256
-    from limitlab.train import train
+    from limitlab.jobs.run_jobs import DONE, read_done, spec_sha256
+    from limitlab.training.loop import train
 
     setting_labels = io.load_npz(spec.labels_path, "labels file")
     trained = []
@@ -107,7 +107,7 @@ def out_of_sample_probs(spec: CleanlabSpec) -> tuple[np.ndarray, object]:
     """pred_probs (n_train × K): each row from the fold model that did not train on it; and the setting's data."""
     import torch
 
-    from limitlab.train import _use_fast_cuda, build_networks, load_run_data, pick_device, predict
+    from limitlab.training.loop import _use_fast_cuda, build_networks, load_run_data, pick_device, predict
 
     base = spec.fold_specs[0].model_copy(update={"labels_path": spec.labels_path})
     t = base.training
@@ -149,7 +149,7 @@ def detect(spec: CleanlabSpec) -> dict:
     from cleanlab.filter import find_label_issues
     from cleanlab.rank import get_label_quality_scores
 
-    from limitlab.evaluate import detection_metrics
+    from limitlab.evaluation.evaluate import detection_metrics
 
     probs, data = out_of_sample_probs(spec)
     given = data.train.noisy.cpu().numpy()

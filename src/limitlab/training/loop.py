@@ -20,10 +20,14 @@ import numpy as np
 import torch
 from torch import nn
 
-from limitlab import datasets, io, models, noise, susceptibility
+from limitlab import io
+from limitlab.data import datasets
+from limitlab.training import networks as models
+from limitlab.data import noise_all as noise
+from limitlab.training import susceptibility
 from limitlab.errors import DivergedError, LimitlabError
-from limitlab.grid import RunSpec
-from limitlab.loading import FileSplit, ImageTensors, Split
+from limitlab.experiment.grid import RunSpec
+from limitlab.training.batches import FileSplit, ImageTensors, Split
 from limitlab.methods import REGISTRY, Context, Method
 
 STATE_DIR = "state"  # resume state; not a pipeline output, so Snakemake never deletes it on failure
@@ -486,16 +490,3 @@ def _finish(spec, networks, data, method_cls, history, best, prepared, stopped_e
     }
     io.write_json(run_dir / "result.json", result)
     return result
-
-
-def load_spec(text_or_path: str) -> RunSpec:
-    """A RunSpec from a JSON string or from '@file.json'."""
-    if text_or_path.startswith("@"):
-        path = Path(text_or_path[1:])
-        if not path.is_file():
-            raise LimitlabError(f"--spec file {path} does not exist")
-        text_or_path = path.read_text()
-    try:
-        return RunSpec.model_validate(json.loads(text_or_path))
-    except (json.JSONDecodeError, ValueError) as exc:
-        raise LimitlabError(f"--spec is not a valid run spec: {exc}") from None

@@ -16,7 +16,7 @@ What is run, inside a job, per run (:func:`run_one`):
   another run of the job changed, or was resubmitted after it was killed. A changed spec starts over;
   ``limitlab train`` discards a resume state written for another spec.
 * A run that fails in a way that would repeat (a :class:`LimitlabError`: exit status 2; a bug: 1) gets
-  ``failed.json`` and the job goes on with its other runs (:mod:`limitlab.markers`). Later jobs skip that run
+  ``failed.json`` and the job goes on with its other runs (:mod:`limitlab.jobs.failure_markers`). Later jobs skip that run
   until its spec changes or ``--retry-failed`` is given. A run whose init source has not trained (it failed)
   is skipped without a marker of its own, so it runs once the source is fixed.
 * ``interrupted.json`` is written when a run starts, and removed when it finishes. If the job is killed
@@ -37,7 +37,8 @@ import traceback
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 
-from limitlab import io, markers
+from limitlab import io
+from limitlab.jobs import failure_markers as markers
 from limitlab.errors import LimitlabError, Terminated
 
 DONE = "done.json"  # in run_dir: the spec's hash and the stages that finished for it
@@ -144,9 +145,9 @@ def skip_reason(spec, by_dir: dict, retry_failed: bool) -> str | None:
 def run_one(spec, uses_q: bool, bootstrap: dict, by_dir: dict | None = None) -> dict[str, float]:
     """Train, evaluate and bootstrap one run, each stage only if it has not finished for this run's identity.
     Returns the wall seconds of the stages that ran."""
-    from limitlab.bootstrap import bootstrap_file
-    from limitlab.evaluate import evaluate
-    from limitlab.train import train
+    from limitlab.evaluation.bootstrap import bootstrap_file
+    from limitlab.evaluation.evaluate import evaluate
+    from limitlab.training.loop import train
 
     identity = spec_sha256(spec, by_dir)
 

@@ -11,26 +11,18 @@ the dotted field path, the bad value and what is accepted.
 
 from __future__ import annotations
 
-import math
 import re
-from functools import cached_property
 from pathlib import Path
 from typing import Annotated, Any, Literal, Union
 
-import yaml
-from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError, create_model, field_validator, model_validator
+from pydantic import Field, PrivateAttr, ValidationError, create_model, field_validator, model_validator
 
-from limitlab.errors import LimitlabError
+from limitlab.experiment.strict import Strict
 from limitlab.methods import REGISTRY, MethodConfig
-from limitlab.methods.base import Strict as _NoBoolStrict
 
 DATASET_NAMES = ("mnist5k", "mnist", "cifar10", "cifar100", "clothing1m")
 NOISE_MODELS = ("uniform", "symmetric", "pair", "matrix", "none", "instance", "human")
 ARCHS = ("auto", "cnn4", "mlp4", "resnet34", "resnet50")
-
-
-class Strict(_NoBoolStrict):
-    """Unknown keys are errors; a boolean is refused where a number is expected (see methods.base.Strict)."""
 
 
 class DatasetConfig(Strict):
@@ -268,8 +260,8 @@ class Study(Strict):
 
     @model_validator(mode="after")
     def _n_fits_the_split(self) -> "Study":
-        from limitlab.datasets import DATASETS
-        from limitlab.noise import n_train_split
+        from limitlab.data.datasets import DATASETS
+        from limitlab.data.noise_all import n_train_split
 
         n_raw = DATASETS[self.dataset.name].n_train_raw
         if n_raw is None:  # clothing1m: the size is set by its noisy list
@@ -335,7 +327,7 @@ class Study(Strict):
         if self.dataset.name == "clothing1m" and self.noise.model != "none":
             raise ValueError("clothing1m has real label noise: use noise model 'none' with p: [0.0]")
         if self.noise.model == "human":
-            from limitlab.noise import HUMAN_LABEL_SETS
+            from limitlab.data.noise_all import HUMAN_LABEL_SETS
 
             sets = HUMAN_LABEL_SETS.get(self.dataset.name)
             if sets is None:
@@ -396,101 +388,10 @@ class Experiment(Strict):
     def results_path(self) -> Path:
         return self.results_dir if self.results_dir is not None else Path("results") / self.name
 
-    @cached_property
-    def runs(self):
-        from limitlab.grid import expand
-
-        return expand(self)
+    # the grid's runs, once expanded (limitlab.experiment.grid.runs_of); not a field, never dumped
+    _runs: Any = PrivateAttr(default=None)
 
 
 def _first_error(exc: ValidationError) -> str:
     e = exc.errors()[0]
     return f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}"
-
-
-def _accepted(err: dict) -> str:
-    ctx = err.get("ctx") or {}
-    if "expected" in ctx:
-        return f" (accepted: {ctx['expected']})"
-    if "discriminator" in ctx or err["type"] == "union_tag_invalid":
-        return f" (accepted methods: {', '.join(sorted(REGISTRY))})"
-    if err["type"] == "extra_forbidden":
-        return " (unknown key: check its spelling and which section or method it belongs to)"
-    return ""
-
-
-def format_errors(source: str, exc: ValidationError, data: Any) -> str:
-    lines = [f"{source}: {exc.error_count()} problem(s) in the params"]
-    for err in exc.errors():
-        loc = _readable_loc(err["loc"], data)
-        value = err.get("input")
-        shown = "" if err["type"] == "missing" else f" (got {value!r})"
-        if isinstance(value, dict) and len(repr(value)) > 80:
-            shown = ""
-        lines.append(f"  {loc}: {err['msg']}{shown}{_accepted(err)}")
-    return "\n".join(lines)
-
-
-def _readable_loc(loc: tuple, data: Any) -> str:
-    """Dotted path with list items shown by their id when they have one: studies[uniform].methods[limit_g]."""
-    parts: list[str] = []
-    node = data
-    for part in loc:
-        if isinstance(part, int) and isinstance(node, dict) and 0 <= part < len(node):  # mapping layout (by id)
-            name, node = list(node.items())[part]
-            parts[-1 if parts else 0:] = [f"{parts[-1] if parts else ''}[{name}]"]
-            continue
-        if isinstance(part, int):
-            name = None
-            if isinstance(node, list) and 0 <= part < len(node) and isinstance(node[part], dict):
-                name = node[part].get("id") or node[part].get("method")
-            parts[-1 if parts else 0:] = [f"{parts[-1] if parts else ''}[{name or part}]"]
-            node = node[part] if isinstance(node, list) and 0 <= part < len(node) else None
-        else:
-            if isinstance(node, dict) and part in node:
-                node = node[part]
-            elif part in REGISTRY:  # discriminated-union tag: pydantic adds the method name to the path
-                continue
-            else:
-                node = None
-            parts.append(str(part))
-    return ".".join(parts) or "(top level)"
-
-
-def validate(data: Any, source: str = "<params>") -> Experiment:
-    try:
-        return Experiment.model_validate(data)
-    except ValidationError as exc:
-        raise LimitlabError(format_errors(source, exc, data)) from None
-
-
-def load(path: str | Path) -> Experiment:
-    """Read and validate an experiment file."""
-    path = Path(path)
-    if path.is_dir():
-        raise LimitlabError(f"params file {path} is a folder, not a file; name a YAML file, e.g. {path}/default.yaml")
-    if not path.is_file():
-        raise LimitlabError(f"params file {path} does not exist")
-    try:
-        data = yaml.safe_load(path.read_text())
-    except yaml.YAMLError as exc:
-        raise LimitlabError(f"{path}: not valid YAML: {exc}") from None
-    if not isinstance(data, dict):
-        raise LimitlabError(f"{path}: expected a mapping at the top level (name:, studies:, ...), got {type(data).__name__}")
-    return validate(data, str(path))
-
-
-def p_tag(p: float) -> str:
-    """Noise rate as a path/metric-key part without dots: 0.8 -> 'p80', 0.89 -> 'p89', 0.005 -> 'p0_5'."""
-    pct = round(p * 100, 6)
-    text = f"{pct:g}" if not math.isclose(pct, round(pct)) else str(int(round(pct)))
-    return "p" + text.replace(".", "_")
-
-
-def n_tag(n: int | str) -> str:
-    return f"n{n}"
-
-
-def value_tag(v: float) -> str:
-    """Hyperparameter value in a folder name: 0.1 -> '0.1', 1e-05 -> '1e-05', 5.0 -> '5'."""
-    return f"{v:g}"

@@ -28,7 +28,7 @@ import torch
 
 from limitlab import io
 from limitlab.errors import LimitlabError
-from limitlab.grid import RunSpec
+from limitlab.experiment.grid import RunSpec
 
 
 def detection_metrics(scores: np.ndarray, is_corrupted: np.ndarray) -> dict:
@@ -85,7 +85,7 @@ def read_result(run_dir: Path) -> dict:
 def evaluate(spec: RunSpec) -> dict:
     """Write predictions.npz, eval.json and (q-network methods) train_scores.npz + suspicious.csv; return eval.json."""
     from limitlab.methods import REGISTRY
-    from limitlab.train import _use_fast_cuda, accuracy, build_networks, load_run_data, pick_device, predict
+    from limitlab.training.loop import _use_fast_cuda, accuracy, build_networks, load_run_data, pick_device, predict
 
     run_dir, eval_dir = Path(spec.run_dir), Path(spec.eval_dir)
     result = read_result(run_dir)

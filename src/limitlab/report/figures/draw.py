@@ -20,7 +20,7 @@ file (in ``results_dir/figures/``)  content
                                     per setting: every q-network method (LIMIT) beside cleanlab (K-fold CE)
 ==================================  =====================================================================
 
-``<setting>`` is the cell key of :mod:`limitlab.aggregate` with '/' → '_' (e.g. ``mnist5k_uniform_p80_nall``).
+``<setting>`` is the cell key of :mod:`limitlab.report.aggregate` with '/' → '_' (e.g. ``mnist5k_uniform_p80_nall``).
 Figures A2/A3 and 3 use the q-network method (LIMIT) whose selected point has the best mean validation accuracy,
 at its first finished seed. Settings without the data a figure needs are skipped with a message; everything
 written (and skipped) is listed in ``figures/index.json``.
@@ -38,8 +38,8 @@ import numpy as np
 import pandas as pd
 
 from limitlab import io
-from limitlab.aggregate import Cell, build_cells, point_curve
-from limitlab.params import Experiment
+from limitlab.report.aggregate import Cell, build_cells, point_curve
+from limitlab.experiment.schema import Experiment
 
 SMOOTH_SIGMA = 2.0          # epochs, scipy.ndimage.gaussian_filter1d (the authors' plotting helper)
 CONFUSING_COUNT = 24        # images in the Figure 3 grid
@@ -155,7 +155,7 @@ def curves_figure(cells: list[Cell], colors: dict, messages: list[str]):
 
 def fano_figure():
     """Figure A0: Theorem 1's bound on the training error rate vs the label information per example."""
-    from limitlab.fano import fano_curve, fano_error_bound, label_entropy
+    from limitlab.report.figures.fano_bound import fano_curve, fano_error_bound, label_entropy
 
     plt, sns = _setup()
     fig, ax = plt.subplots(figsize=(6.4, 4.6))
@@ -235,7 +235,7 @@ def pick_q_run(cells: list[Cell]) -> tuple[Cell, Any] | None:
 
 def gradient_histograms_figure(cell: Cell, rec) -> Any:
     """Figures A2/A3: predicted-gradient norms and predicted-vs-CE distances, correct vs corrupted labels."""
-    from limitlab.evaluate import detection_metrics
+    from limitlab.evaluation.evaluate import detection_metrics
 
     plt, sns = _setup()
     scores = io.load_npz(Path(rec.run.spec.eval_dir) / "train_scores.npz", "train scores file")
@@ -280,7 +280,7 @@ def _training_image(canon, index: int) -> np.ndarray | None:
 
 def confusing_figure(cell: Cell, rec, count: int = CONFUSING_COUNT):
     """Figure 3: the training examples whose given label is farthest from the q-network's prediction."""
-    from limitlab import datasets
+    from limitlab.data import datasets
 
     plt, _ = _setup()
     suspicious = pd.read_csv(Path(rec.run.spec.eval_dir) / "suspicious.csv", nrows=count)
@@ -472,7 +472,7 @@ def make_figures(exp: Experiment, results_dir: Path | None = None, console=None,
         emit(f"confusing_{tag}", "confusing", lambda cell=cell, rec=rec: confusing_figure(cell, rec), key, **src)
     emit("accuracy_vs_noise", "accuracy_vs_noise", lambda: accuracy_vs_noise_figure(cells, colors),
          why="no finished cell")
-    from limitlab.aggregate import cleanlab_results, detection_frame
+    from limitlab.report.aggregate import cleanlab_results, detection_frame
 
     emit("detection", "detection", lambda: detection_figure(detection_frame(cells, cleanlab_results(exp, messages))),
          why="no detection scores (no evaluated q-network run and no cleanlab result)")

@@ -31,10 +31,10 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
-from limitlab.lazy_torch import F, torch  # the plot stage reads regions/select without loading torch
+from limitlab.torch_on_demand import F, torch  # the plot stage reads regions/select without loading torch
 
 if TYPE_CHECKING:
-    from limitlab.loading import Split
+    from limitlab.training.batches import Split
 
 SALT = 0x5C5  # separates the probe's random streams from the run's other uses of its seed
 

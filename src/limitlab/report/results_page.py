@@ -22,7 +22,7 @@ import pandas as pd
 
 from limitlab import io
 from limitlab.errors import LimitlabError
-from limitlab.params import Experiment
+from limitlab.experiment.schema import Experiment
 
 # figure kind (figures/index.json) -> (report category, what the figure shows)
 FAMILIES: dict[str, tuple[str, str]] = {

@@ -727,7 +727,7 @@ def write_labels(out: str | os.PathLike, labels: NoisyLabels, extra: dict | None
     Both files are byte-identical for identical inputs (no timestamps, sorted keys). ``extra`` entries
     (e.g. the data file's sha256) are added to the summary. Returns the summary as written.
     """
-    from limitlab.datasets import sha256_file
+    from limitlab.data.datasets import sha256_file
 
     out = Path(out)
     if out.suffix != ".npz":

@@ -1,0 +1,114 @@
+"""Names on disk, all built from params (never by globbing): setting folders, run folders, per-run files.
+
+A *setting* is one labelled dataset: (dataset, noise model, p, n, seed) plus the split options. Its folder part
+``dataset/noise/pXX/nN/sSEED`` appears in every artifact path of the setting. Noise rates, sizes and
+hyperparameter values become path parts without dots (DVC flattens metric keys with '.').
+
+Every file a run writes is named once here (:class:`RunFiles`), so the training loop, the evaluation, the run
+jobs and the report agree on them.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from pathlib import Path
+
+
+class RunFiles:
+    """File names of one run. In ``run_dir`` (training) and ``eval_dir`` (evaluation, bootstrap)."""
+
+    # run_dir
+    MODEL = "model.pt"              # selected networks + meta (what evaluation and init sources load)
+    HISTORY = "history.csv"         # one row per epoch
+    RESULT = "result.json"          # best epoch, validation and test accuracy of the selected checkpoint
+    TRAIN_TIMES = "timing.json"     # per-epoch wall seconds of the loop (not DVC-tracked: never byte-stable)
+    STATE_DIR = "state"             # resume state (last.pt, best.pt); not a pipeline output
+    DONE = "done.json"              # the run's identity and the stages that finished for it (limitlab.jobs)
+    # eval_dir
+    PREDICTIONS = "predictions.npz"  # clean-test logits of the selected checkpoint
+    EVAL = "eval.json"               # test accuracy and detection metrics
+    TRAIN_SCORES = "train_scores.npz"  # q-network methods: per-example gradient scores on the training split
+    SUSPICIOUS = "suspicious.csv"      # q-network methods: training examples ranked by the detection score
+    BOOTSTRAP = "bootstrap.json"       # bootstrap of the test accuracy
+    STAGE_TIMES = "stage_timing.json"  # wall seconds of train / evaluate / bootstrap (not DVC-tracked)
+    # either folder: why a run did not finish (limitlab.jobs.outcome_markers)
+    FAILED = "failed.json"
+    INTERRUPTED = "interrupted.json"
+
+    TRAINED = (MODEL, HISTORY, RESULT)           # run_dir outputs of training
+    EVALUATED = (PREDICTIONS, EVAL)              # eval_dir outputs of every evaluation
+    Q_EVALUATED = (TRAIN_SCORES, SUSPICIOUS)     # ... and of a q-network method's
+
+
+def p_tag(p: float) -> str:
+    """Noise rate as a path/metric-key part without dots: 0.8 -> 'p80', 0.89 -> 'p89', 0.005 -> 'p0_5'."""
+    pct = round(p * 100, 6)
+    text = f"{pct:g}" if not math.isclose(pct, round(pct)) else str(int(round(pct)))
+    return "p" + text.replace(".", "_")
+
+
+def n_tag(n: int | str) -> str:
+    return f"n{n}"
+
+
+def value_tag(v: float) -> str:
+    """Hyperparameter value in a folder name: 0.1 -> '0.1', 1e-05 -> '1e-05', 5.0 -> '5'."""
+    return f"{v:g}"
+
+
+def point_tag(point: dict[str, float]) -> str:
+    """Folder name of a hyperparameter point: {'beta': 0.1, 'lamb': 5} -> 'beta0.1_lamb5'; {} -> 'default'."""
+    return "_".join(f"{k}{value_tag(v)}" for k, v in sorted(point.items())) or "default"
+
+
+def key_part(text) -> str:
+    """A metric-key/file-name part without dots or slashes (DVC flattens nested keys with '.')."""
+    return str(text).replace(".", "_").replace("/", "_")
+
+
+def cell_key(prefix: str, dataset: str, noise_dir: str, p: float, n) -> str:
+    """The key of a table column (a setting without its seed): '[STUDY/]dataset/noise/pXX/nN', used for metric keys,
+    figure names and every table's 'setting' column. ``prefix`` is 'STUDY/' when two studies of one file share
+    dataset and noise folder (their keys would collide), else ''."""
+    return prefix + "/".join(key_part(x) for x in (dataset, noise_dir, p_tag(p), n_tag(n)))
+
+
+@dataclass(frozen=True)
+class Setting:
+    dataset: str
+    noise: str
+    p: float
+    n: int | str
+    seed: int
+    val_ratio: float = 0.2
+    clean_validation: bool = False
+    matrix: str | None = None
+    flip_std: float = 0.1          # noise 'instance'
+    human_file: str | None = None  # noise 'human'
+    label_set: str | None = None   # noise 'human'
+
+    @property
+    def noise_dir(self) -> str:
+        name = self.noise if self.matrix is None else f"matrix-{Path(self.matrix).stem}"
+        if self.noise == "instance" and abs(self.flip_std - 0.1) > 1e-12:
+            name += f"-std{value_tag(self.flip_std)}"
+        if self.noise == "human":
+            name += f"-{self.label_set}"
+        if self.clean_validation:
+            name += "-cleanval"
+        if abs(self.val_ratio - 0.2) > 1e-12:
+            name += f"-val{value_tag(self.val_ratio)}"
+        return name
+
+    @property
+    def path(self) -> str:
+        """dataset/noise/pXX/nN/sSEED: the part of every artifact path that names the setting."""
+        return f"{self.dataset}/{self.noise_dir}/{p_tag(self.p)}/{n_tag(self.n)}/s{self.seed}"
+
+    def labels_path(self, data_dir: Path) -> Path:
+        return Path(data_dir) / "labels" / self.path / "labels.npz"
+
+
+def dataset_path(data_dir: Path, dataset: str) -> Path:
+    return Path(data_dir) / "datasets" / f"{dataset}.npz"
