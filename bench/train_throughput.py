@@ -25,7 +25,9 @@ from rich.table import Table
 from torch.utils.data import DataLoader, Dataset
 from torchvision import transforms
 
-from limitlab.data import datasets
+from limitlab.data.canonical import load_canonical
+from limitlab.data.download import download
+from limitlab.data.registry import get_info
 from limitlab.training import networks as models
 from limitlab.training.batches import ImageTensors, Split
 from limitlab.methods import REGISTRY, Context
@@ -39,8 +41,8 @@ BATCH = 256
 def mnist48k() -> tuple[np.ndarray, np.ndarray]:
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(tmp) / "mnist5k.npz"
-        datasets.download("mnist5k", Path(tmp) / "raw", out)
-        canon = datasets.load_canonical(out)
+        download("mnist5k", Path(tmp) / "raw", out)
+        canon = load_canonical(out)
     reps = -(-N // len(canon.train_y))
     return np.tile(canon.train_x, (reps, 1, 1, 1))[:N], np.tile(canon.train_y, reps)[:N]
 
@@ -65,7 +67,7 @@ def make_method(name: str, channels_last: bool, compile: bool = False):
 def limitlab_epoch(name: str, x: np.ndarray, y: np.ndarray, warmup: int, compile: bool = False,
                    repeats: int = 2) -> float:
     """Samples per second of limitlab's train_epoch (the loop's inner pass) on in-memory tensors."""
-    info = datasets.get_info("mnist5k")
+    info = get_info("mnist5k")
     images = ImageTensors(x, info.mean, info.std, torch.device("cpu"), channels_last=True)
     labels = torch.as_tensor(y)
     split = Split(images, labels, labels, torch.arange(len(y)))
@@ -86,7 +88,7 @@ class MnistArrays(Dataset):
     """The usual torchvision-style dataset: one PIL image per item, ToTensor + Normalize per sample."""
 
     def __init__(self, x: np.ndarray, y: np.ndarray):
-        info = datasets.get_info("mnist5k")
+        info = get_info("mnist5k")
         self.x, self.y = x[:, 0], y
         self.transform = transforms.Compose([transforms.ToTensor(), transforms.Normalize(info.mean, info.std)])
 
@@ -127,7 +129,7 @@ def dataloader_epoch(name: str, x: np.ndarray, y: np.ndarray, warmup: int, worke
 
 def batches_only(x: np.ndarray, y: np.ndarray, workers: int) -> tuple[float, float]:
     """Samples per second of making the batches alone (no model): limitlab's slices vs the DataLoader."""
-    info = datasets.get_info("mnist5k")
+    info = get_info("mnist5k")
     images = ImageTensors(x, info.mean, info.std, torch.device("cpu"), channels_last=True)
     labels = torch.as_tensor(y)
     split = Split(images, labels, labels, torch.arange(len(y)))

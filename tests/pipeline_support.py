@@ -4,6 +4,7 @@ smaller variant of params/smoke.yaml, and the declared outputs of a params file,
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -94,6 +95,14 @@ def run(cmd: list[str], cwd: Path, timeout: float, **extra_env: str) -> subproce
         out, _ = proc.communicate()
         raise AssertionError(f"{' '.join(cmd)} ran past {timeout} s:\n{out[-4000:]}") from None
     return subprocess.CompletedProcess(cmd, proc.returncode, out, None)
+
+
+def job_counts(output: str) -> dict[str, int]:
+    """The 'Job stats' table of a snakemake dry run (job name -> count; {} when there is nothing to do)."""
+    if "Job stats:" not in output:
+        return {}
+    table = output.split("Job stats:")[1].split("\n\n")[0]
+    return {m[1]: int(m[2]) for m in re.finditer(r"^(\w+)\s+(\d+)$", table, re.M)}
 
 
 def check(result: subprocess.CompletedProcess, expect_ok: bool = True) -> str:

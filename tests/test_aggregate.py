@@ -12,7 +12,8 @@ import yaml
 
 from limitlab.experiment import params_file as P
 from limitlab.experiment.schema import Experiment
-from limitlab.report.aggregate import aggregate, build_cells
+from limitlab.report.aggregate import aggregate
+from limitlab.report.cells import build_cells
 from limitlab.cli import main
 from limitlab.experiment.grid import runs_of
 
@@ -192,7 +193,7 @@ def test_colliding_studies_get_their_id_in_keys(tmp_path):
 
 
 def test_paper_numbers_beside_ours(tmp_path):
-    # MNIST p = 0.5, n = all: Table 4's second group (methods.md §7.2, with std)
+    # MNIST p = 0.5, n = all: Table 4's second group (docs/methods.md, with std)
     exp = experiment(tmp_path, [study(noise={"model": "uniform", "p": [0.5]})])
     fake_run(method_runs(exp, "ce")[0], 0.5, 0.962, boot_std=0.01)
     aggregate(exp)

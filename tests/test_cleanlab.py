@@ -19,7 +19,9 @@ from limitlab.cli import main
 from limitlab.errors import LimitlabError
 from limitlab.experiment.grid import cleanlab_specs
 from limitlab.evaluation.cleanlab_detection import detect, fold_labels, fold_positions, realised_noise_matrix, write_fold
-from limitlab.training.loop import build_networks, load_run_data, predict, train
+from limitlab.training.loop import predict, train
+from limitlab.training.networks import build_networks
+from limitlab.training.run_data import load_run_data
 from limitlab.experiment.grid import runs_of
 from tiny_data import experiment, prepare
 
@@ -175,7 +177,8 @@ def test_detect_is_deterministic_and_cli_by_spec(detected, capsys):
 
 def test_aggregate_puts_cleanlab_beside_limit_in_the_detection_table(detected):
     """table.md's detection section, detection.csv and metrics.json carry cleanlab's numbers for its setting."""
-    from limitlab.report.aggregate import aggregate, cleanlab_results
+    from limitlab.report.aggregate import aggregate
+    from limitlab.report.metrics import cleanlab_results
 
     spec, out, exp = detected
     (row,) = cleanlab_results(exp)

@@ -9,11 +9,14 @@ import pytest
 import torch
 from PIL import Image
 
-from limitlab.data import datasets
-from limitlab.data import noise_all as noise
+from limitlab.data.canonical import load_canonical
+from limitlab.data.download import download
+from limitlab.data.labels_file import write_labels
+from limitlab.data.noise.class_conditional import fixed_split
 from limitlab.experiment import params_file as P
 from limitlab.experiment.paths import dataset_path
-from limitlab.training.loop import load_run_data, train
+from limitlab.training.loop import train
+from limitlab.training.run_data import load_run_data
 from limitlab.experiment.grid import runs_of
 
 
@@ -41,12 +44,12 @@ def clothing(tmp_path):
                      "methods": [{"method": "ce"}]}]})
     out = dataset_path(exp.data_dir, "clothing1m")
     out.parent.mkdir(parents=True)
-    datasets.download("clothing1m", tmp_path / "raw", out, clothing1m_root=root)
-    canon = datasets.load_canonical(out)
-    labels = noise.fixed_split(canon.train_y, canon.fixed_val_index, 14, seed=42)
+    download("clothing1m", tmp_path / "raw", out, clothing1m_root=root)
+    canon = load_canonical(out)
+    labels = fixed_split(canon.train_y, canon.fixed_val_index, 14, seed=42)
     spec = runs_of(exp)[0].spec
     spec.labels_path.parent.mkdir(parents=True)
-    noise.write_labels(spec.labels_path, labels)
+    write_labels(spec.labels_path, labels)
     return spec
 
 

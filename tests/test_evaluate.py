@@ -12,13 +12,17 @@ import torch
 from sklearn.metrics import roc_auc_score
 
 from limitlab import io
-from limitlab.data import datasets
-from limitlab.data import noise_all as noise
+from limitlab.data.canonical import load_canonical
+from limitlab.data.download import download
+from limitlab.data.labels_file import write_labels
+from limitlab.data.noise.class_conditional import corrupt
+from limitlab.data.noise.transition import transition_matrix
 from limitlab.experiment import params_file as P
 from limitlab.experiment.schema import Experiment
 from limitlab.cli import main
 from limitlab.errors import LimitlabError
-from limitlab.evaluation.evaluate import detection_metrics, evaluate, gradient_scores, ranked_suspicious
+from limitlab.evaluation.detection import detection_metrics, gradient_scores, ranked_suspicious
+from limitlab.evaluation.evaluate import evaluate
 from limitlab.experiment.grid import all_settings
 from limitlab.experiment.paths import dataset_path
 from limitlab.training.loop import train
@@ -31,14 +35,14 @@ def make_data(exp: Experiment) -> None:
     """Canonical mnist5k and the labels of every setting of ``exp`` (what download + corrupt write)."""
     out = dataset_path(exp.data_dir, "mnist5k")
     out.parent.mkdir(parents=True, exist_ok=True)
-    datasets.download("mnist5k", Path(exp.data_dir) / "raw", out)
-    canon = datasets.load_canonical(out)
+    download("mnist5k", Path(exp.data_dir) / "raw", out)
+    canon = load_canonical(out)
     for _, (_, s) in all_settings(exp).items():
-        labels = noise.corrupt(canon.train_y, noise.transition_matrix(s.noise, s.p, 10), seed=s.seed, n=s.n,
+        labels = corrupt(canon.train_y, transition_matrix(s.noise, s.p, 10), seed=s.seed, n=s.n,
                                val_ratio=s.val_ratio)
         path = s.labels_path(exp.data_dir)
         path.parent.mkdir(parents=True, exist_ok=True)
-        noise.write_labels(path, labels)
+        write_labels(path, labels)
 
 
 @pytest.fixture(scope="module")
@@ -150,3 +154,30 @@ def test_untrained_run_is_a_clear_error(runs, tmp_path):
     spec = runs["ce"].model_copy(update={"run_dir": tmp_path / "nothing", "eval_dir": tmp_path / "ev"})
     with pytest.raises(LimitlabError, match="result.json does not exist"):
         evaluate(spec)
+
+
+@pytest.mark.parametrize("flag, want", [("auto", True), (True, True), (False, False)])
+def test_evaluate_follows_channels_last_like_training(runs, tmp_path, monkeypatch, flag, want):
+    """evaluate asks the same fast-path decision as train (limitlab.training.device.fast_paths): on the CPU a
+    cnn4 evaluates channels-last with channels_last 'auto' or true, and not with false (it used to be off on
+    every CPU whatever the setting)."""
+    import limitlab.training.loop as loop
+
+    seen = []
+    real = loop.predict
+
+    def spy(net, split, batch_size, autocast=False):
+        convs = [p for p in net.parameters() if p.ndim == 4 and p.shape[1] > 1]  # C > 1: the layouts differ
+        assert convs
+        seen.append({p.is_contiguous(memory_format=torch.channels_last) for p in convs})
+        return real(net, split, batch_size, autocast)
+
+    monkeypatch.setattr(loop, "predict", spy)
+    spec = runs["limit_g"]
+    assert spec.model.resolve(spec.dataset.name) == "cnn4"
+    spec = spec.model_copy(update={"training": spec.training.model_copy(update={"channels_last": flag}),
+                                   "eval_dir": tmp_path / "ev"})
+    ev = evaluate(spec)
+    assert len(seen) == 3  # test set, then classifier and q-network on the training set
+    assert all(s == {want} for s in seen), seen
+    assert ev["has_q"] is True

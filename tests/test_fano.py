@@ -1,11 +1,11 @@
-"""Theorem 1's per-example Fano bound against the closed-form points of methods.md §5."""
+"""Theorem 1's per-example Fano bound against the closed-form points of docs/methods.md ("Fano bound")."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
-from limitlab.report.figures.fano_bound import GRID, binary_entropy, fano_curve, fano_error_bound, label_entropy
+from limitlab.report.figures.fano import GRID, binary_entropy, fano_curve, fano_error_bound, label_entropy
 
 STEP = GRID[1] - GRID[0]  # the solver's resolution (~0.001)
 

@@ -12,7 +12,8 @@ import numpy as np
 import pytest
 import torch
 
-from limitlab.data import noise_all as noise
+from limitlab.data.noise.class_conditional import corrupt
+from limitlab.data.noise.transition import transition_matrix
 from limitlab.experiment import params_file as P
 from limitlab.cli import main
 from limitlab.errors import LimitlabError
@@ -66,7 +67,7 @@ def test_worst_labels_are_taken_for_train_and_validation(cifar10, tmp_path):
     assert summary["realised_noise_rate"]["train"] == pytest.approx(summary["expected_noise_rate"]["train"])
     assert json.loads(out.with_suffix(".json").read_text())["human_file"] == "CIFAR-10_human.pt"
     # the split is the same as for every other noise model of this seed
-    uniform = noise.corrupt(human["clean_label"], noise.transition_matrix("uniform", 0.2, 10), seed=42)
+    uniform = corrupt(human["clean_label"], transition_matrix("uniform", 0.2, 10), seed=42)
     with np.load(out) as z:
         assert np.array_equal(z["train_index"], uniform.train_index)
 
@@ -194,7 +195,7 @@ def test_beyond_cifar10n_params_file_is_valid():
 def test_table_column_names_the_label_set_without_a_rate():
     from types import SimpleNamespace
 
-    from limitlab.report.aggregate import column_label
+    from limitlab.report.tables import column_label
 
     human = SimpleNamespace(study=SimpleNamespace(id="worst"), dataset="cifar10", noise="human-worst", p=0.0, n="all")
     assert column_label(human, False) == "cifar10 human-worst n=all"

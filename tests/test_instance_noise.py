@@ -1,4 +1,4 @@
-"""Instance-dependent ('part-dependent' / IDN) noise of Xia et al. 2020 (limitlab.data.noise_all.corrupt_instance):
+"""Instance-dependent ('part-dependent' / IDN) noise of Xia et al. 2020 (limitlab.data.noise.instance.corrupt_instance):
 realised rate, dependence on the image, determinism, the labels artifact, params and CLI."""
 
 from __future__ import annotations
@@ -9,7 +9,10 @@ import numpy as np
 import pytest
 from sklearn.linear_model import LogisticRegression
 
-from limitlab.data import noise_all as noise
+from limitlab.data.labels_file import summarize, write_labels
+from limitlab.data.noise.class_conditional import corrupt
+from limitlab.data.noise.instance import corrupt_instance, draw_flip_rates, draw_projection, expected_flip_rate, instance_features, instance_flip_distributions
+from limitlab.data.noise.transition import sample_rows, transition_matrix
 from limitlab.experiment import params_file as P
 from limitlab.cli import main
 from limitlab.errors import LimitlabError
@@ -33,32 +36,32 @@ def within_binomial(rate: float, p: float, n: int, sigmas: float = 4.0) -> bool:
 @pytest.mark.parametrize("p", [0.2, 0.4, 0.6])
 def test_realised_rate_is_p_within_sampling_error(p):
     x, y = random_images(25_000)
-    labels = noise.corrupt_instance(x, y, K, p=p, seed=3)
+    labels = corrupt_instance(x, y, K, p=p, seed=3)
     n = len(labels.train_clean)
     realised = np.mean(labels.train_clean != labels.train_noisy)
     # the truncated normal's mean (what is drawn) ...
-    assert within_binomial(realised, noise.expected_flip_rate(p, 0.1), n)
+    assert within_binomial(realised, expected_flip_rate(p, 0.1), n)
     # ... is p itself up to the truncation at 0 (2 std away for p = 0.2: +0.0055)
-    assert abs(noise.expected_flip_rate(p, 0.1) - p) < 0.006
-    summary = noise.summarize(labels)
+    assert abs(expected_flip_rate(p, 0.1) - p) < 0.006
+    summary = summarize(labels)
     assert summary["realised_noise_rate"]["train"] == pytest.approx(realised)
     assert summary["expected_noise_rate"]["train"] == pytest.approx(summary["instance_noise"]["flip_rate_train"]["mean"])
 
 
 def test_flip_rates_are_truncated_normal_around_p():
-    q = noise.draw_flip_rates(np.random.RandomState(0), 0.4, 0.1, 100_000)
+    q = draw_flip_rates(np.random.RandomState(0), 0.4, 0.1, 100_000)
     assert q.min() >= 0 and q.max() <= 1
     assert abs(q.mean() - 0.4) < 0.002 and abs(q.std() - 0.1) < 0.002
-    assert np.all(noise.draw_flip_rates(np.random.RandomState(0), 0.3, 0.0, 5) == 0.3)
-    assert noise.expected_flip_rate(0.0, 0.1) == pytest.approx(0.1 * np.sqrt(2 / np.pi), rel=1e-6)  # half-normal
+    assert np.all(draw_flip_rates(np.random.RandomState(0), 0.3, 0.0, 5) == 0.3)
+    assert expected_flip_rate(0.0, 0.1) == pytest.approx(0.1 * np.sqrt(2 / np.pi), rel=1e-6)  # half-normal
 
 
 def test_flip_distribution_rows_follow_the_generator():
     x, y = random_images(500)
     rs = np.random.RandomState(1)
-    q = noise.draw_flip_rates(rs, 0.4, 0.1, len(y))
-    W = noise.draw_projection(rs, 64, K)
-    rows = noise.instance_flip_distributions(noise.instance_features(x), y, q, W, chunk=37)
+    q = draw_flip_rates(rs, 0.4, 0.1, len(y))
+    W = draw_projection(rs, 64, K)
+    rows = instance_flip_distributions(instance_features(x), y, q, W, chunk=37)
     assert np.allclose(rows.sum(1), 1) and np.all(rows >= 0)
     assert np.allclose(rows[np.arange(len(y)), y], 1 - q)  # keeps its label with probability 1 - q_i
     i = 7  # one example by hand: q_i softmax over the other classes of x_i^T W[y_i]
@@ -74,10 +77,10 @@ def test_same_image_same_flip_distribution_under_two_label_draws():
     rows of one class differ between images (the noise is not class-conditional)."""
     x, y = random_images(2_000)
     rs = np.random.RandomState(5)
-    q = noise.draw_flip_rates(rs, 0.4, 0.1, len(y))
-    W = noise.draw_projection(rs, 64, K)
-    rows = noise.instance_flip_distributions(noise.instance_features(x), y, q, W)
-    draws = [noise.sample_rows(np.random.RandomState(s), rows) for s in (10, 11)]
+    q = draw_flip_rates(rs, 0.4, 0.1, len(y))
+    W = draw_projection(rs, 64, K)
+    rows = instance_flip_distributions(instance_features(x), y, q, W)
+    draws = [sample_rows(np.random.RandomState(s), rows) for s in (10, 11)]
     assert not np.array_equal(draws[0], draws[1])
     # where both draws flipped an image, they chose the same wrong class far more often than uniform would (1/9)
     both = (draws[0] != y) & (draws[1] != y)
@@ -94,14 +97,14 @@ def test_wrong_class_is_predictable_from_the_image_but_not_under_uniform_noise()
 
     def held_out_accuracy(labels):
         flipped = (labels.train_clean == 0) & (labels.train_noisy != 0)
-        feats = noise.instance_features(x[labels.train_index[flipped]]) / 255.0
+        feats = instance_features(x[labels.train_index[flipped]]) / 255.0
         target = labels.train_noisy[flipped]
         half = len(target) // 2
         clf = LogisticRegression(max_iter=2000).fit(feats[:half], target[:half])
         return clf.score(feats[half:], target[half:]), len(target) - half
 
-    acc_instance, n_test = held_out_accuracy(noise.corrupt_instance(x, y, K, p=0.4, seed=0))
-    acc_uniform, _ = held_out_accuracy(noise.corrupt(y, noise.transition_matrix("uniform", 0.4, K), seed=0))
+    acc_instance, n_test = held_out_accuracy(corrupt_instance(x, y, K, p=0.4, seed=0))
+    acc_uniform, _ = held_out_accuracy(corrupt(y, transition_matrix("uniform", 0.4, K), seed=0))
     chance_sd = np.sqrt((1 / 9) * (8 / 9) / n_test)
     assert acc_instance > 1 / 9 + 10 * chance_sd, acc_instance
     assert abs(acc_uniform - 1 / 9) < 4 * chance_sd, acc_uniform
@@ -111,51 +114,51 @@ def test_flips_follow_the_per_example_rate():
     """Examples with high q_i flip more often than those with low q_i (q_i is per example, not per class)."""
     x, y = random_images(20_000)
     rs = np.random.RandomState(9)
-    q = noise.draw_flip_rates(rs, 0.4, 0.1, len(y))
-    rows = noise.instance_flip_distributions(noise.instance_features(x), y, q, noise.draw_projection(rs, 64, K))
-    flipped = noise.sample_rows(rs, rows) != y
+    q = draw_flip_rates(rs, 0.4, 0.1, len(y))
+    rows = instance_flip_distributions(instance_features(x), y, q, draw_projection(rs, 64, K))
+    flipped = sample_rows(rs, rows) != y
     low, high = q < np.quantile(q, 0.25), q > np.quantile(q, 0.75)
     assert flipped[high].mean() - flipped[low].mean() > 0.15
 
 
 def test_determinism_and_seed_dependence(tmp_path):
     x, y = random_images(3_000)
-    a = noise.corrupt_instance(x, y, K, p=0.4, seed=42, n=1000, dataset="toy")
-    b = noise.corrupt_instance(x, y, K, p=0.4, seed=42, n=1000, dataset="toy")
-    c = noise.corrupt_instance(x, y, K, p=0.4, seed=43, n=1000, dataset="toy")
+    a = corrupt_instance(x, y, K, p=0.4, seed=42, n=1000, dataset="toy")
+    b = corrupt_instance(x, y, K, p=0.4, seed=42, n=1000, dataset="toy")
+    c = corrupt_instance(x, y, K, p=0.4, seed=43, n=1000, dataset="toy")
     for k, v in a.arrays().items():
         assert np.array_equal(v, b.arrays()[k]), k
     assert not np.array_equal(a.train_noisy, c.train_noisy)
     np.random.seed(0)  # the global RNG plays no part
-    d = noise.corrupt_instance(x, y, K, p=0.4, seed=42, n=1000, dataset="toy")
+    d = corrupt_instance(x, y, K, p=0.4, seed=42, n=1000, dataset="toy")
     assert np.array_equal(a.train_noisy, d.train_noisy)
     for name, labels in (("a", a), ("b", b)):
         (tmp_path / name).mkdir()
-        noise.write_labels(tmp_path / name / "labels.npz", labels)
+        write_labels(tmp_path / name / "labels.npz", labels)
     for f in ("labels.npz", "labels.json"):
         assert (tmp_path / "a" / f).read_bytes() == (tmp_path / "b" / f).read_bytes()
 
 
 def test_transition_is_the_class_mean_of_the_rows_and_clean_validation():
     x, y = random_images(4_000)
-    labels = noise.corrupt_instance(x, y, K, p=0.4, seed=1, clean_validation=True)
+    labels = corrupt_instance(x, y, K, p=0.4, seed=1, clean_validation=True)
     T = labels.transition
     assert np.allclose(T.sum(1), 1)
     assert np.mean(1 - T[labels.train_clean, labels.train_clean]) == pytest.approx(
-        noise.summarize(labels)["instance_noise"]["flip_rate_train"]["mean"])
+        summarize(labels)["instance_noise"]["flip_rate_train"]["mean"])
     assert np.array_equal(labels.val_noisy, labels.val_clean)
-    noisy_val = noise.corrupt_instance(x, y, K, p=0.4, seed=1)
+    noisy_val = corrupt_instance(x, y, K, p=0.4, seed=1)
     assert np.array_equal(noisy_val.train_noisy, labels.train_noisy)  # same stream for the training labels
 
 
 def test_bad_inputs_are_named():
     x, y = random_images(100)
     with pytest.raises(LimitlabError, match="flip_std"):
-        noise.corrupt_instance(x, y, K, p=0.4, seed=1, flip_std=-0.1)
+        corrupt_instance(x, y, K, p=0.4, seed=1, flip_std=-0.1)
     with pytest.raises(LimitlabError, match="outside"):
-        noise.corrupt_instance(x, y, K, p=1.2, seed=1)
+        corrupt_instance(x, y, K, p=1.2, seed=1)
     with pytest.raises(LimitlabError, match="99 images but 100 labels"):
-        noise.corrupt_instance(x[:99], y, K, p=0.4, seed=1)
+        corrupt_instance(x[:99], y, K, p=0.4, seed=1)
 
 
 def study(noise_block: dict, dataset: str = "mnist5k") -> dict:
@@ -213,7 +216,7 @@ def test_bytes_do_not_depend_on_the_blas_thread_count():
     arrays = []
     for threads in (1, 2):
         with threadpool_limits(limits=threads):
-            arrays.append(noise.corrupt_instance(x, y, K, p=0.4, seed=42).arrays())
+            arrays.append(corrupt_instance(x, y, K, p=0.4, seed=42).arrays())
     for k in arrays[0]:
         assert arrays[0][k].tobytes() == arrays[1][k].tobytes(), k
 

@@ -1,4 +1,5 @@
-"""Noise models, split and corruption (limitlab.data.noise_all): rates within binomial tolerance, structure, determinism."""
+"""Noise models, split and corruption (limitlab.data.noise, limitlab.data.split, limitlab.data.labels_file): rates
+within binomial tolerance, structure, determinism."""
 
 from __future__ import annotations
 
@@ -7,7 +8,10 @@ import time
 import numpy as np
 import pytest
 
-from limitlab.data import noise_all as noise
+from limitlab.data.labels_file import NoisyLabels, summarize, write_labels
+from limitlab.data.noise.class_conditional import corrupt, fixed_split
+from limitlab.data.noise.transition import load_matrix, sample_noisy_labels, transition_matrix
+from limitlab.data.split import split_indices
 from limitlab.errors import LimitlabError
 
 K = 10
@@ -29,7 +33,7 @@ def within_binomial(rate: float, p: float, n: int, sigmas: float = 4.0) -> bool:
 
 @pytest.mark.parametrize("p", [0.0, 0.5, 0.8, 0.89])
 def test_uniform_matrix_is_the_papers(p):
-    T = noise.transition_matrix("uniform", p, K)
+    T = transition_matrix("uniform", p, K)
     assert np.allclose(np.diag(T), 1 - p)
     off = T[~np.eye(K, dtype=bool)]
     assert np.allclose(off, p / (K - 1))
@@ -37,14 +41,14 @@ def test_uniform_matrix_is_the_papers(p):
 
 
 def test_symmetric_matrix_spreads_over_all_classes():
-    T = noise.transition_matrix("symmetric", 0.4, K)
+    T = transition_matrix("symmetric", 0.4, K)
     assert np.allclose(np.diag(T), 1 - 0.4 + 0.04)
     assert np.allclose(T[~np.eye(K, dtype=bool)], 0.04)
     assert np.allclose(T.sum(1), 1)
 
 
 def test_pair_matrix_has_four_one_directional_flips():
-    T = noise.transition_matrix("pair", 0.3, K, pairs=PAIRS)
+    T = transition_matrix("pair", 0.3, K, pairs=PAIRS)
     expected = np.eye(K)
     for s, d in PAIRS:
         expected[s, s], expected[s, d] = 0.7, 0.3
@@ -53,37 +57,37 @@ def test_pair_matrix_has_four_one_directional_flips():
 
 
 def test_none_is_identity_and_matrix_is_passed_through():
-    assert np.array_equal(noise.transition_matrix("none", 0.0, K), np.eye(K))
+    assert np.array_equal(transition_matrix("none", 0.0, K), np.eye(K))
     M = np.full((3, 3), 1 / 3)
-    assert np.allclose(noise.transition_matrix("matrix", 0.0, 3, matrix=M), M)
+    assert np.allclose(transition_matrix("matrix", 0.0, 3, matrix=M), M)
 
 
 @pytest.mark.parametrize("p", [-0.1, 1.0, 1.5, float("nan"), "abc"])
 def test_p_outside_unit_interval_is_rejected(p):
     with pytest.raises(LimitlabError, match=r"p .*\[0, 1\)"):
-        noise.transition_matrix("uniform", p, K)
+        transition_matrix("uniform", p, K)
 
 
 def test_unknown_noise_model_lists_accepted():
     with pytest.raises(LimitlabError, match="unknown noise model 'asym'.*uniform, symmetric, pair, matrix, none"):
-        noise.transition_matrix("asym", 0.2, K)
+        transition_matrix("asym", 0.2, K)
 
 
 def test_pair_without_pairs_is_rejected():
     with pytest.raises(LimitlabError, match="pair.*cifar10"):
-        noise.transition_matrix("pair", 0.2, K, pairs=None)
+        transition_matrix("pair", 0.2, K, pairs=None)
 
 
 def test_none_with_positive_rate_is_rejected():
     with pytest.raises(LimitlabError, match="'none'.*p must be 0"):
-        noise.transition_matrix("none", 0.2, K)
+        transition_matrix("none", 0.2, K)
 
 
 def test_matrix_rows_must_sum_to_one():
     M = np.eye(3)
     M[1] = [0.5, 0.4, 0.0]
     with pytest.raises(LimitlabError, match=r"row 1 sums to 0\.9"):
-        noise.transition_matrix("matrix", 0.0, 3, matrix=M)
+        transition_matrix("matrix", 0.0, 3, matrix=M)
 
 
 @pytest.mark.parametrize("M, msg", [
@@ -94,7 +98,7 @@ def test_matrix_rows_must_sum_to_one():
 ])
 def test_bad_matrices_are_rejected(M, msg):
     with pytest.raises(LimitlabError, match=msg):
-        noise.transition_matrix("matrix", 0.0, 3, matrix=M)
+        transition_matrix("matrix", 0.0, 3, matrix=M)
 
 
 def test_matrix_files_in_three_formats(tmp_path):
@@ -103,12 +107,12 @@ def test_matrix_files_in_three_formats(tmp_path):
     np.savetxt(tmp_path / "m.csv", M, delimiter=",")
     np.savetxt(tmp_path / "m.txt", M)
     for name in ("m.npy", "m.csv", "m.txt"):
-        assert np.allclose(noise.load_matrix(tmp_path / name, 3), M)
+        assert np.allclose(load_matrix(tmp_path / name, 3), M)
     (tmp_path / "m.json").write_text("[]")
     with pytest.raises(LimitlabError, match="accepted: .npy, .csv, .txt"):
-        noise.load_matrix(tmp_path / "m.json", 3)
+        load_matrix(tmp_path / "m.json", 3)
     with pytest.raises(LimitlabError, match="does not exist"):
-        noise.load_matrix(tmp_path / "missing.npy", 3)
+        load_matrix(tmp_path / "missing.npy", 3)
 
 
 # --- split ---------------------------------------------------------------------------------------------------------
@@ -117,51 +121,51 @@ def test_matrix_files_in_three_formats(tmp_path):
 @pytest.mark.parametrize("n_raw, sizes", [(60_000, (48_000, 12_000)), (50_000, (40_000, 10_000)),
                                           (4_000, (3_200, 800))])
 def test_split_sizes_disjoint_and_covering(n_raw, sizes):
-    train, val = noise.split_indices(n_raw, 0.2, None, 42)
+    train, val = split_indices(n_raw, 0.2, None, 42)
     assert (len(train), len(val)) == sizes
     assert train.dtype == val.dtype == np.int64
     assert np.array_equal(np.sort(np.concatenate([train, val])), np.arange(n_raw))
 
 
 def test_subset_n_is_drawn_from_the_training_split_and_keeps_validation():
-    full_train, full_val = noise.split_indices(N_RAW, 0.2, None, 7)
-    train, val = noise.split_indices(N_RAW, 0.2, 1000, 7)
+    full_train, full_val = split_indices(N_RAW, 0.2, None, 7)
+    train, val = split_indices(N_RAW, 0.2, 1000, 7)
     assert len(train) == 1000 and len(np.unique(train)) == 1000
     assert np.isin(train, full_train).all()
-    assert np.array_equal(val, full_val)  # validation is not shrunk (methods.md §1.2)
+    assert np.array_equal(val, full_val)  # validation is not shrunk (docs/methods.md)
 
 
 def test_n_larger_than_training_split_names_both_numbers():
     with pytest.raises(LimitlabError, match=r"n = 40001 .*40000"):
-        noise.split_indices(N_RAW, 0.2, 40_001, 0)
+        split_indices(N_RAW, 0.2, 40_001, 0)
 
 
 @pytest.mark.parametrize("n", [0, -5, "ten", 2.5])
 def test_bad_n_is_rejected(n):
     with pytest.raises(LimitlabError, match="positive integer or 'all'"):
-        noise.split_indices(N_RAW, 0.2, n, 0)
+        split_indices(N_RAW, 0.2, n, 0)
 
 
 @pytest.mark.parametrize("ratio", [0.0, 1.0, -0.2])
 def test_bad_val_ratio_is_rejected(ratio):
     with pytest.raises(LimitlabError, match="val_ratio"):
-        noise.split_indices(N_RAW, ratio, None, 0)
+        split_indices(N_RAW, ratio, None, 0)
 
 
 def test_split_matches_the_documented_rng_stream():
     rs = np.random.RandomState(3)
     perm = rs.permutation(100)
     expected_train = rs.choice(perm[:80], 10, replace=False)
-    train, val = noise.split_indices(100, 0.2, 10, 3)
+    train, val = split_indices(100, 0.2, 10, 3)
     assert np.array_equal(train, expected_train) and np.array_equal(val, perm[80:])
 
 
 # --- corruption: realised rates and structure -----------------------------------------------------------------------
 
 
-def run(model: str, p: float, seed: int = 0, **kw) -> noise.NoisyLabels:
-    T = noise.transition_matrix(model, p, K, pairs=PAIRS if model == "pair" else None, matrix=kw.pop("matrix", None))
-    return noise.corrupt(balanced_labels(), T, seed=seed, noise=model, p=p, **kw)
+def run(model: str, p: float, seed: int = 0, **kw) -> NoisyLabels:
+    T = transition_matrix(model, p, K, pairs=PAIRS if model == "pair" else None, matrix=kw.pop("matrix", None))
+    return corrupt(balanced_labels(), T, seed=seed, noise=model, p=p, **kw)
 
 
 @pytest.mark.parametrize("p", [0.2, 0.5, 0.8, 0.89])
@@ -219,7 +223,7 @@ def test_sampling_never_returns_a_zero_probability_class():
     T = np.zeros((4, 4))
     T[:, 1] = 1 / 3
     T[:, 2] = 2 / 3  # cumsum may end below 1.0 in floating point; classes 0 and 3 have probability 0
-    noisy = noise.sample_noisy_labels(FixedUniforms(), np.array([0, 3, 2]), T)
+    noisy = sample_noisy_labels(FixedUniforms(), np.array([0, 3, 2]), T)
     assert set(noisy.tolist()) <= {1, 2}
     assert noisy.tolist() == [1, 2, 2]
 
@@ -239,7 +243,7 @@ def test_clean_validation_keeps_val_clean_and_train_draw_unchanged():
 
 def test_labels_out_of_range_of_matrix_are_rejected():
     with pytest.raises(LimitlabError, match="3 classes"):
-        noise.corrupt(np.array([0, 1, 5, 2]), np.eye(3), seed=0, val_ratio=0.5)
+        corrupt(np.array([0, 1, 5, 2]), np.eye(3), seed=0, val_ratio=0.5)
 
 
 # --- determinism and independence of settings -----------------------------------------------------------------------
@@ -262,9 +266,9 @@ def test_draw_is_independent_of_other_settings_and_of_the_global_rng():
 def test_write_labels_is_byte_identical_and_time_free(tmp_path):
     (tmp_path / "a").mkdir()
     (tmp_path / "b").mkdir()
-    noise.write_labels(tmp_path / "a" / "labels.npz", run("pair", 0.3, seed=1))
+    write_labels(tmp_path / "a" / "labels.npz", run("pair", 0.3, seed=1))
     time.sleep(2.1)  # zip timestamps have 2 s resolution: a time-dependent file would now differ
-    summary = noise.write_labels(tmp_path / "b" / "labels.npz", run("pair", 0.3, seed=1))
+    summary = write_labels(tmp_path / "b" / "labels.npz", run("pair", 0.3, seed=1))
     for name in ("labels.npz", "labels.json"):
         assert (tmp_path / "a" / name).read_bytes() == (tmp_path / "b" / name).read_bytes(), name
     with np.load(tmp_path / "a" / "labels.npz", allow_pickle=False) as z:
@@ -281,11 +285,11 @@ def test_write_labels_is_byte_identical_and_time_free(tmp_path):
 
 def test_fixed_split_for_real_noise():
     y = np.array([3, 1, 4, 1, 5, 9, 2, 6], dtype=np.int64)
-    lab = noise.fixed_split(y, np.array([6, 7]), 10, seed=0)
+    lab = fixed_split(y, np.array([6, 7]), 10, seed=0)
     assert lab.train_index.tolist() == [0, 1, 2, 3, 4, 5] and lab.val_index.tolist() == [6, 7]
     assert (lab.train_clean == -1).all() and lab.train_noisy.tolist() == [3, 1, 4, 1, 5, 9]
     assert lab.val_clean.tolist() == lab.val_noisy.tolist() == [2, 6]
-    summary = noise.summarize(lab)
+    summary = summarize(lab)
     assert summary["realised_noise_rate"] == {"train": None, "val": 0.0}
-    sub = noise.fixed_split(y, np.array([6, 7]), 10, seed=0, n=3)
+    sub = fixed_split(y, np.array([6, 7]), 10, seed=0, n=3)
     assert len(sub.train_index) == 3 and np.isin(sub.train_index, np.arange(6)).all()

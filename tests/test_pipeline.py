@@ -14,17 +14,11 @@ import yaml
 
 from limitlab.experiment import params_file as P
 from limitlab.experiment.grid import runs_of
-from pipeline_support import REPO, check, copy_repo, missing_outputs, run, smoke_subset
+from pipeline_support import REPO, check, copy_repo, job_counts, missing_outputs, run, smoke_subset
 
 PARAMS_FILES = sorted(str(p.relative_to(REPO)) for p in [*REPO.glob("params/*.yaml"), *REPO.glob("params/paper/*.yaml"),
                                                           *REPO.glob("params/beyond/*.yaml")])
 BIG = 1000  # runs; planning such a grid takes tens of seconds (Snakemake costs ~2 ms per job): slow tests
-
-
-def job_counts(output: str) -> dict[str, int]:
-    """The 'Job stats' table of a snakemake dry run."""
-    table = output.split("Job stats:")[1].split("\n\n")[0]
-    return {m[1]: int(m[2]) for m in re.finditer(r"^(\w+)\s+(\d+)$", table, re.M)}
 
 
 def test_lint_is_clean():
@@ -53,26 +47,26 @@ def test_dry_run_plans_every_run_of_the_params_file(params_file, tmp_path):
 
 
 def test_run_jobs_cover_every_run_once_and_sources_come_first():
-    """shards.split: N consecutive runs per job, each run in exactly one job, and a run initialised from another
+    """grouping.split: N consecutive runs per job, each run in exactly one job, and a run initialised from another
     run never in an earlier job than its source (nor before it within a job)."""
-    from limitlab.jobs import run_jobs as shards
+    from limitlab.jobs import grouping
 
     exp = P.load(REPO / "params/paper/mnist.yaml")
     specs = [r.spec for r in runs_of(exp)]
     for n in (1, 5, 8, 7):
-        jobs = shards.split(specs, n)
+        jobs = grouping.split(specs, n)
         order = [s.key for runs in jobs.values() for s in runs]
         assert sorted(order) == sorted(s.key for s in specs) and len(set(order)) == len(order)
         assert all(len(runs) == n for runs in list(jobs.values())[:-1]) and 1 <= len(list(jobs.values())[-1]) <= n
-        assert list(jobs) == [shards.job_id(n, i) for i in range(len(jobs))]
+        assert list(jobs) == [grouping.job_id(n, i) for i in range(len(jobs))]
         position = {key: i for i, key in enumerate(order)}
         by_dir = {str(s.run_dir): s for s in specs}
         for s in specs:
             if s.init_dir is not None:
                 assert position[by_dir[str(s.init_dir)].key] < position[s.key]
-    assert shards.parse_id("n8-00012") == (8, 12)
+    assert grouping.parse_id("n8-00012") == (8, 12)
     with pytest.raises(Exception, match="not a run-job id"):
-        shards.parse_id("n0-00001")
+        grouping.parse_id("n0-00001")
 
 
 def test_runs_per_job_sizes_the_run_jobs(tmp_path):
@@ -104,10 +98,10 @@ def test_runs_per_job_sizes_the_run_jobs(tmp_path):
 def test_init_runs_wait_for_the_ce_model_of_their_setting(tmp_path):
     """With one run per job, the job of a LIMIT + init run has the job of the CE run of its setting as an input,
     and asking for it plans that CE job first, and only that; the job asks for one run's resources."""
-    from limitlab.jobs import run_jobs as shards
+    from limitlab.jobs import grouping
 
     exp = P.load(REPO / "params/smoke.yaml")
-    jobs = shards.split([r.spec for r in runs_of(exp)], 1)
+    jobs = grouping.split([r.spec for r in runs_of(exp)], 1)
     job_of = {runs[0].key: job for job, runs in jobs.items()}
     init = next(r.spec for r in runs_of(exp) if r.spec.init_dir is not None)
     source = next(r.spec for r in runs_of(exp) if r.spec.run_dir == init.init_dir)

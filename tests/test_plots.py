@@ -12,7 +12,7 @@ from limitlab.experiment import params_file as P
 from limitlab.evaluation.bootstrap import bootstrap_file
 from limitlab.cli import main
 from limitlab.evaluation.evaluate import evaluate
-from limitlab.report.figures.draw import make_figures
+from limitlab.report.figures.index import make_figures
 from limitlab.training.loop import train
 from limitlab.experiment.grid import runs_of
 from test_evaluate import make_data

@@ -13,13 +13,18 @@ from torch import nn
 
 import limitlab.training.loop as T
 from limitlab.training import networks as models
-from limitlab.data import noise_all as noise
+from limitlab.data.noise.class_conditional import corrupt
+from limitlab.data.noise.transition import transition_matrix
 from limitlab.experiment import params_file as P
 from limitlab.experiment.schema import Experiment, TrainingConfig
 from limitlab.errors import DivergedError
 from limitlab.methods.ce import CE
 from limitlab.methods.fw import estimate_transition
-from limitlab.training.loop import build_networks, load_run_data, predict, train
+from limitlab.training.checkpoints import restore_rng
+from limitlab.training.device import fast_paths
+from limitlab.training.loop import predict, train
+from limitlab.training.networks import build_networks
+from limitlab.training.run_data import load_run_data
 from limitlab.experiment.grid import runs_of
 
 import tiny_data
@@ -156,13 +161,39 @@ def test_paper_params_train_in_fp32(path):
     for run in runs_of(exp):
         t = run.spec.training
         assert t.bf16 is False, run.key
-        assert not T._use_fast_cuda(t.bf16, run.spec.model.resolve(run.spec.dataset.name), cuda)
+        assert not fast_paths(t, run.spec.model.resolve(run.spec.dataset.name), cuda).autocast_bf16
 
 
 def test_bf16_is_opt_in():
     assert TrainingConfig().bf16 is False
-    assert T._use_fast_cuda("auto", "resnet34", torch.device("cuda"))
-    assert not T._use_fast_cuda(True, "resnet34", torch.device("cpu"))
+    assert fast_paths(TrainingConfig(bf16="auto"), "resnet34", torch.device("cuda")).autocast_bf16
+    assert not fast_paths(TrainingConfig(bf16=True), "resnet34", torch.device("cpu")).autocast_bf16
+
+
+CPU, CUDA = torch.device("cpu"), torch.device("cuda")
+
+
+@pytest.mark.parametrize("channels_last, bf16, arch, device, want", [
+    # channels_last: 'auto' = conv nets on any device, explicit values as given; bf16: CUDA only
+    ("auto", False, "cnn4", CPU, (True, False)),
+    ("auto", False, "mlp4", CPU, (False, False)),
+    ("auto", False, "resnet34", CUDA, (True, False)),
+    ("auto", False, "mlp4", CUDA, (False, False)),
+    (True, False, "cnn4", CPU, (True, False)),
+    (True, False, "mlp4", CPU, (True, False)),
+    (False, False, "cnn4", CPU, (False, False)),
+    (False, False, "resnet34", CUDA, (False, False)),
+    ("auto", "auto", "resnet34", CUDA, (True, True)),
+    ("auto", "auto", "resnet50", CUDA, (True, True)),
+    ("auto", "auto", "cnn4", CUDA, (True, False)),
+    ("auto", "auto", "resnet34", CPU, (True, False)),
+    ("auto", True, "cnn4", CUDA, (True, True)),
+    ("auto", True, "mlp4", CUDA, (False, True)),
+    ("auto", True, "resnet34", CPU, (True, False)),
+])
+def test_fast_paths_decision_table(channels_last, bf16, arch, device, want):
+    got = fast_paths(TrainingConfig(channels_last=channels_last, bf16=bf16), arch, device)
+    assert (got.channels_last, got.autocast_bf16) == want
 
 
 def test_resume_state_is_restored_from_cpu_tensors_whatever_the_device(data_dir, tmp_path, monkeypatch):
@@ -207,12 +238,12 @@ def test_restore_rng_moves_states_to_the_cpu():
     st = {"generator": g.get_state(), "torch_rng": torch.get_rng_state(), "cuda_rng": None}
     expected = torch.rand(3, generator=g), torch.rand(3)
     g2 = torch.Generator()
-    T.restore_rng(st, g2, torch.device("cpu"))
+    restore_rng(st, g2, torch.device("cpu"))
     assert torch.equal(torch.rand(3, generator=g2), expected[0]) and torch.equal(torch.rand(3), expected[1])
 
 
 def authors_draw(clean: np.ndarray, T_: np.ndarray, seed: int, n: int | None):
-    """The authors' procedure (methods.md §1.2–1.3) on NumPy's global RNG: permutation split 80/20, the
+    """The authors' procedure (docs/methods.md) on NumPy's global RNG: permutation split 80/20, the
     n-subset of the training part, then one np.random.choice per training label, then per validation label."""
     state = np.random.get_state()
     try:
@@ -232,8 +263,8 @@ def authors_draw(clean: np.ndarray, T_: np.ndarray, seed: int, n: int | None):
 @pytest.mark.parametrize("p,n", [(0.8, 1000), (0.5, None)])
 def test_noise_draws_are_the_authors_draw_for_draw(p, n):
     clean = (np.arange(4000) * 7) % 10  # mnist5k's 4,000 training labels in size; the draw depends only on them
-    T_ = noise.transition_matrix("uniform", p, 10)
-    ours = noise.corrupt(clean, T_, seed=42, n=n, val_ratio=0.2)
+    T_ = transition_matrix("uniform", p, 10)
+    ours = corrupt(clean, T_, seed=42, n=n, val_ratio=0.2)
     tr, va, tn, vn = authors_draw(clean, T_, 42, n)
     np.testing.assert_array_equal(ours.train_index, tr)
     np.testing.assert_array_equal(ours.val_index, va)
@@ -244,7 +275,7 @@ def test_noise_draws_are_the_authors_draw_for_draw(p, n):
 def test_noise_draw_pinned_values():
     """Computed once with authors_draw (seed 42, p = 0.8, n = 1000): pins the stream against NumPy changes."""
     clean = (np.arange(4000) * 7) % 10
-    ours = noise.corrupt(clean, noise.transition_matrix("uniform", 0.8, 10), seed=42, n=1000, val_ratio=0.2)
+    ours = corrupt(clean, transition_matrix("uniform", 0.8, 10), seed=42, n=1000, val_ratio=0.2)
     assert ours.train_index[:6].tolist() == [446, 2162, 780, 2335, 3516, 3849]
     assert ours.train_clean[:6].tolist() == [2, 4, 0, 5, 2, 3]
     assert ours.train_noisy[:6].tolist() == [8, 5, 0, 3, 2, 8]

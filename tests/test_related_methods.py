@@ -1,4 +1,4 @@
-"""Pumpout / SIGUA (small-loss and backward-correction bases) and Gradient Rescaling (methods.md §9.1, §9.2).
+"""Pumpout / SIGUA (small-loss and backward-correction bases) and Gradient Rescaling (docs/methods.md).
 
 Loss values and per-example logit gradients on hand-computed batches; the logits come from an Embedding, so
 row i of its weight gradient is exactly ∂L/∂a_i.
@@ -15,7 +15,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from limitlab.data import noise_all as noise
+from limitlab.data.noise.transition import transition_matrix
 from limitlab.experiment import params_file as P
 from limitlab.errors import LimitlabError
 from limitlab.methods import REGISTRY, Context
@@ -118,7 +118,7 @@ def test_small_loss_epoch_zero_is_cross_entropy():
 ])
 def test_tau_auto_is_the_expected_wrong_label_rate(model, p, want):
     pairs = [(9, 1), (2, 0), (4, 7), (3, 5)] if model == "pair" else None
-    T = noise.transition_matrix(model, p, 10, pairs=pairs)
+    T = transition_matrix(model, p, 10, pairs=pairs)
     m, _, prepared = make("pumpout", torch.zeros(2, 10), T, base="small_loss", gamma=0.01)
     assert prepared["tau"] == pytest.approx(want) and m.tau == pytest.approx(want)
 
@@ -173,16 +173,16 @@ def test_backward_with_identity_is_cross_entropy():
 
 def test_near_singular_transition_is_refused_at_prepare():
     # uniform K = 10: cond(T) = 1 / (1 − pK/(K−1)): 90 at the paper's p = 0.89 (accepted and recorded) ...
-    _, _, prepared = make("pumpout", torch.zeros(2, 10), noise.transition_matrix("uniform", 0.89, 10),
+    _, _, prepared = make("pumpout", torch.zeros(2, 10), transition_matrix("uniform", 0.89, 10),
                           base="backward", ascent=False)
     assert prepared["transition_cond"] == pytest.approx(1 / (1 - 0.89 * 10 / 9), rel=1e-6)
     # ... 9000 at p = 0.8999 and infinite at p = 0.9 (singular): refused with the field to change
     for p in (0.8999, 0.9):
         with pytest.raises(LimitlabError, match="max_cond") as exc:
-            make("pumpout", torch.zeros(2, 10), noise.transition_matrix("uniform", p, 10), base="backward",
+            make("pumpout", torch.zeros(2, 10), transition_matrix("uniform", p, 10), base="backward",
                  ascent=False)
         assert "singular" in str(exc.value)
-    make("pumpout", torch.zeros(2, 10), noise.transition_matrix("uniform", 0.8999, 10), base="backward",
+    make("pumpout", torch.zeros(2, 10), transition_matrix("uniform", 0.8999, 10), base="backward",
          ascent=False, max_cond=1e5)
 
 

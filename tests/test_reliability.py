@@ -21,12 +21,12 @@ import yaml
 
 from limitlab import io
 from limitlab.jobs import failure_markers as markers
-from limitlab.data import noise_all as noise
 from limitlab.experiment import params_file as P
 from limitlab.cli import main
 from limitlab.errors import LimitlabError
 from limitlab.evaluation.evaluate import evaluate
-from limitlab.training.loop import load_run_data, train
+from limitlab.training.loop import train
+from limitlab.training.run_data import load_run_data
 from limitlab.experiment.grid import runs_of
 
 import tiny_data

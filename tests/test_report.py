@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 
 from limitlab.experiment import params_file as P
-from limitlab.report.results_page import family_name
+from limitlab.report.figures.index import family_name
 from pipeline_support import REPO, check, copy_repo, run, smoke_subset
 
 pytestmark = pytest.mark.slow

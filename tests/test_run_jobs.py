@@ -1,4 +1,4 @@
-"""`limitlab run`: one pipeline job trains, evaluates and bootstraps several runs (limitlab.jobs.run_jobs), on real tiny runs."""
+"""`limitlab run`: one pipeline job trains, evaluates and bootstraps several runs (limitlab.jobs), on real tiny runs."""
 
 from __future__ import annotations
 
@@ -14,7 +14,9 @@ import pytest
 import yaml
 
 from limitlab.jobs import failure_markers as markers
-from limitlab.jobs import run_jobs as shards
+from limitlab.experiment.grid import GridIndex
+from limitlab.jobs import grouping, identity
+from limitlab.jobs.execute import STAGE_TIMES
 from limitlab.experiment import params_file as P
 from limitlab.cli import main
 from limitlab.experiment.grid import runs_of
@@ -52,15 +54,15 @@ def job(path: Path, root: Path, job_id: str, *extra: str) -> int:
 
 
 def mtimes(specs) -> dict[str, int]:
-    return {str(f): f.stat().st_mtime_ns for s in specs for f in shards.run_files(s, s.method.method == "limit")}
+    return {str(f): f.stat().st_mtime_ns for s in specs for f in identity.run_files(s, s.method.method == "limit")}
 
 
 def test_one_job_runs_every_run_and_isolates_failures(prepared):
     root, path = prepared
     specs = [r.spec for r in runs_of(P.load(path))]
     by_id = {s.method_id: s for s in specs}
-    (job_id,) = shards.split(specs, 4)
-    assert [s.method_id for s in shards.split(specs, 4)[job_id]] == ["ce", "bad", "init_bad", "limit"]
+    (job_id,) = grouping.split(specs, 4)
+    assert [s.method_id for s in grouping.split(specs, 4)[job_id]] == ["ce", "bad", "init_bad", "limit"]
 
     assert job(path, root, job_id) == 0
     summary = json.loads((root / "jobs" / f"{job_id}.json").read_text())
@@ -70,10 +72,10 @@ def test_one_job_runs_every_run_and_isolates_failures(prepared):
     assert markers.read_marker(by_id["init_bad"].run_dir) is None  # its source failed, not the run
     assert "diverged" in (root / "logs" / f"{by_id['bad'].key}.log").read_text()
     for ok in (by_id["ce"], by_id["limit"]):
-        assert all(f.is_file() for f in shards.run_files(ok, ok.method.method == "limit"))
+        assert all(f.is_file() for f in identity.run_files(ok, ok.method.method == "limit"))
         assert markers.read_marker(ok.run_dir) is None  # the "in progress" marker is gone
-        assert shards.is_complete(ok, ok.method.method == "limit", {"samples": 50, "seed": 0, "ci": 0.95})
-        assert set(json.loads((Path(ok.eval_dir) / shards.STAGE_TIMES).read_text())) == {"train", "evaluate",
+        assert identity.is_complete(ok, ok.method.method == "limit", {"samples": 50, "seed": 0, "ci": 0.95})
+        assert set(json.loads((Path(ok.eval_dir) / STAGE_TIMES).read_text())) == {"train", "evaluate",
                                                                                           "bootstrap"}
     done = [by_id["ce"], by_id["limit"]]
     before = mtimes(done)
@@ -116,8 +118,8 @@ def test_a_changed_source_retrains_its_dependents(tmp_path):
     path = write_params(tmp_path, methods)
     new = {s.method_id: s for s in (r.spec for r in runs_of(P.load(path)))}
     assert new["init"] == init  # its own spec did not change ...
-    assert shards.spec_sha256(init, {Path(s.run_dir): s for s in specs}) != shards.spec_sha256(
-        new["init"], {Path(s.run_dir): s for s in new.values()})  # ... its identity did
+    assert identity.spec_sha256(init, GridIndex(specs)) != identity.spec_sha256(
+        new["init"], GridIndex(new.values()))  # ... its identity did
     assert job(path, tmp_path, "n2-00000") == 0
     assert (Path(init.run_dir) / "model.pt").stat().st_mtime_ns != trained
 
@@ -130,7 +132,7 @@ def test_params_edited_after_planning_are_refused(prepared, capsys):
     assert job(path, root, "n4-00007") == 2
     assert "no job n4-00007" in capsys.readouterr().err
     assert job(path, root, "x4") == 2
-    assert shards.specs_sha256(shards.split(specs, 4)["n4-00000"], {Path(s.run_dir): s for s in specs})
+    assert identity.specs_sha256(grouping.split(specs, 4)["n4-00000"], GridIndex(specs))
 
 
 @pytest.mark.parametrize("sig, returncode, marked", [(signal.SIGKILL, -9, 137), (signal.SIGTERM, 143, 143),

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from limitlab import io
-from limitlab.data import datasets
+from limitlab.data.download import download
 from limitlab.experiment.paths import dataset_path
 
 REPO = Path(__file__).resolve().parents[1]
@@ -34,7 +34,7 @@ def mnist5k(tmp_path_factory) -> Path:
     root = tmp_path_factory.mktemp("data")
     out = dataset_path(root, "mnist5k")
     out.parent.mkdir(parents=True)
-    datasets.download("mnist5k", root / "raw", out)
+    download("mnist5k", root / "raw", out)
     return out
 
 

@@ -1,4 +1,4 @@
-"""Susceptibility (methods.md §9.3): the one-step probe, its exact restore, the loop hook, and the selection rule."""
+"""Susceptibility (docs/methods.md): the one-step probe, its exact restore, the loop hook, and the selection rule."""
 
 from __future__ import annotations
 
@@ -17,8 +17,10 @@ from limitlab.experiment.schema import Experiment
 from limitlab.report.aggregate import aggregate
 from limitlab.methods import REGISTRY, Context
 from limitlab.report.figures.susceptibility import make_susceptibility_figures
-from limitlab.training.susceptibility import DELTA, ZETA, Probe, one_step_delta, regions, select
-from limitlab.training.loop import load_run_data, train
+from limitlab.report.susceptibility_selection import DELTA, ZETA, regions, select
+from limitlab.training.susceptibility import Probe, one_step_delta
+from limitlab.training.loop import train
+from limitlab.training.run_data import load_run_data
 from limitlab.experiment.grid import runs_of
 
 import tiny_data
@@ -315,7 +317,7 @@ def test_susceptibility_figure_has_the_plot_style_in_a_fresh_process(tmp_path):
     import subprocess
     import sys
 
-    from limitlab.report.figures.draw import _setup
+    from limitlab.report.figures.style import setup as _setup
 
     exp = fake_gr_experiment(tmp_path)
     aggregate(exp)

@@ -17,7 +17,9 @@ from limitlab.errors import LimitlabError
 from limitlab.methods.ce import CE
 from limitlab.methods.fw import estimate_transition
 from limitlab.methods import REGISTRY
-from limitlab.training.loop import build_networks, load_run_data, predict, train
+from limitlab.training.loop import predict, train
+from limitlab.training.networks import build_networks
+from limitlab.training.run_data import load_run_data
 
 import tiny_data
 

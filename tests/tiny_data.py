@@ -4,8 +4,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from limitlab.data import datasets
-from limitlab.data import noise_all as noise
+from limitlab.data.canonical import load_canonical
+from limitlab.data.download import download
+from limitlab.data.labels_file import write_labels
+from limitlab.data.noise.class_conditional import corrupt
+from limitlab.data.noise.transition import transition_matrix
 from limitlab.experiment import params_file as P
 from limitlab.experiment.schema import Experiment
 from limitlab.experiment.grid import all_settings
@@ -29,13 +32,13 @@ def prepare(root: Path, exp: Experiment) -> Path:
     """Canonical mnist5k and the labels of every setting of ``exp`` under ``root``."""
     out = dataset_path(root, "mnist5k")
     out.parent.mkdir(parents=True, exist_ok=True)
-    datasets.download("mnist5k", root / "raw", out)
-    canon = datasets.load_canonical(out)
+    download("mnist5k", root / "raw", out)
+    canon = load_canonical(out)
     for _, (_, s) in all_settings(exp).items():
-        labels = noise.corrupt(canon.train_y, noise.transition_matrix(s.noise, s.p, 10), seed=s.seed, n=s.n,
+        labels = corrupt(canon.train_y, transition_matrix(s.noise, s.p, 10), seed=s.seed, n=s.n,
                                val_ratio=s.val_ratio)
         s.labels_path(root).parent.mkdir(parents=True, exist_ok=True)
-        noise.write_labels(s.labels_path(root), labels)
+        write_labels(s.labels_path(root), labels)
     return root
 
 

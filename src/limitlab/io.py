@@ -35,6 +35,19 @@ def _check_parent(path: Path) -> None:
         )
 
 
+def check_npz_out(out: str | os.PathLike, companion: str = "metadata") -> Path:
+    """Refuse an ``--out`` that is not a writable ``.npz`` path before any work starts.
+
+    An npz artifact always has a JSON beside it (``out.with_suffix('.json')``: a dataset's ``metadata``, a labels
+    file's ``summary``); ``companion`` names it in the error. The folder must exist already. Returns ``Path(out)``.
+    """
+    out = Path(out)
+    if out.suffix != ".npz":
+        raise LimitlabError(f"--out {out} must end in .npz (its {companion} goes to {out.with_suffix('.json')})")
+    _check_parent(out)
+    return out
+
+
 def write_error(path: Path, exc: OSError) -> LimitlabError:
     """One-line error for a failed write: the path and the cause in words (disk full, permission, ...)."""
     causes = {

@@ -29,13 +29,10 @@ rule cleanlab:
         f"{LOGS}/benchmarks/cleanlab/{{key}}.tsv"
     wildcard_constraints:
         key="|".join(map(re.escape, CLEANLAB)) or "(?!)",
-    threads: CPUS_PER_JOB
+    threads: PLAN.cpus
     resources:
         runtime=lambda wildcards: CLEANLAB[wildcards.key].folds * RES.train.runtime + RES.evaluate.runtime,
-        mem_mb=MEM_PER_JOB,
-        cpus_per_task=CPUS_PER_JOB,
-        **({"gpu": GPUS_PER_JOB} if GPUS_PER_JOB else {}),
-        **({"gpu_model": GPU_MODEL} if GPUS_PER_JOB and GPU_MODEL else {}),
+        **PLAN.job_resources(),
     conda:
         "../envs/limitlab.yaml"
     shell:

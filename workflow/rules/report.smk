@@ -2,7 +2,7 @@
 # folder per figure family are written by `limitlab report-assets`; the tables and the params file are marked
 # for the report where they already are. Snakemake adds its own run statistics (per-rule runtimes, timeline).
 
-from limitlab.report.results_page import captions as figure_captions
+from limitlab.report.figures.index import captions as figure_captions
 
 
 rule report_assets:

@@ -1,5 +1,5 @@
 # run: one job trains, evaluates and bootstraps RUNS_PER_JOB runs of the grid, one after another, on one GPU
-# (`limitlab run`, src/limitlab/shards.py). Each run keeps its own folders (spec.run_dir, spec.eval_dir) and its
+# (`limitlab run`, src/limitlab/jobs/). Each run keeps its own folders (spec.run_dir, spec.eval_dir) and its
 # own log (logs/<name>/runs/<key>.log); the job's output is a short summary, data/jobs/<name>/<id>.json.
 #
 # Why not one Snakemake job per run, or Snakemake's `group` directive: Snakemake spends about 2 ms planning each
@@ -29,13 +29,10 @@ rule run:
         f"{LOGS}/benchmarks/run/{{shard}}.tsv"
     wildcard_constraints:
         shard=r"n\d+-\d{5}",
-    threads: CPUS_PER_JOB
+    threads: PLAN.cpus
     resources:
         runtime=job_runtime,
-        mem_mb=MEM_PER_JOB,
-        cpus_per_task=CPUS_PER_JOB,
-        **({"gpu": GPUS_PER_JOB} if GPUS_PER_JOB else {}),
-        **({"gpu_model": GPU_MODEL} if GPUS_PER_JOB and GPU_MODEL else {}),
+        **PLAN.job_resources(),
     conda:
         "../envs/limitlab.yaml"
     shell:

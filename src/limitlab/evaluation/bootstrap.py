@@ -1,4 +1,4 @@
-"""Bootstrap error bars of a test accuracy (methods.md §6.1; the paper's single-run CIFAR/Clothing1M columns).
+"""Bootstrap error bars of a test accuracy (the single-run CIFAR/Clothing1M columns of Harutyunyan et al., ICML 2020).
 
 Resample the test set B times with replacement (same size n), recompute the accuracy of each resample and report
 the mean, the NumPy ``std`` (ddof = 0, as the authors) and a percentile interval. All resamples are drawn at once

@@ -15,7 +15,7 @@ cross-validation, then ``cleanlab.filter.find_label_issues`` and ``cleanlab.rank
    - the detection score is 1 − self-confidence = 1 − pred_probs[i, ỹ_i] (cleanlab's default label quality
      score, ``get_label_quality_scores``), so its ROC AUC / average precision for finding the corrupted labels
      are comparable with LIMIT's distance ‖s(b) − e_ỹ‖₂ (both are computed by
-     :func:`limitlab.evaluation.evaluate.detection_metrics`);
+     :func:`limitlab.evaluation.detection.detection_metrics`);
    - ``find_label_issues`` (default ``prune_by_noise_rate``) gives cleanlab's set of issues: its size, precision
      and recall against the truth;
    - ``estimate_py_and_noise_matrices_from_probabilities`` gives cleanlab's noise matrix; stored as
@@ -35,6 +35,7 @@ import pandas as pd
 from limitlab import io
 from limitlab.errors import LimitlabError
 from limitlab.experiment.grid import CleanlabSpec
+from limitlab.experiment.paths import RunFiles
 
 
 def fold_positions(noisy: np.ndarray, folds: int, fold: int, seed: int) -> np.ndarray:
@@ -72,10 +73,10 @@ def write_fold(labels_path: Path, folds: int, fold: int, seed: int, out: Path) -
 
 def train_folds(spec: CleanlabSpec) -> list[str]:
     """Write every fold's labels file and train every fold that has not finished for its spec (one process: one
-    torch start-up for all K folds). A fold counts as finished when its ``done.json`` (:mod:`limitlab.jobs.run_jobs`)
+    torch start-up for all K folds). A fold counts as finished when its ``done.json`` (:mod:`limitlab.jobs.identity`)
     matches its spec and its labels file is unchanged; an unfinished fold resumes from its ``state/``. Returns
     the keys of the folds trained now."""
-    from limitlab.jobs.run_jobs import DONE, read_done, spec_sha256
+    from limitlab.jobs.identity import DONE, read_done, spec_sha256
     from limitlab.training.loop import train
 
     setting_labels = io.load_npz(spec.labels_path, "labels file")
@@ -87,7 +88,7 @@ def train_folds(spec: CleanlabSpec) -> list[str]:
         if old is None or set(old) != set(labels) or any(not np.array_equal(old[k], labels[k]) for k in labels):
             io.save_npz(path, make_parents=True, **labels)
             done_path.unlink(missing_ok=True)  # new labels: the fold's model is stale
-        if read_done(fold).get("train") is True and (Path(fold.run_dir) / "model.pt").is_file():
+        if read_done(fold).get("train") is True and (Path(fold.run_dir) / RunFiles.MODEL).is_file():
             continue
         done_path.unlink(missing_ok=True)
         train(fold)
@@ -107,34 +108,30 @@ def out_of_sample_probs(spec: CleanlabSpec) -> tuple[np.ndarray, object]:
     """pred_probs (n_train × K): each row from the fold model that did not train on it; and the setting's data."""
     import torch
 
-    from limitlab.training.loop import _use_fast_cuda, build_networks, load_run_data, pick_device, predict
+    from limitlab.training.checkpoints import load_trained
+    from limitlab.training.device import fast_paths, pick_device
+    from limitlab.training.loop import predict
+    from limitlab.training.run_data import load_run_data
 
     base = spec.fold_specs[0].model_copy(update={"labels_path": spec.labels_path})
     t = base.training
     device = pick_device(t.device)
     if t.threads:
         torch.set_num_threads(t.threads)
-    arch = base.model.resolve(base.dataset.name)
-    channels_last = arch != "mlp4" if t.channels_last == "auto" else t.channels_last
-    autocast = _use_fast_cuda(t.bf16, arch, device)
-    data = load_run_data(base, device, channels_last)
+    fast = fast_paths(t, base.model.resolve(base.dataset.name), device)
+    data = load_run_data(base, device, fast.channels_last)
     n, k = len(data.train), data.info.num_classes
     probs = np.full((n, k), np.nan, dtype=np.float64)
     for fold in spec.fold_specs:
         held = io.load_npz(fold.labels_path, "fold labels file")["heldout_position"]
-        ckpt_path = Path(fold.run_dir) / "model.pt"
-        if not ckpt_path.is_file():
-            raise LimitlabError(f"{ckpt_path} does not exist: train fold {fold.key} first")
-        ckpt = torch.load(ckpt_path, map_location="cpu", weights_only=False)
-        networks = build_networks(fold, data.info, uses_q=False)
-        networks["classifier"].load_state_dict(ckpt["networks"]["classifier"])
-        networks.to(device)
-        if channels_last:
-            networks = networks.to(memory_format=torch.channels_last)
+        networks = load_trained(fold, data.info, uses_q=False, what=f"model.pt of cleanlab fold {fold.key}",
+                                rebuild=f"train fold {fold.key} first (`limitlab cleanlab run` trains every fold "
+                                "that has not finished)")
+        networks = fast.place(networks, device)
         pos = torch.as_tensor(held, device=data.train.noisy.device)
         split = replace(data.train, noisy=data.train.noisy[pos], clean=data.train.clean[pos],
                         index=data.train.index[pos])
-        logits = predict(networks["classifier"], split, t.eval_batch_size, autocast)
+        logits = predict(networks["classifier"], split, t.eval_batch_size, fast.autocast_bf16)
         probs[held] = torch.softmax(logits.float(), 1).double().cpu().numpy()
     if np.isnan(probs).any():
         raise LimitlabError(f"{spec.key}: the folds do not cover the training split (fold labels files are stale; "
@@ -149,7 +146,7 @@ def detect(spec: CleanlabSpec) -> dict:
     from cleanlab.filter import find_label_issues
     from cleanlab.rank import get_label_quality_scores
 
-    from limitlab.evaluation.evaluate import detection_metrics
+    from limitlab.evaluation.detection import detection_metrics
 
     probs, data = out_of_sample_probs(spec)
     given = data.train.noisy.cpu().numpy()

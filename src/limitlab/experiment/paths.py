@@ -41,6 +41,11 @@ class RunFiles:
     Q_EVALUATED = (TRAIN_SCORES, SUSPICIOUS)     # ... and of a q-network method's
 
 
+# history.csv columns of the susceptibility probe (training writes them, the report selects by them): Δ_t, the
+# accuracy change on random labels after one restored step, and ζ(t) = mean(Δ_0, …, Δ_t)
+SUSCEPTIBILITY_DELTA, SUSCEPTIBILITY_ZETA = "susceptibility_delta", "susceptibility"
+
+
 def p_tag(p: float) -> str:
     """Noise rate as a path/metric-key part without dots: 0.8 -> 'p80', 0.89 -> 'p89', 0.005 -> 'p0_5'."""
     pct = round(p * 100, 6)

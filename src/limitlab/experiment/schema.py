@@ -103,7 +103,7 @@ class ModelConfig(Strict):
     bn_warmup: Literal["none", "authors"] = Field(
         "none", description="BatchNorm running statistics at the start: 'none' = PyTorch's (mean 0, var 1); "
         "'authors' = after the shape-inference forward passes of the authors' network builder on N(0, 1) "
-        "inputs (train mode; methods.md §2, docs/choices.md), which the paper's numbers include")
+        "inputs (train mode; docs/methods.md, 'Selection and evaluation', and docs/choices.md), which the paper's numbers include")
 
     def resolve(self, dataset: str) -> str:
         if self.arch != "auto":
@@ -260,8 +260,8 @@ class Study(Strict):
 
     @model_validator(mode="after")
     def _n_fits_the_split(self) -> "Study":
-        from limitlab.data.datasets import DATASETS
-        from limitlab.data.noise_all import n_train_split
+        from limitlab.data.registry import DATASETS
+        from limitlab.data.split import n_train_split
 
         n_raw = DATASETS[self.dataset.name].n_train_raw
         if n_raw is None:  # clothing1m: the size is set by its noisy list
@@ -322,20 +322,11 @@ class Study(Strict):
             if src.init is not None or len(src.points()) != 1 or REGISTRY[src.method].uses_q:
                 raise ValueError(f"cleanlab.source {self.cleanlab.source!r} must be a plain classifier trained "
                                  "from scratch with a single hyperparameter point (e.g. the CE entry)")
-        if self.noise.model == "pair" and self.dataset.name != "cifar10":
-            raise ValueError(f"noise model 'pair' is defined for cifar10 only, not {self.dataset.name!r}")
-        if self.dataset.name == "clothing1m" and self.noise.model != "none":
-            raise ValueError("clothing1m has real label noise: use noise model 'none' with p: [0.0]")
-        if self.noise.model == "human":
-            from limitlab.data.noise_all import HUMAN_LABEL_SETS
+        from limitlab.data.noise.rules import setting_problem  # pure Python; the corrupt stage applies the same rules
 
-            sets = HUMAN_LABEL_SETS.get(self.dataset.name)
-            if sets is None:
-                raise ValueError(f"noise model 'human' (CIFAR-N labels) exists for {', '.join(HUMAN_LABEL_SETS)} "
-                                 f"only, not {self.dataset.name!r}")
-            if self.noise.label_set not in sets:
-                raise ValueError(f"noise.label_set {self.noise.label_set!r} is not one of {self.dataset.name}'s "
-                                 f"human label sets (accepted: {', '.join(sets)})")
+        problem = setting_problem(self.dataset.name, self.noise.model, self.noise.label_set)
+        if problem is not None:
+            raise ValueError(problem)
         return self
 
     def training_for(self, method: MethodConfig, point: dict[str, float]) -> TrainingConfig:

@@ -11,8 +11,8 @@ A run that ends with an error leaves one marker in its run (or eval) folder, as
   ran out of memory (75). Nothing is wrong with the cell: the next plain run trains it again and
   ``limitlab train`` resumes from its last completed epoch. The marker only says why the cell is missing.
 
-``limitlab run`` (:mod:`limitlab.jobs.run_jobs`) writes them for each run of a pipeline job; :func:`guard_shell` is the
-shell of the jobs that run one command per cell (cleanlab's fold models). Snakemake (common.smk) and
+``limitlab run`` (:mod:`limitlab.jobs.execute`) writes them for each run of a pipeline job; :func:`guard_shell` is the
+shell of the jobs that run one command per cell (cleanlab's fold models). The plan (:mod:`limitlab.jobs.plan`) and
 ``limitlab aggregate`` read the markers with :func:`read_marker`.
 """
 
@@ -22,8 +22,10 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
-FAILED = "failed.json"
-INTERRUPTED = "interrupted.json"
+from limitlab.experiment.paths import RunFiles
+
+FAILED = RunFiles.FAILED
+INTERRUPTED = RunFiles.INTERRUPTED
 
 EXIT_OUT_OF_MEMORY = 75  # EX_TEMPFAIL: limitlab's exit status when it ran out of (GPU or host) memory
 INTERRUPT_STATUSES = {
@@ -113,3 +115,8 @@ def failed_with(folder: str | Path, spec_json: str) -> bool:
     """Whether ``folder`` holds a failure marker written for this very spec (a changed spec retries the cell)."""
     marker = read_marker(folder)
     return marker is not None and marker.kind == "failed" and marker.spec == json.loads(spec_json)
+
+
+def has_marker(folder: str | Path, kind: str) -> bool:
+    """Whether ``folder`` holds a ``failed.json`` (kind 'failed') or ``interrupted.json`` marker (a stat, no read)."""
+    return (Path(folder) / (FAILED if kind == "failed" else INTERRUPTED)).is_file()

@@ -3,7 +3,7 @@
 Each compute rule writes ``logs/<experiment>/benchmarks/<rule>/<job>.tsv`` (columns s, max_rss, cpu_time, ...).
 Per rule the table gives the number of jobs, their total and median wall time (s), the total CPU time and the
 peak resident memory (max over jobs of max_rss, MB). A `run` job trains, evaluates and bootstraps several runs
-(limitlab.jobs.run_jobs); its stages get rows of their own (``run: train`` ...), one "job" per run, from the wall
+(limitlab.jobs.execute); its stages get rows of their own (``run: train`` ...), one "job" per run, from the wall
 seconds ``limitlab run`` records per run (eval_dir/stage_timing.json; CPU and memory are per job only). A last
 line compares the training loops' own time (sum of ``train_time_s``, run_dir/timing.json) with the run jobs'
 wall time: the difference is process start, data loading, evaluation and checkpointing.
@@ -16,7 +16,9 @@ from pathlib import Path
 
 import pandas as pd
 
-from limitlab.jobs.run_jobs import STAGE_TIMES
+from limitlab.experiment.paths import RunFiles
+
+STAGE_TIMES = RunFiles.STAGE_TIMES
 
 COLUMNS = ["stage", "jobs", "wall_total_s", "wall_median_s", "cpu_total_s", "peak_rss_mb"]
 

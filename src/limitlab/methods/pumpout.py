@@ -19,7 +19,7 @@ max(1, ⌊(B − good)·sigua_rate⌋) in sorted order are *bad*:
 The run's true T comes from its labels file (``Context.info['transition']``, put there by the training loop):
 the methods assume it known, as in the released code. ``tau: auto`` = the expected fraction of wrong training
 labels under T with balanced classes, 1 − tr(T)/K (= p for the paper's uniform noise, p(K−1)/K for symmetric,
-p·#pairs/K for pair noise). Limitlab choices (methods.md §9.1): with no large-loss example (R(t)·B < 1, e.g.
+p·#pairs/K for pair noise). Limitlab choices (docs/methods.md, "Methods"): with no large-loss example (R(t)·B < 1, e.g.
 epoch 0) there is no ascent term (the released code divides 0 by 0 there); warm-up covers epochs < warm_up
 (the code: ≤ warm_up); T with cond(T) > max_cond is refused at prepare time (uniform noise, K = 10:
 cond = 1/(1 − pK/(K−1)), 9 at p = 0.8, 90 at p = 0.89, ∞ at p = 0.9).

@@ -33,7 +33,7 @@ class SoftRegConfig(MethodConfig):
 class SoftReg(Method):
     Config = SoftRegConfig
     uses_q = True
-    head_bias = False  # a = W z, as in the authors' split of the MNIST classifier (methods.md §2.5)
+    head_bias = False  # a = W z, as in the authors' split of the MNIST classifier (paper eq. 8; docs/methods.md, "Methods")
 
     def loss(self, x, y, index):
         z = self.classifier.features(x).float()

@@ -1,11 +1,11 @@
 """The paper's reported test accuracies (%), keyed so they can be matched to our table cells.
 
-Key: ``(dataset, noise, p, n, method_id)``. Sources (methods.md §7): Table 1 (MNIST, p ∈ {0, 0.5, 0.8},
-n ∈ {10³, all}), Table 4 (MNIST with std over 5 splits, p ∈ {0, 0.5}, n ∈ {10³, 10⁴, all}), Table 2 (CIFAR-10
+Key: ``(dataset, noise, p, n, method_id)``. Sources (Harutyunyan et al., ICML 2020): Table 1 (MNIST, p ∈ {0, 0.5,
+0.8}, n ∈ {10³, all}), Table 4 (MNIST with std over 5 splits, p ∈ {0, 0.5}, n ∈ {10³, 10⁴, all}), Table 2 (CIFAR-10
 uniform / pair, CIFAR-100, Clothing1M; single runs, bootstrap std for the last two columns only). The p of the
-MNIST column groups was stripped from the paper's text and settled by measurement (methods.md §7.1, §10.1:
-Table 1 = 0.0 / 0.5 / 0.8, Table 4 = 0.0 / 0.5). p = 0.89 is in the appendix's Table 5, which we do not have,
-so a p = 0.89 cell has no paper number. p = 0 is the same data under every noise model, so a p = 0 cell
+MNIST column groups was stripped from the paper's text and settled by measurement (docs/methods.md, "Selection and
+evaluation": Table 1 = 0.0 / 0.5 / 0.8, Table 4 = 0.0 / 0.5). p = 0.89 is in the appendix's Table 5, which we do
+not have, so a p = 0.89 cell has no paper number. p = 0 is the same data under every noise model, so a p = 0 cell
 matches whatever noise model our study names (the paper's CIFAR-10 "no noise" column was run as pair noise p = 0).
 
 Our params must use these method ids to be compared (the row labels are free):

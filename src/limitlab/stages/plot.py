@@ -18,7 +18,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def main(args) -> int:
     from limitlab.experiment import params_file as P
-    from limitlab.report.figures.draw import make_figures
+    from limitlab.report.figures.index import make_figures
 
     exp = P.load(args.params)
     index = make_figures(exp, args.results_dir, jobs=args.jobs)

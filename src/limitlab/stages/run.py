@@ -1,6 +1,6 @@
 """``limitlab run``: one pipeline job: train, evaluate and bootstrap several runs, one after another.
 
-The pipeline plans one such job per ``runs_per_job`` consecutive runs of the grid (see :mod:`limitlab.jobs.run_jobs`):
+The pipeline plans one such job per ``runs_per_job`` consecutive runs of the grid (see :mod:`limitlab.jobs.grouping` and :mod:`limitlab.jobs.execute`):
 ``--job n5-00003`` is the fourth group of 5 runs of the params file. Each run's output goes to
 ``LOGS/<run key>.log``; a run that fails is marked (failed.json) and the job goes on with the others. The job
 writes ``--out`` (a list of its runs and how each ended) when it has been through all of them.
@@ -12,7 +12,6 @@ import argparse
 from pathlib import Path
 
 from limitlab.errors import LimitlabError
-from limitlab.experiment.grid import runs_of
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -30,24 +29,26 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def main(args) -> int:
     from limitlab import io
-    from limitlab.experiment import params_file as P
-    from limitlab.jobs import run_jobs as shards
+    from limitlab.experiment import params_file
+    from limitlab.experiment.grid import GridIndex
+    from limitlab.jobs.execute import run_job
+    from limitlab.jobs.grouping import parse_id, split
+    from limitlab.jobs.identity import specs_sha256
     from limitlab.methods import REGISTRY
 
-    exp = P.load(args.params)
-    specs = [r.spec for r in runs_of(exp)]
-    n, _ = shards.parse_id(args.job)
-    jobs = shards.split(specs, n)
+    exp = params_file.load(args.params)
+    grid = GridIndex.of(exp)
+    n, _ = parse_id(args.job)
+    jobs = split(grid.specs, n)
     if args.job not in jobs:
-        raise LimitlabError(f"{args.params} has {len(specs)} runs, {len(jobs)} job(s) of {n}: no job {args.job}")
+        raise LimitlabError(f"{args.params} has {len(grid.specs)} runs, {len(jobs)} job(s) of {n}: no job {args.job}")
     runs = jobs[args.job]
-    by_dir = {Path(s.run_dir): s for s in specs}
-    if args.expect is not None and shards.specs_sha256(runs, by_dir) != args.expect:
+    if args.expect is not None and specs_sha256(runs, grid) != args.expect:
         raise LimitlabError(f"the runs of job {args.job} in {args.params} changed after Snakemake planned it "
                             "(the params file was edited meanwhile): run snakemake again")
     bootstrap = exp.bootstrap.model_dump()
-    entries, status = shards.run_job(runs, lambda s: REGISTRY[s.method.method].uses_q, bootstrap, args.logs,
-                                     by_dir, retry_failed=args.retry_failed)
+    entries, status = run_job(runs, lambda s: REGISTRY[s.method.method].uses_q, bootstrap, args.logs, grid,
+                              retry_failed=args.retry_failed)
     counts = {k: sum(e["status"] == k for e in entries) for k in ("ok", "failed", "skipped", "interrupted")}
     print(f"job {args.job}: " + ", ".join(f"{v} {k}" for k, v in counts.items() if v))
     if status:

@@ -99,7 +99,8 @@ class _ImageFiles(torch.utils.data.Dataset):
 
 
 def file_transforms(mean, std, train: bool, size: int = 224, resize: int = 256):
-    """Clothing1M (methods.md §1.5): train Resize(256²) → RandomCrop(224) → flip; eval Resize(224²)."""
+    """Clothing1M, the authors' transforms (Harutyunyan et al., ICML 2020): train Resize(256²) → RandomCrop(224) →
+    flip; eval Resize(224²)."""
     from torchvision import transforms as T
 
     aug = [T.Resize((resize, resize)), T.RandomCrop(size), T.RandomHorizontalFlip()] if train else [T.Resize((size, size))]

@@ -7,11 +7,16 @@ a linear ``head`` (a = W z + b). The soft regulariser (paper eq. 8) and the anal
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import torch
 from torch import nn
 
 from limitlab.errors import LimitlabError
+
+if TYPE_CHECKING:
+    from limitlab.data.registry import DatasetInfo
+    from limitlab.experiment.grid import RunSpec
 
 
 class Net(nn.Module):
@@ -151,3 +156,24 @@ def build(arch: str, num_classes: int, in_channels: int, image_size: int, *, q_n
     if arch == "resnet50":
         return resnet50(num_classes, None if q_network else pretrained, head_bias=head_bias)
     raise LimitlabError(f"unknown architecture {arch!r} (accepted: cnn4, mlp4, resnet34, resnet50)")
+
+
+def build_networks(spec: RunSpec, info: DatasetInfo, uses_q: bool, head_bias: bool = True) -> nn.ModuleDict:
+    """The networks of one run: ``classifier`` and, for a method with a gradient predictor, ``q``.
+
+    ``q`` is LIMIT's gradient predictor (Harutyunyan et al., ICML 2020: it predicts the classifier's output
+    gradient from x alone, without the label); its architecture is the classifier's unless ``model.q_arch``
+    names another. With ``model.bn_warmup: authors`` BatchNorm statistics start as in the authors' code
+    (:func:`authors_shape_passes`)."""
+    arch = spec.model.resolve(spec.dataset.name)
+    common = dict(num_classes=info.num_classes, in_channels=info.channels, image_size=info.image_size)
+    nets = {"classifier": build(arch, **common, dropout=spec.model.dropout, pretrained=spec.model.pretrained,
+                                head_bias=head_bias)}
+    if uses_q:
+        q_arch = arch if spec.model.q_arch == "same" else spec.model.q_arch
+        nets["q"] = build(q_arch, **common, q_network=True)
+    if spec.model.bn_warmup == "authors":
+        shape = (info.channels, info.image_size, info.image_size)
+        for name, net in nets.items():
+            authors_shape_passes(net, shape, include_head=head_bias or name != "classifier")
+    return nn.ModuleDict(nets)

@@ -1,4 +1,4 @@
-"""Susceptibility to noisy labels (Forouzesh, Sedghi & Thiran, ICLR 2023; methods.md §9.3) and its model selection.
+"""Susceptibility to noisy labels (Forouzesh, Sedghi & Thiran, ICLR 2023) and its model selection.
 
 Probe set S̃ (limitlab's choice): the validation *inputs* of the run's split with labels drawn uniformly over
 all K classes, once, from a generator seeded from the run seed (never the test set). At the start of epoch t,
@@ -29,16 +29,14 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import numpy as np
-import pandas as pd
 
-from limitlab.torch_on_demand import F, torch  # the plot stage reads regions/select without loading torch
+from limitlab.experiment.paths import SUSCEPTIBILITY_DELTA as DELTA, SUSCEPTIBILITY_ZETA as ZETA
+from limitlab.torch_on_demand import F, torch
 
 if TYPE_CHECKING:
     from limitlab.training.batches import Split
 
 SALT = 0x5C5  # separates the probe's random streams from the run's other uses of its seed
-
-DELTA, ZETA = "susceptibility_delta", "susceptibility"
 
 
 @dataclass
@@ -121,36 +119,3 @@ def history_columns(history: list[dict], delta: float) -> dict[str, float]:
     """The epoch's Δ_t and ζ(t) = mean of Δ over this and every earlier epoch of ``history``."""
     deltas = [r[DELTA] for r in history if DELTA in r] + [delta]
     return {DELTA: delta, ZETA: float(np.mean(deltas))}
-
-
-# ---------------------------------------------------------------------------------------------------------------
-# Model selection
-# ---------------------------------------------------------------------------------------------------------------
-
-
-def regions(train_acc, zeta) -> np.ndarray:
-    """Region (1-4) of each model: split at the pool means of training accuracy and ζ (inclusive toward 1)."""
-    acc, z = np.asarray(train_acc, dtype=float), np.asarray(zeta, dtype=float)
-    high, low = acc >= acc.mean(), z <= z.mean()
-    return np.select([high & low, high, low], [1, 2, 3], 4)
-
-
-def select(pool: pd.DataFrame, train_acc: str = "train_acc_noisy", zeta: str = ZETA) -> tuple[int, int | str]:
-    """Row position of the model the rule selects, and its region (1, or 'fallback').
-
-    ``pool`` has one row per model (e.g. per hyperparameter point, seed-averaged) with its final-epoch training
-    accuracy on the noisy labels and its final ζ; rows with missing values are ignored. Region 1 → highest
-    training accuracy (first row on ties); empty Region 1 → lowest ζ among models with accuracy ≥ the mean.
-    """
-    ok = pool[[train_acc, zeta]].notna().all(axis=1).to_numpy()
-    if not ok.any():
-        raise ValueError("no model in the pool has both a training accuracy and a susceptibility")
-    rows = np.flatnonzero(ok)
-    acc = pool[train_acc].to_numpy(dtype=float)[rows]
-    z = pool[zeta].to_numpy(dtype=float)[rows]
-    reg = regions(acc, z)
-    if (reg == 1).any():
-        inside = np.flatnonzero(reg == 1)
-        return int(rows[inside[np.argmax(acc[inside])]]), 1
-    trainable = np.flatnonzero(acc >= acc.mean())
-    return int(rows[trainable[np.argmin(z[trainable])]]), "fallback"

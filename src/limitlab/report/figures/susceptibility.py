@@ -1,4 +1,5 @@
-"""Susceptibility figures (methods.md §9.3), for runs trained with ``training.susceptibility: true``.
+"""Susceptibility figures (Forouzesh et al. 2023; docs/methods.md, "Susceptibility"), for runs trained with
+``training.susceptibility: true``.
 
 ``figures/susceptibility_<setting>.png/.pdf``, one per setting with susceptibility data, four panels:
 
@@ -8,7 +9,9 @@ per-epoch Δ_t (thin), 4. the selection plane of Forouzesh et al.: final trainin
 finished point of every method, split into the four regions at the pool means (Region 1, top left = trainable
 and resistant to memorisation), the point the rule selects circled.
 
-The list of written figures goes to ``figures/susceptibility_index.json`` (kept apart from plots.py's index).
+The list of written figures goes to ``figures/susceptibility_index.json`` (kept apart from ``figures/index.json``,
+which :mod:`limitlab.report.figures.index` writes); their report category and caption are the ``susceptibility``
+entry of :data:`limitlab.report.figures.index.FAMILIES`.
 """
 
 from __future__ import annotations
@@ -20,9 +23,12 @@ import numpy as np
 import pandas as pd
 
 from limitlab import io
-from limitlab.report.aggregate import Cell, Point, build_cells, final_epoch, read_history
 from limitlab.experiment.schema import Experiment
-from limitlab.training.susceptibility import DELTA, ZETA, regions, select
+from limitlab.report.cells import Cell, Point, build_cells
+from limitlab.report.figures.index import save_figure
+from limitlab.report.figures.style import method_colors, setup
+from limitlab.report.run_outputs import read_history
+from limitlab.report.susceptibility_selection import DELTA, ZETA, final_epoch, regions, select
 
 COLUMNS = ("train_acc_noisy", "test_acc", DELTA, ZETA)
 
@@ -42,9 +48,7 @@ def susceptibility_curve(pt: Point) -> pd.DataFrame | None:
 
 def susceptibility_figure(cells: list[Cell], colors: dict):
     """The four-panel figure of one setting, or None when none of its runs tracked susceptibility."""
-    from limitlab.report.figures.draw import _setup
-
-    plt, _ = _setup()  # the same style as every other figure, whichever figures this process drew before
+    plt, _ = setup()  # the same style as every other figure, whichever figures this process drew before
 
     curves = [(c, susceptibility_curve(c.selected)) for c in cells if c.selected is not None]
     curves = [(c, df) for c, df in curves if df is not None]
@@ -68,7 +72,7 @@ def susceptibility_figure(cells: list[Cell], colors: dict):
     ax = axes[3]
     if pool:
         frame = pd.DataFrame([fin for _, _, fin in pool])
-        acc, zeta = 100 * frame.train_acc_noisy.to_numpy(), frame.susceptibility.to_numpy()
+        acc, zeta = 100 * frame.train_acc_noisy.to_numpy(), frame[ZETA].to_numpy()
         for (c, _, _), a, z in zip(pool, acc, zeta):
             ax.scatter(z, a, color=colors[c.method_id], s=36, edgecolor="white", linewidth=0.5, zorder=3)
         ax.axvline(zeta.mean(), color="0.3", ls="--", lw=1)
@@ -99,8 +103,6 @@ def susceptibility_figure(cells: list[Cell], colors: dict):
 def make_susceptibility_figures(exp: Experiment, results_dir: Path | None = None, console=None) -> list[dict]:
     """Draw susceptibility_<setting> for every setting whose runs tracked it; write susceptibility_index.json."""
     from rich.console import Console
-
-    from limitlab.report.figures.draw import method_colors, save_figure
 
     console = console or Console()
     out_dir = Path(results_dir or exp.results_path) / "figures"

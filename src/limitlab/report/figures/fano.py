@@ -1,4 +1,5 @@
-"""Theorem 1 of the paper (Fano's inequality per example): memorising label noise is needed to fit noisy labels.
+"""Theorem 1 of Harutyunyan et al. (ICML 2020; Fano's inequality per example) and its figure ``fano`` (the paper's
+Figure A0): memorising label noise is needed to fit noisy labels.
 
 With n i.i.d. examples, K classes, per-example label entropy H(y₁|x₁) and label-noise information I(w; y|x) in the
 weights, the expected training error rate r of any classifier satisfies (Remark 1, in bits)
@@ -14,7 +15,10 @@ from __future__ import annotations
 
 import numpy as np
 
+from limitlab.report.figures.style import setup
+
 GRID = np.linspace(0.001, 0.999, 1000)
+FANO_RATES = (0.2, 0.4, 0.6, 0.8)  # the noise rates of the figure
 
 
 def binary_entropy(r: np.ndarray | float) -> np.ndarray:
@@ -51,3 +55,23 @@ def fano_curve(p: float, K: int = 10, num: int = 1000) -> tuple[np.ndarray, np.n
     """(I/n in bits from 0 to H(y₁|x₁), bound r₀) — the curves of the paper's Figure A0."""
     info = np.linspace(0.0, label_entropy(p, K), num)
     return info, fano_error_bound(info, p, K)
+
+
+def fano_figure():
+    """Figure A0: Theorem 1's bound on the training error rate vs the label information per example."""
+    plt, sns = setup()
+    fig, ax = plt.subplots(figsize=(6.4, 4.6))
+    colors = sns.color_palette("rocket", len(FANO_RATES) + 1)
+    for color, p in zip(colors, FANO_RATES):
+        info, bound = fano_curve(p, K=10)
+        ax.plot(info, 100 * bound, color=color, lw=2, label=f"p = {p:g} (H = {label_entropy(p, 10):.2f} bits)")
+    ax.set(xlabel="label information per example  I(w; y | x) / n  (bits)",
+           ylabel="lower bound on training error (%)", ylim=(0, 100), xlim=(0, None),
+           title="Fano bound (Theorem 1), K = 10, uniform label noise")
+    # The paper's example: at p = 0.8, one bit of label information per example still leaves ≥ 40.5% error.
+    r1 = fano_error_bound(1.0, 0.8, 10, grid=np.linspace(0.001, 0.999, 99_801))  # fine grid for the label
+    ax.plot([1.0], [100 * r1], "o", color=colors[len(FANO_RATES) - 1], ms=5)
+    ax.annotate(f"{100 * r1:.1f}% at 1 bit", (1.0, 100 * r1), xytext=(8, 6), textcoords="offset points", fontsize=9)
+    ax.legend(title="noise rate")
+    fig.tight_layout()
+    return fig

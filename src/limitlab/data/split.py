@@ -1,0 +1,83 @@
+"""The train/validation split of a raw training file, and the checks of its parameters (docs/methods.md,
+"Datasets"; Harutyunyan et al., ICML 2020, hold out 20 % of the training file for validation).
+
+Every labels artifact draws on one ``np.random.RandomState(seed)`` created for it (never the global RNG), so a
+setting's draw does not depend on which other settings exist or were generated before; the legacy
+``RandomState`` is used because NumPy keeps its stream stable across versions. The split takes the first draws
+of that stream (the authors' order):
+
+1. ``perm = rs.permutation(n_raw)``; ``train = perm[:n_train]``, ``val = perm[n_train:]`` with
+   ``n_train = int(round((1 - val_ratio) * n_raw))`` (MNIST 48,000/12,000, CIFAR 40,000/10,000, mnist5k 3,200/800);
+2. if ``n`` is given: ``train = rs.choice(train, n, replace=False)`` (validation is not shrunk).
+
+The noise models (:mod:`limitlab.data.noise`) continue on the same stream. Pure NumPy.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from limitlab.errors import LimitlabError
+
+
+def n_train_split(n_raw: int, val_ratio: float) -> int:
+    """Size of the training part: ``int(round((1 - val_ratio) * n_raw))`` (the authors' ``int(0.8 * N)``)."""
+    return int(round((1.0 - val_ratio) * n_raw))
+
+
+def parse_n(n) -> int | None:
+    """``'all'``/None → None (the whole training split); otherwise a positive integer."""
+    if n is None or (isinstance(n, str) and n.strip().lower() == "all"):
+        return None
+    try:
+        value = int(n)
+        if isinstance(n, float) and n != value:
+            raise ValueError
+    except (TypeError, ValueError):
+        raise LimitlabError(f"training-set size n must be a positive integer or 'all', got {n!r}") from None
+    if value < 1:
+        raise LimitlabError(f"training-set size n must be a positive integer or 'all', got {n!r}")
+    return value
+
+
+def check_val_ratio(val_ratio, n_raw: int) -> float:
+    """``val_ratio`` as a float in (0, 1) that leaves at least one example on each side of the split."""
+    try:
+        val_ratio = float(val_ratio)
+    except (TypeError, ValueError):
+        raise LimitlabError(f"val_ratio must be a number in (0, 1), got {val_ratio!r}") from None
+    if not (0.0 < val_ratio < 1.0):
+        raise LimitlabError(f"val_ratio = {val_ratio} is outside (0, 1); the paper uses 0.2")
+    n_train = n_train_split(n_raw, val_ratio)
+    if n_train < 1 or n_train >= n_raw:
+        raise LimitlabError(f"val_ratio = {val_ratio} leaves {n_train} of {n_raw} examples for training; "
+                            "both training and validation need at least one")
+    return val_ratio
+
+
+def draw_split(rs: np.random.RandomState, n_raw: int, val_ratio: float,
+               n: int | None) -> tuple[np.ndarray, np.ndarray]:
+    """Steps 1–2 of the module docstring on the stream ``rs`` (arguments already checked); int64 indices."""
+    n_train = n_train_split(n_raw, val_ratio)
+    perm = rs.permutation(n_raw)
+    train, val = perm[:n_train], perm[n_train:]
+    if n is not None:
+        if n > len(train):
+            raise LimitlabError(f"training-set size n = {n} is larger than the training split "
+                                f"({len(train)} of {n_raw} examples at val_ratio {val_ratio}); use n <= {len(train)}")
+        train = rs.choice(train, n, replace=False)
+    return train.astype(np.int64), val.astype(np.int64)
+
+
+def split_indices(n_raw: int, val_ratio: float, n: int | None, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """(train_index, val_index) into the raw training file: steps 1–2 of the module docstring."""
+    n = parse_n(n)
+    val_ratio = check_val_ratio(val_ratio, n_raw)
+    return draw_split(np.random.RandomState(check_seed(seed)), int(n_raw), val_ratio, n)
+
+
+def check_seed(seed) -> int:
+    """A seed ``np.random.RandomState`` accepts: an integer (not a bool) in 0..2**32-1."""
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or not 0 <= seed < 2**32:
+        raise LimitlabError(f"seed must be an integer in 0..2**32-1, got {seed!r}")
+    return int(seed)

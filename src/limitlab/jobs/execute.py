@@ -1,0 +1,146 @@
+"""Executing one run job (``limitlab run``): train, evaluate and bootstrap its runs one after another.
+
+Per run (:func:`run_one`), each stage runs only if it has not finished for the run's identity
+(:mod:`limitlab.jobs.identity`): this matters when a job is rerun because another run of the job changed, or was
+resubmitted after it was killed. Around each run (:func:`run_job`):
+
+* a run the one rule of :mod:`limitlab.jobs.left_out` leaves out is reported and not run;
+* ``interrupted.json`` is written when a run starts and removed when it finishes: if the job is killed (SIGKILL,
+  a node failure) the marker stays and says so, and the next job resumes the run from its last epoch. SIGTERM
+  and Ctrl-C end the job with the usual statuses 143 and 130;
+* a run that fails in a way that would repeat (a :class:`LimitlabError`: exit status 2; a bug: 1) gets
+  ``failed.json`` and the job goes on with its other runs; running out of memory marks the run interrupted (75),
+  the job goes on, and then exits with 75 so that Snakemake retries it.
+
+Each run's output goes to its own log, ``logs/<name>/runs/<key>.log``. The training code never sees any of this.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import sys
+import time
+import traceback
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+from limitlab import io
+from limitlab.errors import LimitlabError, Terminated
+from limitlab.experiment.paths import RunFiles
+from limitlab.jobs import failure_markers as markers
+from limitlab.jobs.identity import is_complete, read_done, run_files, spec_sha256, write_done
+from limitlab.jobs.left_out import left_out_reason
+
+STAGE_TIMES = RunFiles.STAGE_TIMES  # in eval_dir: wall seconds of train / evaluate / bootstrap (not DVC-tracked)
+
+
+def run_one(spec, uses_q: bool, bootstrap: dict, grid=None) -> dict[str, float]:
+    """Train, evaluate and bootstrap one run, each stage only if it has not finished for this run's identity.
+    Returns the wall seconds of the stages that ran."""
+    from limitlab.evaluation.bootstrap import bootstrap_file
+    from limitlab.evaluation.evaluate import evaluate
+    from limitlab.training.loop import train
+
+    identity = spec_sha256(spec, grid)
+    done = read_done(spec, grid)
+    files = run_files(spec, uses_q)
+    n_trained = len(RunFiles.TRAINED)
+    times: dict[str, float] = {}
+    trained = done.get("train") is True and all(p.is_file() for p in files[:n_trained])
+    if not trained:
+        (Path(spec.run_dir) / RunFiles.DONE).unlink(missing_ok=True)
+        tic = time.perf_counter()
+        result = train(spec)
+        times["train"] = time.perf_counter() - tic
+        print(f"{spec.key}: best epoch {result['best_epoch']}, val {result['best_val_acc']:.4f}, "
+              f"test {result['test_acc']:.4f}", flush=True)
+        done = {"train": True}
+        write_done(spec, identity, **done)
+    evaluated = trained and done.get("evaluate") is True and all(p.is_file() for p in files[n_trained:-1])
+    if not evaluated:
+        tic = time.perf_counter()
+        out = evaluate(spec)
+        times["evaluate"] = time.perf_counter() - tic
+        print(f"{spec.key}: test {out['test_acc']:.4f} (n={out['n_test']})", flush=True)
+        done = {"train": True, "evaluate": True}
+        write_done(spec, identity, **done)
+    if not (evaluated and done.get("bootstrap") == bootstrap and files[-1].is_file()):
+        tic = time.perf_counter()
+        bootstrap_file(Path(spec.eval_dir) / RunFiles.PREDICTIONS, files[-1], **bootstrap)
+        times["bootstrap"] = time.perf_counter() - tic
+        write_done(spec, identity, train=True, evaluate=True, bootstrap=bootstrap)
+    return times
+
+
+def _marker(folder, kind: str, status: int, spec, note: str | None = None) -> None:
+    markers.write_marker(folder, kind, status, spec.model_dump(mode="json"), note)
+
+
+def _record_stage_times(spec, times: dict[str, float]) -> None:
+    """The stages that ran now; a stage that did not keeps its last time."""
+    path = Path(spec.eval_dir) / STAGE_TIMES
+    try:
+        old = json.loads(path.read_text()) if path.is_file() else {}
+    except ValueError:
+        old = {}
+    io.write_json(path, {**(old if isinstance(old, dict) else {}), **{k: round(v, 3) for k, v in times.items()}})
+
+
+def run_job(specs: Sequence, uses_q: Callable, bootstrap: dict, logs: Path, grid,
+            retry_failed: bool = False) -> tuple[list[dict], int]:
+    """Run a job's runs in order (see the module docstring). ``grid``: the GridIndex of the whole params file (init
+    sources). Returns (one status entry per run, the job's exit status: 0, or 75 when a run ran out of memory)."""
+    entries, status = [], 0
+    for spec in specs:
+        why = left_out_reason(spec, grid, retry_failed=retry_failed, sources_must_have_trained=True)
+        if why is not None:
+            print(f"limitlab: {spec.key}: {why} ({'its failed.json marker' if why == 'failed' else 'its init source has not trained'}"
+                  "); left out", file=sys.stderr, flush=True)
+            entries.append({"key": spec.key, "status": why})
+            continue
+        if is_complete(spec, uses_q(spec), bootstrap, grid):
+            entries.append({"key": spec.key, "status": "ok"})
+            continue
+        for folder in (spec.run_dir, spec.eval_dir):
+            Path(folder).mkdir(parents=True, exist_ok=True)
+            for name in (markers.FAILED, markers.INTERRUPTED):
+                (Path(folder) / name).unlink(missing_ok=True)
+        _marker(spec.run_dir, "interrupted", 137, spec,
+                "written when the run started: the job ended before the run finished (killed: SIGKILL, the OOM "
+                "killer, a hard time limit or a node failure)")
+        log = Path(logs) / f"{spec.key}.log"
+        log.parent.mkdir(parents=True, exist_ok=True)
+        outcome, code = "ok", 0
+        with open(log, "a") as fh, contextlib.redirect_stdout(fh), contextlib.redirect_stderr(fh):
+            try:
+                times = run_one(spec, uses_q(spec), bootstrap, grid)
+            except LimitlabError as exc:
+                print(f"error: {exc}", flush=True)
+                outcome, code = "failed", 2
+            except (KeyboardInterrupt, SystemExit):
+                _marker(spec.run_dir, "interrupted", 130, spec)
+                raise
+            except Terminated:  # SIGTERM (limitlab.errors): preemption, scancel, a time limit
+                _marker(spec.run_dir, "interrupted", 143, spec)
+                raise
+            except BaseException as exc:  # noqa: BLE001 - a bug in one run must not stop the others
+                traceback.print_exc()
+                if markers.out_of_memory(exc):
+                    outcome, code = "interrupted", markers.EXIT_OUT_OF_MEMORY
+                else:
+                    outcome, code = "failed", 1
+        (Path(spec.run_dir) / markers.INTERRUPTED).unlink(missing_ok=True)  # one marker says what happened
+        if outcome == "ok":
+            if times:
+                _record_stage_times(spec, times)
+            print(f"{spec.key}: done ({', '.join(f'{k} {v:.1f} s' for k, v in times.items()) or 'nothing to do'})",
+                  flush=True)
+        else:
+            _marker(spec.run_dir, outcome, code, spec)
+            print(f"limitlab: {spec.key}: {markers.read_marker(spec.run_dir).reason} (log: {log})",
+                  file=sys.stderr, flush=True)
+            if outcome == "interrupted":
+                status = code
+        entries.append({"key": spec.key, "status": outcome})
+    return entries, status

@@ -1,0 +1,202 @@
+"""The pipeline's plan of run jobs, in Python (the Snakefile only turns what this returns into rules).
+
+From a validated experiment and Snakemake's ``--config``, :class:`RunJobPlan` answers what the ``run`` and
+``cleanlab`` rules ask per job: its runs, identity (a params trigger: a changed cell reruns its own job only),
+inputs, resources and whether it retries failed runs; and what the user is told before anything runs (runs left
+out for a failure, runs that resume after an interruption). Every answer here is plain data with plain tests; the
+strings that reach the rules' shell commands and params must stay byte-identical, since a change makes Snakemake
+rerun every job of that rule.
+
+Runs per job, N: ``--config runs_per_job=N``, else ``resources.runs_per_job`` of the params file, else the
+profile's ``group-components: run=N`` (workflow/profiles/slurm: 5; Snakemake knows it only once it builds the DAG,
+so the job list is an input function), else 1. A job asks for what one run needs (GPUs, CPUs, memory: its runs
+follow each other on one GPU) and for the time of all its runs.
+"""
+
+from __future__ import annotations
+
+import functools
+import shlex
+from collections.abc import Mapping
+from pathlib import Path
+
+from limitlab.errors import LimitlabError
+from limitlab.experiment.grid import GridIndex
+from limitlab.experiment.schema import Experiment, StageResources
+from limitlab.jobs import failure_markers
+from limitlab.jobs.grouping import parse_id, split
+from limitlab.jobs.identity import specs_sha256
+from limitlab.jobs.left_out import left_out_reason
+
+SHOWN = 5  # runs named per message before '...'
+
+
+def truthy(value) -> bool:
+    return str(value).lower() in ("1", "true", "yes")
+
+
+def positive(value, where: str) -> int:
+    if isinstance(value, bool) or not str(value).isdigit() or int(value) < 1:
+        raise LimitlabError(f"runs_per_job={value!r} ({where}) must be a positive integer: the number of runs per job")
+    return int(value)
+
+
+def stage_resources(stage: StageResources) -> dict:
+    """Snakemake resources of one stage from params (exp.resources.<stage>); the SLURM executor maps them to
+    sbatch: runtime -> -t (minutes), mem_mb -> --mem, cpus_per_task -> --cpus-per-task, gpu -> --gpus=N,
+    gpu_model + gpu -> --gpus=MODEL:N. Partition and account come from the user's profile."""
+    res = {"runtime": stage.runtime, "mem_mb": stage.mem_mb, "cpus_per_task": stage.cpus}
+    if stage.gpus:
+        res["gpu"] = stage.gpus
+        if stage.gpu_model:
+            res["gpu_model"] = stage.gpu_model
+    return res
+
+
+class RunJobPlan:
+    """Run jobs of one experiment under one ``--config`` (retry_failed, runs_per_job)."""
+
+    def __init__(self, exp: Experiment, config: Mapping | None = None):
+        config = dict(config or {})
+        self.exp = exp
+        self.grid = GridIndex.of(exp)
+        self.retry_failed = truthy(config.get("retry_failed", "false"))
+        self.config_runs_per_job = config.get("runs_per_job")
+        self.jobs_dir = Path(exp.data_dir) / "jobs" / exp.name  # one summary per job: <id>.json
+        res = exp.resources
+        self.gpus = max(res.train.gpus, res.evaluate.gpus)
+        self.gpu_model = res.train.gpu_model or res.evaluate.gpu_model
+        self.cpus = max(res.train.cpus, res.evaluate.cpus)
+        self.mem_mb = max(res.train.mem_mb, res.evaluate.mem_mb)
+        self.minutes_per_run = res.train.runtime + res.evaluate.runtime  # bootstrap: about a second
+        cache: dict = {}
+        # left out for a failure (own or an init source's), ignoring --retry-failed: which jobs get that flag
+        self.failed = {s.key: left_out_reason(s, self.grid, retry_failed=False, sources_must_have_trained=False,
+                                              _cache=cache) is not None for s in self.grid.specs}
+        self._job_of_run: dict[int, dict[str, str]] = {}
+
+    # --- which runs, in which job ---------------------------------------------------------------------------
+
+    def runs_per_job(self, profile_value=None) -> int:
+        """N at DAG-building time; ``profile_value``: the profile's group-components run=N, if any."""
+        if self.config_runs_per_job is not None:
+            return positive(self.config_runs_per_job, "--config")
+        if self.exp.resources.runs_per_job is not None:
+            return self.exp.resources.runs_per_job
+        return positive(profile_value, "group-components run=N of the profile") if profile_value is not None else 1
+
+    @functools.cache
+    def jobs(self, n: int) -> dict[str, list]:
+        """Job id -> its runs (RunSpecs), for N runs per job. The id names N, so a cluster job that plans only itself
+        finds the same runs."""
+        return split(self.grid.specs, n)
+
+    def job_of_run(self, n: int) -> dict[str, str]:
+        if n not in self._job_of_run:
+            self._job_of_run[n] = {s.key: job for job, specs in self.jobs(n).items() for s in specs}
+        return self._job_of_run[n]
+
+    def job_runs(self, job: str, params_file: str = "the params file") -> list:
+        n, _ = parse_id(job)
+        try:
+            return self.jobs(n)[job]
+        except KeyError:
+            raise LimitlabError(f"{job!r} is not a run job of {params_file}") from None
+
+    def job_files(self, n: int) -> list[str]:
+        """The job summaries every target asks for (all jobs: a job leaves out its failed runs itself)."""
+        return [f"{self.jobs_dir}/{job}.json" for job in self.jobs(n)]
+
+    # --- what a job's rule gets ---------------------------------------------------------------------------
+
+    def job_hash(self, job: str) -> str:
+        """The job's identity (a params trigger): the hash of its runs' identities."""
+        return specs_sha256(self.job_runs(job), self.grid)
+
+    def job_retry(self, job: str) -> str:
+        """--retry-failed for the jobs that hold a failed run, with --config retry_failed=true (and only those, so
+        the other jobs' params stay the same and they do not run again)."""
+        return "--retry-failed" if self.retry_failed and any(self.failed[s.key] for s in self.job_runs(job)) else ""
+
+    def job_runtime(self, job: str) -> int:
+        return self.minutes_per_run * len(self.job_runs(job))
+
+    def job_inputs(self, job: str) -> dict:
+        """Datasets and labels of the job's runs, and the summaries of other jobs that train their init sources."""
+        runs = self.job_runs(job)
+        n, _ = parse_id(job)
+        inputs = {"data": sorted({str(s.data_path) for s in runs}), "labels": sorted({str(s.labels_path) for s in runs})}
+        sources = {self.job_of_run(n)[src.key] for s in runs if (src := self.grid.init_source(s)) is not None}
+        sources.discard(job)
+        if sources:
+            inputs["init_jobs"] = [f"{self.jobs_dir}/{j}.json" for j in sorted(sources)]
+        return inputs
+
+    def job_resources(self) -> dict:
+        """What one run job asks the cluster for, besides its runtime (:meth:`job_runtime`)."""
+        res = {"mem_mb": self.mem_mb, "cpus_per_task": self.cpus}
+        if self.gpus:
+            res["gpu"] = self.gpus
+            if self.gpu_model:
+                res["gpu_model"] = self.gpu_model
+        return res
+
+    # --- what the user is told before anything runs --------------------------------------------------------
+
+    def messages(self) -> list[str]:
+        """Runs left out for a failure (with why, for the first few), and runs that resume after an interruption."""
+        left_out = [] if self.retry_failed else [k for k, failed in self.failed.items() if failed]
+        out = []
+        if left_out:
+            out.append(f"limitlab: skipping {len(left_out)} failed cell(s) (failed.json markers; retry with "
+                       f"--config retry_failed=true): {_first(left_out)}")
+            for key in left_out[:SHOWN]:
+                spec = self.grid.by_key[key]
+                why = [m.reason for d in (spec.run_dir, spec.eval_dir) if (m := failure_markers.read_marker(d))]
+                out.append(f"  {key}: {why[0] if why else 'its init source failed'}")
+        resumed = [s.key for s in self.grid.specs if s.key not in left_out and any(
+            failure_markers.has_marker(d, "interrupted") and (m := failure_markers.read_marker(d))
+            and m.kind == "interrupted" for d in (s.run_dir, s.eval_dir))]
+        if resumed:
+            out.append(f"limitlab: {len(resumed)} cell(s) were interrupted last time (a signal or out of memory, not a "
+                       f"failure); they run again and resume: {_first(resumed)}")
+        return out
+
+
+def _first(keys: list[str]) -> str:
+    return f"{', '.join(keys[:SHOWN])}{' ...' if len(keys) > SHOWN else ''}"
+
+
+# --- the cheap per-setting stages (their rules' arguments) --------------------------------------------------
+
+
+def download_args(dataset) -> str:
+    """Extra arguments of ``limitlab download`` for a dataset of the params file (a DatasetConfig)."""
+    return f"--clothing1m-root {shlex.quote(str(dataset.root))}" if dataset.root is not None else ""
+
+
+def corrupt_args(setting) -> str:
+    """Arguments of ``limitlab corrupt`` for one setting (:class:`~limitlab.experiment.paths.Setting`)."""
+    s = setting
+    args = ["--dataset", s.dataset, "--noise", s.noise, "--p", repr(s.p), "--n", str(s.n), "--seed", str(s.seed),
+            "--val-ratio", repr(s.val_ratio)]
+    if s.matrix is not None:
+        args += ["--matrix", s.matrix]
+    if s.noise == "instance":
+        args += ["--flip-std", repr(s.flip_std)]
+    if s.noise == "human":
+        args += ["--human-file", s.human_file, "--label-set", s.label_set]
+    if s.clean_validation:
+        args.append("--clean-validation")
+    return shlex.join(args)
+
+
+def corrupt_inputs(setting, dataset_file: str) -> dict:
+    """Input files of one setting's corrupt job. A missing human-label file is left to ``limitlab corrupt``,
+    whose error says where to get it (it is never downloaded)."""
+    inputs = {"data": dataset_file}
+    if setting.matrix is not None:
+        inputs["matrix"] = setting.matrix
+    if setting.human_file is not None and Path(setting.human_file).is_file():
+        inputs["human_file"] = setting.human_file
+    return inputs

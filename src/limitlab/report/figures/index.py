@@ -1,0 +1,226 @@
+"""The one figure index: the table of figure families (:data:`FAMILIES`: figure kind → report category and
+caption) and the driver that draws every figure of an experiment into ``results_dir/figures/`` (PNG and PDF) and
+lists them in ``figures/index.json``.
+
+=====================================  ==========================================================================
+file (in ``results_dir/figures/``)     kind, drawn by
+=====================================  ==========================================================================
+``fano``                               ``fano`` (:mod:`.fano`)
+``curves_<setting>``                   ``curves`` (:mod:`.curves`)
+``limit_beta_<setting>``               ``limit_beta`` (:mod:`.limit_beta`)
+``gradient_histograms_<setting>``      ``gradient_histograms`` (:mod:`.q_network`)
+``confusing_<setting>``                ``confusing`` (:mod:`.q_network`)
+``accuracy_vs_noise``                  ``accuracy_vs_noise`` (:mod:`.accuracy_vs_noise`)
+``detection``                          ``detection`` (:mod:`.detection`)
+``susceptibility_<setting>``           ``susceptibility`` (:mod:`.susceptibility`, listed in its own
+                                       ``susceptibility_index.json``)
+=====================================  ==========================================================================
+
+What each kind shows is its caption in :data:`FAMILIES` (the report shows it too). ``<setting>`` is the cell key
+(:func:`limitlab.experiment.paths.cell_key`) with '/' → '_' (e.g. ``mnist5k_uniform_p80_nall``). Settings without
+the data a figure needs are skipped with a message; everything written (and skipped) is listed in
+``figures/index.json``. Figures are independent: with ``jobs`` > 1 they are drawn in forked worker processes.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections import defaultdict
+from pathlib import Path
+from typing import Any
+
+from limitlab import io
+from limitlab.experiment.paths import RunFiles
+from limitlab.experiment.schema import Experiment
+from limitlab.report.cells import Cell, build_cells
+from limitlab.report.figures.accuracy_vs_noise import accuracy_vs_noise_figure
+from limitlab.report.figures.curves import curves_figure
+from limitlab.report.figures.detection import detection_figure
+from limitlab.report.figures.fano import FANO_RATES, fano_figure
+from limitlab.report.figures.limit_beta import limit_beta_figure
+from limitlab.report.figures.q_network import confusing_figure, gradient_histograms_figure, pick_q_run
+from limitlab.report.figures.style import method_colors
+from limitlab.report.metrics import cleanlab_results
+from limitlab.report.tables import detection_frame
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# The figure families
+# ---------------------------------------------------------------------------------------------------------------
+
+# figure kind (figures/index.json) -> (report category, what the figure shows)
+FAMILIES: dict[str, tuple[str, str]] = {
+    "curves": ("Learning curves (Fig. 1-2)",
+               "Per epoch, accuracy on the noisy training labels, on the clean training labels and on the clean test "
+               "set, for the selected hyperparameter point of every method (seed mean; thick: Gaussian-smoothed with "
+               "σ = 2 epochs, thin: raw). The dashed line is the fraction of correct labels, 1 − p."),
+    "limit_beta": ("LIMIT at each beta (Fig. A1)",
+                   "LIMIT's training accuracy on the noisy labels and clean test accuracy at every β of the grid "
+                   "(other hyperparameters at the selected point): a larger β lets less label information into "
+                   "the weights."),
+    "gradient_histograms": ("Gradient predictor (Fig. A2-A3)",
+                            "Histograms of the predicted-gradient norm ‖s(a) − s(b)‖₂ and of the distance "
+                            "‖s(b) − e_ỹ‖₂ between the q-network's prediction and the given label, for correct vs "
+                            "corrupted training labels; the title gives the ROC AUC of the distance."),
+    "confusing": ("Most suspicious labels (Fig. 3)",
+                  "The training images whose given label the q-network finds least plausible, ranked by "
+                  "‖s(b) − e_given‖₂; a red title marks a label known to be corrupted."),
+    "accuracy_vs_noise": ("Accuracy vs noise rate",
+                          "Clean test accuracy of the selected point of every method against the noise rate, "
+                          "with the table's error bars."),
+    "detection": ("Noisy-label detection",
+                  "ROC AUC and average precision for finding the corrupted training labels: LIMIT's distance "
+                  "‖s(b) − e_ỹ‖₂ beside cleanlab's 1 − self-confidence of out-of-sample probabilities from K-fold "
+                  "cross-validated CE models."),
+    "fano": ("Fano bound (Fig. A0)",
+             "Theorem 1: lower bound on the training error rate against the label information per example, "
+             "I(w; y | x)/n in bits, for K = 10 classes and uniform noise."),
+    "susceptibility": ("Susceptibility (Forouzesh et al. 2023)",
+                       "Final-epoch training accuracy on the noisy labels against susceptibility ζ to random labels; "
+                       "Region 1 (high accuracy, low ζ) holds the models the susceptibility selection may pick."),
+}
+
+
+def family_name(kind: str) -> str:
+    """The report category of a figure kind (an unknown kind gets its own, from its name)."""
+    return FAMILIES.get(kind, (kind.replace("_", " ").capitalize(), ""))[0]
+
+
+def captions() -> dict[str, str]:
+    """Report category -> what its figures show (workflow/rules/report.smk passes it to workflow/report/figure.rst)."""
+    return {name: about for name, about in FAMILIES.values()}
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Drawing and the index
+# ---------------------------------------------------------------------------------------------------------------
+
+
+def save_figure(fig, out_dir: Path, name: str) -> dict[str, str]:
+    """Write NAME.png and NAME.pdf atomically (PDF without a creation date, so identical inputs give identical files)."""
+    import matplotlib.pyplot as plt
+
+    paths = {}
+    for fmt in ("png", "pdf"):
+        path = out_dir / f"{name}.{fmt}"
+        with io.atomic_path(path) as tmp:
+            fig.savefig(tmp, format=fmt, bbox_inches="tight",
+                        metadata={"CreationDate": None} if fmt == "pdf" else {"Software": None})
+        paths[fmt] = path.name
+    plt.close(fig)
+    return paths
+
+
+_TASKS: list = []  # (name, kind, make, setting, info) of make_figures, read by forked workers (_draw)
+
+
+def _draw(i: int, out_dir: Path, messages: list[str]) -> tuple[str, Any, list[str]]:
+    """Draw and save figure task i: ('ok', file names) | ('none', why) | ('failed', repr, traceback); + messages."""
+    name, kind, make, setting, info = _TASKS[i]
+    start = len(messages)
+    try:
+        fig = make()
+        if fig is None:
+            return "none", info.get("why", "no data"), messages[start:]
+        return "ok", save_figure(fig, out_dir, name), messages[start:]
+    except Exception as exc:  # one broken figure must not cost the others; the command still fails at the end
+        import traceback
+
+        return "failed", (repr(exc), traceback.format_exc()), messages[start:]
+
+
+def _draw_all(out_dir: Path, messages: list[str], jobs: int) -> list:
+    """Every task of _TASKS, in order; with jobs > 1 in forked worker processes (figures are independent, and
+    saving PNG + PDF is most of the time), which inherit the tasks, so nothing needs pickling but the results."""
+    if jobs <= 1 or len(_TASKS) < 2:
+        return [_draw(i, out_dir, messages) for i in range(len(_TASKS))]
+    import functools
+    import multiprocessing
+
+    with multiprocessing.get_context("fork").Pool(min(jobs, len(_TASKS))) as pool:
+        return pool.map(functools.partial(_draw, out_dir=out_dir, messages=messages), range(len(_TASKS)), chunksize=1)
+
+
+def make_figures(exp: Experiment, results_dir: Path | None = None, console=None, jobs: int = 1) -> dict:
+    """Draw every figure the experiment's finished runs allow (``jobs`` at a time); return (and write) the index."""
+    from rich.console import Console
+    from rich.markup import escape
+
+    console = console or Console(width=None if sys.stdout.isatty() else 200)
+    results_dir = Path(results_dir or exp.results_path)
+    out_dir = results_dir / "figures"
+    out_dir.mkdir(parents=True, exist_ok=True)
+    cells = build_cells(exp)
+    colors = method_colors(cells)
+    messages: list[str] = []
+    figures: list[dict] = []
+    skipped: list[dict] = []
+    _TASKS.clear()
+
+    def emit(name: str, kind: str, make, setting: str | None = None, **info) -> None:
+        assert kind in FAMILIES, f"figure kind {kind!r} has no report category in FAMILIES"
+        _TASKS.append((name, kind, make, setting, info))
+
+    emit("fano", "fano", fano_figure, K=10, p=list(FANO_RATES))
+    by_setting: dict[str, list[Cell]] = defaultdict(list)
+    for c in cells:
+        by_setting[c.key].append(c)
+    for key, group in by_setting.items():  # the lambdas run later (_draw_all): bind the loop's values now
+        tag = group[0].file_tag
+        emit(f"curves_{tag}", "curves", lambda group=group: curves_figure(group, colors, messages), key,
+             why="no finished run with a history in this setting")
+        emit(f"limit_beta_{tag}", "limit_beta", lambda group=group: limit_beta_figure(group, messages), key,
+             why="no LIMIT method with two or more finished β values in this setting")
+        picked = pick_q_run(group)
+        if picked is None:
+            for kind in ("gradient_histograms", "confusing"):
+                emit(f"{kind}_{tag}", kind, lambda: None, key,
+                     why=f"no evaluated q-network run ({RunFiles.TRAIN_SCORES}) in this setting")
+            continue
+        cell, rec = picked
+        src = {"run": rec.run.key, "method_id": cell.method_id, "point": cell.selected.tag}
+        emit(f"gradient_histograms_{tag}", "gradient_histograms", lambda cell=cell, rec=rec: gradient_histograms_figure(cell, rec),
+             key, **src)
+        emit(f"confusing_{tag}", "confusing", lambda cell=cell, rec=rec: confusing_figure(cell, rec), key, **src)
+    emit("accuracy_vs_noise", "accuracy_vs_noise", lambda: accuracy_vs_noise_figure(cells, colors),
+         why="no finished cell")
+    emit("detection", "detection", lambda: detection_figure(detection_frame(cells, cleanlab_results(exp, messages))),
+         why="no detection scores (no evaluated q-network run and no cleanlab result)")
+
+    for (name, kind, _, setting, info), (status, out, said) in zip(_TASKS, _draw_all(out_dir, messages, jobs)):
+        messages.extend(m for m in said if m not in messages)
+        if status == "failed":
+            print(out[1], file=sys.stderr, end="")
+            skipped.append({"name": name, "kind": kind, "setting": setting, "reason": f"failed: {out[0]}"})
+        elif status == "none":
+            skipped.append({"name": name, "kind": kind, "setting": setting, "reason": out})
+        else:
+            figures.append({"name": name, "kind": kind, "setting": setting, **out,
+                            **{k: v for k, v in info.items() if k != "why"}})
+    _TASKS.clear()
+    _remove_stale(out_dir, {f[fmt] for f in figures for fmt in ("png", "pdf")})
+    index = {"experiment": exp.name, "figures": figures, "skipped": skipped}
+    io.write_json(out_dir / "index.json", index)
+    for s in skipped:
+        color = "red" if s["reason"].startswith("failed") else "yellow"
+        console.print(f"[{color}]skipped[/] {escape(s['name'])}: {escape(s['reason'])}", highlight=False)
+    for m in dict.fromkeys(messages):
+        console.print(f"[yellow]warning:[/] {escape(m)}", highlight=False)
+    console.print(f"wrote {len(figures)} figure(s) (PNG + PDF) to {out_dir}; list in {out_dir / 'index.json'}",
+                  highlight=False)
+    return index
+
+
+def _remove_stale(out_dir: Path, keep: set[str]) -> None:
+    """Delete figures a previous run listed in index.json that this run did not draw (e.g. a removed setting)."""
+    old = out_dir / "index.json"
+    try:
+        previous = json.loads(old.read_text())["figures"] if old.is_file() else []
+    except (json.JSONDecodeError, KeyError, TypeError):
+        return
+    for f in previous:
+        for fmt in ("png", "pdf"):
+            name = f.get(fmt) if isinstance(f, dict) else None
+            if name and name not in keep and "/" not in name:
+                (out_dir / name).unlink(missing_ok=True)
