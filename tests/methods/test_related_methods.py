@@ -24,7 +24,7 @@ from limitlab.methods.pumpout import forget_rate_schedule, small_loss_split
 from limitlab.experiment.grid import load_spec
 from limitlab.experiment.grid import runs_of
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def make(name: str, logits: torch.Tensor, transition=None, epoch: int = 0, **cfg):

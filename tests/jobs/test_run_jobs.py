@@ -151,7 +151,7 @@ def test_a_killed_job_leaves_the_run_marked_interrupted_and_the_next_job_resumes
     # child inherits that, so Python would never raise KeyboardInterrupt
     proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                             preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
-                            env={**os.environ, "PYTHONPATH": str(Path(__file__).parents[1] / "src")})
+                            env={**os.environ, "PYTHONPATH": str(Path(__file__).parents[2] / "src")})
     last = Path(spec.run_dir) / "state" / "last.pt"
     deadline = time.time() + 300
     while not last.is_file() and proc.poll() is None and time.time() < deadline:

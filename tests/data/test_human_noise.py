@@ -185,7 +185,7 @@ def test_params_schema():
 
 
 def test_beyond_cifar10n_params_file_is_valid():
-    exp = P.load(Path(__file__).resolve().parents[1] / "params/beyond/cifar10n.yaml")
+    exp = P.load(Path(__file__).resolve().parents[2] / "params/beyond/cifar10n.yaml")
     label_sets = {s.noise.label_set for s in exp.studies}
     assert label_sets == {"worst", "aggregate"}
     for s in exp.studies:

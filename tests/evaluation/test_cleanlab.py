@@ -25,7 +25,7 @@ from limitlab.training.run_data import load_run_data
 from limitlab.experiment.grid import runs_of
 from tiny_data import experiment, prepare
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 
 
 # --- params: mapping layout ---------------------------------------------------------------------------------

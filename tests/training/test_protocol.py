@@ -29,7 +29,7 @@ from limitlab.experiment.grid import runs_of
 
 import tiny_data
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 spec_of = tiny_data.spec_of
 
 

@@ -17,7 +17,7 @@ from limitlab.training.loop import train
 from limitlab.experiment.grid import runs_of
 from test_evaluate import make_data
 
-SMOKE = Path(__file__).resolve().parents[1] / "params" / "smoke.yaml"
+SMOKE = Path(__file__).resolve().parents[2] / "params" / "smoke.yaml"
 KEEP = {"ce", "limit_g", "limit_l"}  # the smoke methods that every figure needs (limit_g has a β grid)
 
 
