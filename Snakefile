@@ -3,7 +3,8 @@
 #   snakemake --profile workflow/profiles/local all                         # workstation, params/default.yaml
 #   snakemake --profile slurm all --config params=params/paper/cifar10.yaml  # SLURM (see docs/pipeline.md)
 #
-# The grid comes from the validated params file (limitlab.experiment.schema.load(...).runs); see workflow/rules/common.smk.
+# The grid comes from the validated params file (limitlab.experiment); planning is Python (limitlab.jobs.plan);
+# workflow/rules/common.smk turns config into paths.
 # Targets: all (= report), data, train_all (= evaluate_all), report.
 
 include: "workflow/rules/common.smk"

@@ -35,7 +35,7 @@ import pandas as pd
 from limitlab import io
 from limitlab.errors import LimitlabError
 from limitlab.experiment.grid import CleanlabSpec
-from limitlab.experiment.paths import RunFiles
+from limitlab.experiment.paths import CleanlabFiles, RunFiles
 
 
 def fold_positions(noisy: np.ndarray, folds: int, fold: int, seed: int) -> np.ndarray:
@@ -177,14 +177,14 @@ def detect(spec: CleanlabSpec) -> dict:
     out_dir = Path(spec.out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     index = data.train.index.cpu().numpy()
-    io.save_npz(out_dir / "pred_probs.npz", pred_probs=probs.astype(np.float32), given_label=given,
+    io.save_npz(out_dir / CleanlabFiles.PROBS, pred_probs=probs.astype(np.float32), given_label=given,
                 clean_label=clean, train_index=index, label_quality=quality, is_label_issue=issues,
                 is_corrupted=corrupted)
     order = np.argsort(quality, kind="stable")
-    io.write_text(out_dir / "label_issues.csv", pd.DataFrame({
+    io.write_text(out_dir / CleanlabFiles.ISSUES, pd.DataFrame({
         "rank": np.arange(1, len(order) + 1), "train_index": index[order], "given_label": given[order],
         "predicted_label": probs.argmax(1)[order], "label_quality": quality[order],
         "is_label_issue": issues[order].astype(int), "is_corrupted": corrupted[order].astype(int),
     }).to_csv(index=False))
-    io.write_json(out_dir / "cleanlab.json", out)
+    io.write_json(out_dir / CleanlabFiles.SUMMARY, out)
     return out

@@ -41,6 +41,14 @@ class RunFiles:
     Q_EVALUATED = (TRAIN_SCORES, SUSPICIOUS)     # ... and of a q-network method's
 
 
+class CleanlabFiles:
+    """File names of one cleanlab detection job, in ``cv_dir/cleanlab/`` (the folds' own runs use :class:`RunFiles`)."""
+
+    SUMMARY = "cleanlab.json"       # detection metrics, issues found, noise-rate and noise-matrix estimates
+    PROBS = "pred_probs.npz"        # out-of-sample predicted probabilities and per-example scores
+    ISSUES = "label_issues.csv"     # training examples ranked by label quality
+
+
 # history.csv columns of the susceptibility probe (training writes them, the report selects by them): Δ_t, the
 # accuracy change on random labels after one restored step, and ζ(t) = mean(Δ_0, …, Δ_t)
 SUSCEPTIBILITY_DELTA, SUSCEPTIBILITY_ZETA = "susceptibility_delta", "susceptibility"

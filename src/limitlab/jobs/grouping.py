@@ -14,9 +14,8 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
-from pathlib import Path
-
 from limitlab.errors import LimitlabError
+from limitlab.experiment.grid import GridIndex
 
 ID = re.compile(r"n(\d+)-(\d{5})")
 
@@ -37,10 +36,10 @@ def ordered(specs: Iterable) -> list:
     """The runs in grid order, except that a run initialised from another (``init_dir``) comes after its source.
     Then a job never waits for a run that a later job trains."""
     specs = list(specs)
-    by_dir = {Path(s.run_dir): s for s in specs}
+    among = GridIndex(specs)  # sources outside ``specs`` do not hold a run back
     out, placed, waiting = [], set(), {}
     for s in specs:
-        src = by_dir.get(Path(s.init_dir)) if s.init_dir is not None else None
+        src = among.init_source(s)
         if src is not None and src.key not in placed:
             waiting.setdefault(src.key, []).append(s)
             continue

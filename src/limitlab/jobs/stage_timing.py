@@ -53,8 +53,8 @@ def training_loop_seconds(run_dirs: list[Path]) -> tuple[int, float]:
     ``limitlab train`` writes beside result.json)."""
     found, total = 0, 0.0
     for run_dir in run_dirs:
-        timing = Path(run_dir) / "timing.json"
-        if timing.is_file() and (Path(run_dir) / "result.json").is_file():
+        timing = Path(run_dir) / RunFiles.TRAIN_TIMES
+        if timing.is_file() and (Path(run_dir) / RunFiles.RESULT).is_file():
             try:
                 seconds = float(json.loads(timing.read_text()).get("train_time_s", 0.0))
             except (ValueError, TypeError, AttributeError):

@@ -10,7 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from limitlab.experiment.grid import cleanlab_specs
-from limitlab.experiment.paths import cell_key
+from limitlab.experiment.paths import CleanlabFiles, cell_key
 from limitlab.experiment.schema import Experiment
 from limitlab.report.cells import Cell, setting_prefixes
 from limitlab.report.run_outputs import read_json
@@ -52,7 +52,7 @@ def cleanlab_results(exp: Experiment, messages: list[str] | None = None) -> list
     prefixes = setting_prefixes(exp)
     rows = []
     for spec in cleanlab_specs(exp):
-        path = Path(spec.out_dir) / "cleanlab.json"
+        path = Path(spec.out_dir) / CleanlabFiles.SUMMARY
         data, problem = read_json(path)
         if data is None:
             if messages is not None:
