@@ -54,8 +54,10 @@ def test_jobs_cover_the_grid_and_name_their_size(tmp_path):
     assert sorted(s.key for runs in jobs.values() for s in runs) == sorted(s.key for s in plan.grid.specs)
     assert plan.job_files(3) == [f"{tmp_path}/data/jobs/smoke/{j}.json" for j in jobs]
     assert plan.job_runtime("n3-00000") == 3 * (10 + 10)
-    with pytest.raises(LimitlabError, match="not a run job"):
-        plan.job_runs("n3-09999")
+    assert split([], 3) == {}
+    named = RunJobPlan(experiment(tmp_path), source="params/smoke.yaml")
+    with pytest.raises(LimitlabError, match="'n3-09999' is not a run job of params/smoke.yaml"):
+        named.job_runs("n3-09999")
     with pytest.raises(LimitlabError, match="not a run-job id"):
         plan.job_runs("x3")
 
@@ -149,6 +151,5 @@ def test_job_resources_and_stage_resources(tmp_path):
 def test_corrupt_args_name_every_option_of_the_setting(tmp_path):
     from limitlab.experiment.grid import all_settings
 
-    (study, setting), *_ = all_settings(experiment(tmp_path)).values()
+    (_, setting), *_ = all_settings(experiment(tmp_path)).values()
     assert corrupt_args(setting) == ("--dataset mnist5k --noise uniform --p 0.5 --n 300 --seed 42 --val-ratio 0.2")
-    assert split([], 3) == {}

@@ -16,7 +16,7 @@ from limitlab.jobs import failure_markers, plan
 PARAMS = str(config.get("params", "params/default.yaml"))
 try:
     EXP = params_file.load(PARAMS)
-    PLAN = plan.RunJobPlan(EXP, config)
+    PLAN = plan.RunJobPlan(EXP, config, source=PARAMS)
 except LimitlabError as exc:  # print the params problem, not a traceback into pydantic
     raise WorkflowError(f"{exc}\n(choose the params file with: --config params=params/NAME.yaml)") from None
 for _line in PLAN.messages():
@@ -43,7 +43,7 @@ def _planned(answer):
         try:
             return answer(wildcards.shard)
         except LimitlabError as exc:
-            raise WorkflowError(str(exc).replace("the params file", PARAMS)) from None
+            raise WorkflowError(str(exc)) from None
     return rule_function
 
 

@@ -35,7 +35,7 @@ import pandas as pd
 from limitlab import io
 from limitlab.errors import LimitlabError
 from limitlab.experiment.grid import CleanlabSpec
-from limitlab.experiment.paths import CleanlabFiles, RunFiles
+from limitlab.experiment.paths import CleanlabFiles
 
 
 def fold_positions(noisy: np.ndarray, folds: int, fold: int, seed: int) -> np.ndarray:
@@ -76,7 +76,7 @@ def train_folds(spec: CleanlabSpec) -> list[str]:
     torch start-up for all K folds). A fold counts as finished when its ``done.json`` (:mod:`limitlab.jobs.identity`)
     matches its spec and its labels file is unchanged; an unfinished fold resumes from its ``state/``. Returns
     the keys of the folds trained now."""
-    from limitlab.jobs.identity import DONE, read_done, spec_sha256
+    from limitlab.jobs.identity import DONE, has_trained, spec_sha256, write_done
     from limitlab.training.loop import train
 
     setting_labels = io.load_npz(spec.labels_path, "labels file")
@@ -88,11 +88,11 @@ def train_folds(spec: CleanlabSpec) -> list[str]:
         if old is None or set(old) != set(labels) or any(not np.array_equal(old[k], labels[k]) for k in labels):
             io.save_npz(path, make_parents=True, **labels)
             done_path.unlink(missing_ok=True)  # new labels: the fold's model is stale
-        if read_done(fold).get("train") is True and (Path(fold.run_dir) / RunFiles.MODEL).is_file():
+        if has_trained(fold):
             continue
         done_path.unlink(missing_ok=True)
         train(fold)
-        io.write_json(done_path, {"key": fold.key, "spec_sha256": spec_sha256(fold), "train": True})
+        write_done(fold, spec_sha256(fold), train=True)
         trained.append(fold.key)
     return trained
 

@@ -56,9 +56,10 @@ def stage_resources(stage: StageResources) -> dict:
 class RunJobPlan:
     """Run jobs of one experiment under one ``--config`` (retry_failed, runs_per_job)."""
 
-    def __init__(self, exp: Experiment, config: Mapping | None = None):
+    def __init__(self, exp: Experiment, config: Mapping | None = None, source: str = "the params file"):
         config = dict(config or {})
         self.exp = exp
+        self.source = source  # the params file's name, for messages
         self.grid = GridIndex.of(exp)
         self.retry_failed = truthy(config.get("retry_failed", "false"))
         self.config_runs_per_job = config.get("runs_per_job")
@@ -73,7 +74,6 @@ class RunJobPlan:
         # left out for a failure (own or an init source's), ignoring --retry-failed: which jobs get that flag
         self.failed = {s.key: left_out_reason(s, self.grid, retry_failed=False, sources_must_have_trained=False,
                                               _cache=cache) is not None for s in self.grid.specs}
-        self._job_of_run: dict[int, dict[str, str]] = {}
 
     # --- which runs, in which job ---------------------------------------------------------------------------
 
@@ -91,17 +91,17 @@ class RunJobPlan:
         finds the same runs."""
         return split(self.grid.specs, n)
 
+    @functools.cache
     def job_of_run(self, n: int) -> dict[str, str]:
-        if n not in self._job_of_run:
-            self._job_of_run[n] = {s.key: job for job, specs in self.jobs(n).items() for s in specs}
-        return self._job_of_run[n]
+        """Run key -> the id of the job that runs it, for N runs per job."""
+        return {s.key: job for job, specs in self.jobs(n).items() for s in specs}
 
-    def job_runs(self, job: str, params_file: str = "the params file") -> list:
+    def job_runs(self, job: str) -> list:
         n, _ = parse_id(job)
         try:
             return self.jobs(n)[job]
         except KeyError:
-            raise LimitlabError(f"{job!r} is not a run job of {params_file}") from None
+            raise LimitlabError(f"{job!r} is not a run job of {self.source}") from None
 
     def job_files(self, n: int) -> list[str]:
         """The job summaries every target asks for (all jobs: a job leaves out its failed runs itself)."""
