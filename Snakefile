@@ -13,6 +13,11 @@ include: "workflow/rules/common.smk"
 report: "workflow/report/workflow.rst"
 
 
+onstart:
+    if NOTES_AFTER_LOCK:  # common.smk: a lock was there when the Snakefile was read; now Snakemake holds its own
+        print_plan_notes()
+
+
 rule all:
     input:
         report_files(),

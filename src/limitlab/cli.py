@@ -18,7 +18,7 @@ from limitlab.errors import LimitlabError, Terminated
 
 # Stage modules in pipeline order; each has register(subparsers).
 STAGES = ["params", "download", "corrupt", "run", "train", "evaluate", "bootstrap", "aggregate", "plot", "cleanlab",
-          "report_assets", "timing"]
+          "report_assets", "timing", "upgrade"]
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -28,6 +28,46 @@ os.umask(_UMASK)
 _ZIP_EPOCH = (1980, 1, 1, 0, 0, 0)
 
 
+def file_in_the_way(folder: str | os.PathLike) -> Path | None:
+    """The part of ``folder`` (itself or the nearest existing folder above it) that exists but is not a folder
+    (a file, a broken link), else None. Such a part is why neither a mkdir nor a write below it can work, which
+    the OS reports as "File exists" or "Not a directory"."""
+    folder = Path(folder)
+    for part in (folder, *folder.parents):
+        if part.is_dir():
+            return None
+        if part.exists() or part.is_symlink():
+            return part
+    return None
+
+
+def not_a_folder(path: str | os.PathLike, blocker: Path, option: str | None = None) -> LimitlabError:
+    """The error for a ``path`` that cannot be written because ``blocker`` (a part of it) is not a folder."""
+    what = f"{option} {path}" if option else f"cannot write {path}"
+    kind = "a file" if blocker.is_file() else "a broken link or a special file"
+    return LimitlabError(f"{what}: {blocker} is {kind}, not a folder; nothing was written (move it away, or "
+                         f"choose another {option or 'path'})")
+
+
+def check_folder(folder: str | os.PathLike, option: str | None = None) -> Path:
+    """Refuse an output folder that cannot be created or written into because a part of it is a file, before any
+    work starts; ``option`` names it in the error ('--results-dir'). Returns ``Path(folder)``; it may not exist
+    yet."""
+    blocker = file_in_the_way(folder)
+    if blocker is not None:
+        raise not_a_folder(folder, blocker, option)
+    return Path(folder)
+
+
+def check_out_path(path: str | os.PathLike, option: str | None = None) -> Path:
+    """Refuse an output file whose folder cannot be created or written into because a part of it is a file,
+    before any work starts; ``option`` names it in the error ('--out'). Returns ``Path(path)``."""
+    blocker = file_in_the_way(Path(path).parent)
+    if blocker is not None:
+        raise not_a_folder(path, blocker, option)
+    return Path(path)
+
+
 def _check_parent(path: Path) -> None:
     if not path.parent.is_dir():
         raise LimitlabError(
@@ -44,6 +84,7 @@ def check_npz_out(out: str | os.PathLike, companion: str = "metadata") -> Path:
     out = Path(out)
     if out.suffix != ".npz":
         raise LimitlabError(f"--out {out} must end in .npz (its {companion} goes to {out.with_suffix('.json')})")
+    check_out_path(out, "--out")
     _check_parent(out)
     return out
 
@@ -59,6 +100,9 @@ def write_error(path: Path, exc: OSError) -> LimitlabError:
         errno.EISDIR: "it is a folder, not a file (give a file name)",
         errno.ENOTDIR: "a part of the path is a file, not a folder",
     }
+    blocker = file_in_the_way(Path(path).parent) if exc.errno in (errno.ENOTDIR, errno.EEXIST) else None
+    if blocker is not None:  # the OS says "File exists" / "Not a directory"; the user needs to know which part
+        return not_a_folder(path, blocker)
     cause = causes.get(exc.errno, exc.strerror or str(exc))
     return LimitlabError(f"cannot write {path}: {cause}; nothing was written")
 
@@ -70,7 +114,7 @@ def atomic_path(path: str | os.PathLike, *, make_parents: bool = False) -> Itera
     An OSError while creating, writing or renaming (read-only folder, disk full, ``path`` a folder) becomes a
     :class:`LimitlabError` naming ``path`` and the cause; the temporary file is removed either way.
     """
-    path = Path(path)
+    path = check_out_path(path)
     try:
         if make_parents:
             path.parent.mkdir(parents=True, exist_ok=True)

@@ -4,6 +4,7 @@ realised rate, dependence on the image, determinism, the labels artifact, params
 from __future__ import annotations
 
 import json
+import warnings
 
 import numpy as np
 import pytest
@@ -226,3 +227,42 @@ def test_a_dumped_experiment_validates_again():
     exp = P.validate(study({"model": "uniform", "p": [0.4]}))
     again = P.validate(exp.model_dump(mode="json"))
     assert [r.key for r in runs_of(again)] == [r.key for r in runs_of(exp)]
+
+
+# --- flip_std: the range where the truncated normal means something ------------------------------------------
+
+
+@pytest.mark.parametrize("flip_std, shown", [("1e9", "1e+09"), ("1.5", "1.5"), ("1e-300", "1e-300"),
+                                             ("-0.1", "-0.1"), ("nan", "nan"), ("inf", "inf")])
+def test_corrupt_cli_refuses_a_flip_std_outside_the_model(mnist5k, tmp_path, capsys, flip_std, shown):
+    """Above 1 the truncated normal on [0, 1] is flat whatever p (1e9: scipy warned and drew uniform rates);
+    below 1e-6 there is no spread left and its bounds (0 - p) / flip_std overflow."""
+    out = tmp_path / "labels.npz"
+    args = ["corrupt", "--dataset", "mnist5k", "--data", str(mnist5k), "--noise", "instance", "--p", "0.4",
+            "--seed", "42", "--flip-std", flip_std, "--out", str(out)]
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # a raw scipy/numpy warning is a failure here
+        assert main(args) == 2
+    err = capsys.readouterr().err
+    assert f"--flip-std = {shown}" in err and "0 (no spread" in err and "[1e-06, 1]" in err
+    assert not out.exists() and not out.with_suffix(".json").exists()
+
+
+def test_corrupt_instance_refuses_a_degenerate_flip_std():
+    x, y = random_images(100)
+    for flip_std in (1e9, 1.0000001, 1e-7, float("nan")):
+        with pytest.raises(LimitlabError, match=r"flip_std = .* accepted: 0 \(no spread"):
+            corrupt_instance(x, y, K, p=0.4, seed=1, flip_std=flip_std)
+    with pytest.raises(LimitlabError, match=r"flip_std must be a number, got True; accepted: 0"):
+        corrupt_instance(x, y, K, p=0.4, seed=1, flip_std=True)
+
+
+@pytest.mark.parametrize("p", [0.0, 1e-12, 0.4, 0.9, float(np.nextafter(1.0, 0.0))])
+def test_accepted_flip_stds_draw_without_numerical_warnings(p):
+    """The accepted range's edges at every p that check_p accepts: no raw scipy/numpy warning, rates in [0, 1]."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        for flip_std in (0.0, 1e-6, 1e-3, 0.1, 0.5, 1.0):
+            rates = draw_flip_rates(np.random.RandomState(0), p, flip_std, 500)
+            mean = expected_flip_rate(p, flip_std)
+            assert np.all((rates >= 0) & (rates <= 1)) and 0 <= mean <= 1

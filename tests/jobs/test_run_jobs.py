@@ -14,6 +14,7 @@ import pytest
 import yaml
 
 from limitlab.jobs import failure_markers as markers
+from limitlab.experiment.identity import untagged
 from limitlab.experiment.grid import GridIndex
 from limitlab.jobs import grouping, identity
 from limitlab.jobs.execute import STAGE_TIMES
@@ -117,11 +118,13 @@ def test_a_changed_source_retrains_its_dependents(tmp_path):
     methods[0]["training"] = {"lr": 0.002}
     path = write_params(tmp_path, methods)
     new = {s.method_id: s for s in (r.spec for r in runs_of(P.load(path)))}
-    assert new["init"] == init  # its own spec did not change ...
+    assert untagged(new["init"].run_dir) == untagged(init.run_dir)  # its own cell did not change ...
     assert identity.spec_sha256(init, GridIndex(specs)) != identity.spec_sha256(
-        new["init"], GridIndex(new.values()))  # ... its identity did
+        new["init"], GridIndex(new.values()))  # ... its identity did, and with it its folder
+    assert new["init"].run_dir != init.run_dir
     assert job(path, tmp_path, "n2-00000") == 0
-    assert (Path(init.run_dir) / "model.pt").stat().st_mtime_ns != trained
+    assert (Path(new["init"].run_dir) / "model.pt").is_file()
+    assert (Path(init.run_dir) / "model.pt").stat().st_mtime_ns == trained  # the first one kept (a cache)
 
 
 def test_params_edited_after_planning_are_refused(prepared, capsys):

@@ -15,6 +15,7 @@ from limitlab.experiment.schema import Experiment
 from limitlab.report.aggregate import aggregate
 from limitlab.report.cells import build_cells
 from limitlab.cli import main
+from limitlab.errors import LimitlabError
 from limitlab.experiment.grid import runs_of
 
 
@@ -259,3 +260,92 @@ def test_a_diverged_run_competes_and_is_marked(tmp_path):
     assert table.loc["limit_g", "val_acc_pct"] == pytest.approx(100 * (0.5 + 0.1 * (len(runs) - 1)))
     md = (tmp_path / "results" / "table.md").read_text()
     assert "80.0 ± 1.0†" in md and "## Diverged runs (1)" in md and "epoch 7" in md
+
+
+# --- a damaged history.csv is named, never drawn as NaN or as the wrong final epoch ----------------------------
+
+
+def cut_last_line(text: str) -> str:
+    return text[:-7]  # a copy or a disk that stopped mid-line: no line end, the last fields short
+
+
+def drop_fields(text: str) -> str:
+    lines = text.splitlines(keepends=True)
+    lines[2] = ",".join(lines[2].split(",")[:3]) + "\n"  # epoch 1 keeps 3 of its 8 fields
+    return "".join(lines)
+
+
+def drop_last_rows(text: str) -> str:
+    return "".join(text.splitlines(keepends=True)[:3])  # cut at a line end: epochs 0 and 1 only, best epoch is 2
+
+
+def garble_number(text: str) -> str:
+    lines = text.splitlines(keepends=True)
+    lines[3] = lines[3].replace("0.4", "0.4x", 1)  # epoch 2's train_acc_noisy
+    return "".join(lines)
+
+
+@pytest.mark.parametrize("damage, what", [
+    (cut_last_line, "last line is cut"),
+    (drop_fields, "line 3 has 3 of the header's 8 fields"),
+    (drop_last_rows, "result.json's best epoch is 2"),
+    (garble_number, "line 4: train_acc_noisy = '0.4x' is not a number"),
+])
+def test_damaged_history_is_an_error_naming_the_file(tmp_path, capsys, damage, what):
+    exp = experiment(tmp_path, [study(methods=[{"method": "ce"}])])
+    run = runs_of(exp)[0]
+    fake_run(run, 0.5, 0.6, boot_std=0.01)
+    aggregate(exp)
+    written = {p.name: p.read_bytes() for p in (tmp_path / "results").iterdir()}
+    history = Path(run.spec.run_dir) / "history.csv"
+    history.write_text(damage(history.read_text()))
+    with pytest.raises(LimitlabError) as exc:
+        aggregate(exp)
+    message = str(exc.value)
+    assert str(history) in message and what in message and "damaged" in message
+    assert f"limitlab train --params FILE --run {run.key}" in message and "rerun the pipeline" in message
+    # nothing the last aggregate wrote is lost or half-rewritten
+    assert {p.name: p.read_bytes() for p in (tmp_path / "results").iterdir()} == written
+
+
+def damaged_history_command(tmp_path, capsys, damage, command: str):
+    """A one-run experiment whose history.csv is damaged, run through ``limitlab COMMAND``: (its run, the
+    history file, what it printed on stderr, whitespace folded)."""
+    exp = experiment(tmp_path, [study(methods=[{"method": "ce"}])])
+    run = runs_of(exp)[0]
+    fake_run(run, 0.5, 0.6)
+    history = Path(run.spec.run_dir) / "history.csv"
+    history.write_text(damage(history.read_text()))
+    params = tmp_path / "params.yaml"
+    params.write_text(yaml.safe_dump(exp.model_dump(mode="json", exclude_none=True)))
+    assert main([command, "--params", str(params)]) == 2
+    return run, history, " ".join(capsys.readouterr().err.split())
+
+
+def test_damaged_history_through_the_command_line(tmp_path, capsys):
+    run, history, err = damaged_history_command(tmp_path, capsys, cut_last_line, "aggregate")
+    assert str(history) in err and "last line is cut" in err and "Traceback" not in err
+    assert f"limitlab train --params FILE --run {run.key}" in err
+
+
+def test_legit_histories_still_pass(tmp_path):
+    """Written before a column existed (no val_acc_clean, no test_acc), or with a method log that is NaN (written
+    as an empty cell, all fields there): both are read, as every row has all its fields."""
+    exp = experiment(tmp_path, [study(seeds=[42, 43], methods=[{"method": "ce"}])])
+    old, with_nan = runs_of(exp)
+    for run in (old, with_nan):
+        fake_run(run, 0.5, 0.6)
+    path = Path(old.spec.run_dir) / "history.csv"
+    pd.read_csv(path).drop(columns=["val_acc_clean", "test_acc"]).to_csv(path, index=False)
+    path = Path(with_nan.spec.run_dir) / "history.csv"
+    pd.read_csv(path).assign(q_fit=[0.1, np.nan, 0.2, np.nan]).to_csv(path, index=False)
+    aggregate(exp)
+    curves = pd.read_csv(tmp_path / "results" / "curves.csv")
+    assert list(curves.epoch) == [0, 1, 2, 3] and (curves.n_seeds == 2).all()
+
+
+def test_plot_names_a_damaged_history_before_drawing(tmp_path, capsys):
+    """Inside a figure the error would only be that figure's traceback: `limitlab plot` reads the histories first."""
+    _, history, err = damaged_history_command(tmp_path, capsys, drop_fields, "plot")
+    assert str(history) in err and "line 3 has 3 of the header's 8 fields" in err and "Traceback" not in err
+    assert not (tmp_path / "results" / "figures").exists()

@@ -137,8 +137,9 @@ def test_resume_after_kill_gives_identical_results(method_id, ce_runs, data_dir,
 
 def test_init_from_another_architecture_is_refused(data_dir, tmp_path):
     mlp = experiment(data_dir, [{"method": "ce"}], model={"arch": "mlp4"}, epochs=1)
-    train(spec_of(mlp, "ce", tmp_path))  # same run path as the cnn4 study's CE run
     fw = spec_of(experiment(data_dir, CE_FW_DMI), "fw", tmp_path)
+    # an mlp4 model where the fw run looks for its cnn4 source (run folders of different specs differ: a copy by hand)
+    train(spec_of(mlp, "ce", tmp_path).model_copy(update={"run_dir": fw.init_dir}))
     with pytest.raises(LimitlabError, match="mlp4") as exc:
         train(fw)
     assert "cnn4" in str(exc.value)

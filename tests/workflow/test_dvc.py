@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import shutil
 import subprocess
 from pathlib import Path
 
@@ -48,9 +49,9 @@ def test_dvc_repro_push_change_diff_pull(tmp_path):
     git(repo, "add", "-A")
     git(repo, "commit", "-q", "-m", "pipeline")
 
-    # without a Snakemake profile nothing runs (no silent local training on a login node)
+    # without a Snakemake profile nothing runs (no silent local training on a login node), and it says why
     refused = check(run(["dvc", "repro"], repo, timeout=120), expect_ok=False)
-    assert "cores have to be specified" in refused
+    assert "export SNAKEMAKE_PROFILE=workflow/profiles/local" in refused
     assert not (repo / "data/runs").exists()
 
     check(run(["dvc", "repro"], repo, timeout=600, **LOCAL))
@@ -68,6 +69,16 @@ def test_dvc_repro_push_change_diff_pull(tmp_path):
     git(repo, "add", "-f", str(results))  # cache: false outputs (metrics, tables, figures) live in git
     git(repo, "commit", "-q", "-m", "results")
 
+    # identical params built again (the results deleted: aggregate, plot and both report pages are redone, no
+    # training): every tracked output is the same bytes (no runtimes, no dates), so dvc.lock does not change and
+    # `dvc status` stays clean; only Snakemake's report.html (runtimes, a date: not a DVC output) differs
+    shutil.rmtree(repo / results)
+    check(run(["dvc", "repro"], repo, timeout=300, **LOCAL))
+    assert git(repo, "status", "--porcelain", "dvc.lock") == ""
+    assert "up to date" in check(run(["dvc", "status"], repo, timeout=120))
+    changed = [line.split()[-1] for line in git(repo, "status", "--porcelain", str(results)).splitlines()]
+    assert changed == [str(results / "report.html")], changed
+
     # one hyperparameter of one method: only its cells (one per noise rate) are trained and evaluated again
     params = yaml.safe_load((repo / "params/smoke.yaml").read_text())
     mae = params["studies"]["uniform"]["methods"]["mae"]
@@ -75,12 +86,14 @@ def test_dvc_repro_push_change_diff_pull(tmp_path):
     (repo / "params/smoke.yaml").write_text(yaml.safe_dump(params, sort_keys=False, allow_unicode=True))
     evaluated = mtimes(repo, exp, "eval.json", where="eval_dir")
     check(run(["dvc", "repro"], repo, timeout=600, **LOCAL))
+    new_exp = P.load(repo / "params/smoke.yaml")
     mae_keys = {r.key for r in runs_of(exp) if r.spec.method_id == "mae"}
-    retrained = {k for k, t in mtimes(repo, exp, "result.json").items() if t != trained[k]}
-    reevaluated = {k for k, t in mtimes(repo, exp, "eval.json", where="eval_dir").items() if t != evaluated[k]}
+    # the changed runs train in new folders (their identity changed); the others keep theirs
+    retrained = {k for k, t in mtimes(repo, new_exp, "result.json").items() if t != trained[k]}
+    reevaluated = {k for k, t in mtimes(repo, new_exp, "eval.json", where="eval_dir").items() if t != evaluated[k]}
     assert retrained == mae_keys and len(mae_keys) == 2
     assert reevaluated == mae_keys
-    new_exp = P.load(repo / "params/smoke.yaml")
+    assert mtimes(repo, exp, "result.json") == trained  # the old lr's runs stay on disk, untouched (a cache)
     for r in runs_of(new_exp):
         if r.key in mae_keys:
             saved = torch.load(repo / r.spec.run_dir / "model.pt", map_location="cpu", weights_only=False)

@@ -195,8 +195,12 @@ def test_failed_cell_fails_only_its_downstream(tmp_path):
     fixed = check(run(["snakemake", "-n", "--config", "params=params/smoke.yaml", "--", "all"], repo, timeout=120))
     assert job_counts(fixed)["run"] == 2
     check(run(cmd, repo, timeout=600))
-    assert (repo / bad.run_dir / "model.pt").is_file() and (repo / init.run_dir / "model.pt").is_file()
-    assert not marker.exists()
+    fixed_runs = {r.spec.method_id: r.spec for r in runs_of(P.load(repo / "params/smoke.yaml"))}
+    fixed_bad, fixed_init = fixed_runs["ce_bad"], fixed_runs["limit_init"]
+    assert fixed_bad.run_dir != bad.run_dir and fixed_init.run_dir != init.run_dir  # new specs, new folders
+    assert (repo / fixed_bad.run_dir / "model.pt").is_file() and (repo / fixed_init.run_dir / "model.pt").is_file()
+    assert not (repo / fixed_bad.run_dir / "failed.json").exists()
+    assert marker.exists()  # the failed spec's own folder keeps its record
     assert (repo / ok.run_dir / "model.pt").stat().st_mtime_ns == ok_mtime
 
     # a run's evaluation deleted by hand: as with any Snakemake intermediate, nothing reruns by itself; the

@@ -11,6 +11,7 @@ rule aggregate:
     output:
         **{name.replace(".", "_"): str(RESULTS / name) for name in REPORT_FILES},
         detection_csv=str(RESULTS / "detection.csv"),
+        inputs_csv=str(RESULTS / "inputs.csv"),  # content identities of every setting's dataset and noise
     log:
         f"{LOGS}/aggregate.log",
     threads: RES.default.cpus

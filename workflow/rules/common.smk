@@ -6,21 +6,40 @@ import sys
 from pathlib import Path
 
 from snakemake.exceptions import WorkflowError
+from snakemake.logging import logger as snakemake_logger
 
 from limitlab.errors import LimitlabError
 from limitlab.experiment import params_file
 from limitlab.experiment.grid import all_settings
 from limitlab.experiment.paths import RunFiles, dataset_path
-from limitlab.jobs import failure_markers, plan
+from limitlab.jobs import failure_markers, plan, snakemake_lock
+from limitlab.jobs.run_config import check_config
 
-PARAMS = str(config.get("params", "params/default.yaml"))
+try:
+    CONFIG = check_config(config)  # unknown --config keys and unreadable values, before any planning
+except LimitlabError as exc:
+    raise WorkflowError(str(exc)) from None
+PARAMS = CONFIG["params"]
 try:
     EXP = params_file.load(PARAMS)
-    PLAN = plan.RunJobPlan(EXP, config, source=PARAMS)
+    PLAN = plan.RunJobPlan(EXP, CONFIG, source=PARAMS)
 except LimitlabError as exc:  # print the params problem, not a traceback into pydantic
     raise WorkflowError(f"{exc}\n(choose the params file with: --config params=params/NAME.yaml)") from None
-for _line in PLAN.messages():
-    print(_line, file=sys.stderr)
+
+# Snakemake's lock: its refusal names the exact unlock command; limitlab's notes on the plan (failed cells left
+# out, interrupted cells that resume) wait for the Snakefile's onstart when a lock is there
+# (limitlab.jobs.snakemake_lock).
+snakemake_lock.install_unlock_hint(snakemake_logger, PARAMS)
+NOTES_AFTER_LOCK = snakemake_lock.lock_present()
+
+
+def print_plan_notes() -> None:
+    for line in PLAN.messages():
+        print(line, file=sys.stderr)
+
+
+if not NOTES_AFTER_LOCK:
+    print_plan_notes()
 
 DATA = Path(EXP.data_dir)
 RESULTS = Path(EXP.results_path)
@@ -58,8 +77,21 @@ def runs_per_job() -> int:
         raise WorkflowError(str(exc)) from None
 
 
+_CHECKED = set()  # runs-per-job values whose finished jobs were checked (once per invocation)
+
+
 def job_files() -> list[str]:
-    return PLAN.job_files(runs_per_job())
+    """The job summaries. Finished jobs with a missing or damaged run output are forced to run again (they
+    rebuild only that: limitlab.jobs.plan.RunJobPlan.stale_jobs); Snakemake alone reruns no job whose consumers
+    are up to date. Not in a cluster job's own Snakemake (workflow.remote_exec): it runs one given job."""
+    n = runs_per_job()
+    if n not in _CHECKED and not workflow.remote_exec:
+        _CHECKED.add(n)
+        stale, messages = PLAN.rerun_stale(n)
+        workflow.dag.forcefiles.update(stale)
+        for line in messages:
+            print(line, file=sys.stderr)
+    return PLAN.job_files(n)
 
 
 job_inputs = _planned(PLAN.job_inputs)

@@ -17,6 +17,8 @@ rule report_assets:
                          caption="../report/selection_csv.rst"),
         metrics=report(str(RESULTS / "metrics.json"), category="Results", subcategory="Tables (CSV)",
                        caption="../report/metrics.rst"),
+        inputs=report(str(RESULTS / "inputs.csv"), category="Results", subcategory="Tables (CSV)",
+                      caption="../report/inputs_csv.rst"),
     output:
         page=report(str(RESULTS / "report" / "results.html"), category="Results", subcategory="Results page",
                     caption="../report/results.rst"),

@@ -18,6 +18,7 @@ import numpy as np
 
 from limitlab import __version__
 from limitlab.data.canonical import sha256_file
+from limitlab.data.content_identity import noise_id
 from limitlab.data.noise.transition import NOISE_MODELS
 from limitlab.errors import LimitlabError
 from limitlab.io import check_npz_out, save_npz, write_json
@@ -127,12 +128,18 @@ def write_labels(out: str | os.PathLike, labels: NoisyLabels, extra: dict | None
     save_npz(out, **labels.arrays())
     summary["labels_file"] = out.name
     summary["labels_sha256"] = sha256_file(out)
+    summary["noise_id"] = noise_id(labels.arrays())  # the realisation's content identity
     try:
         write_json(out.with_suffix(".json"), summary)
     except BaseException:
         out.unlink(missing_ok=True)  # labels without their summary would look finished to the pipeline
         raise
     return summary
+
+
+def _first_few(values: np.ndarray, shown: int = 5) -> str:
+    """The first ``shown`` of sorted ``values`` for a message, with '…' when there are more."""
+    return ", ".join(str(v) for v in values[:shown]) + (", …" if len(values) > shown else "")
 
 
 LABEL_ARRAYS = ("train_index", "train_noisy", "train_clean", "val_index", "val_noisy", "val_clean")
@@ -143,8 +150,9 @@ def check_labels(arrays: dict[str, np.ndarray], path, n_pool: int, num_classes: 
     """Refuse a labels file that would train on something else than it claims, before any training starts.
 
     Required: the six arrays of :class:`NoisyLabels`, 1-D integers; per split, index/noisy/clean of one length;
-    indices in 0..n_pool-1; noisy labels in 0..K-1, clean labels in -1..K-1 (-1 = unknown, Clothing1M); with an
-    integer ``n``, exactly n training examples; a transition matrix, when present, K x K.
+    indices in 0..n_pool-1, each at most once per split and never in both splits (a leak); noisy labels in
+    0..K-1, clean labels in -1..K-1 (-1 = unknown, Clothing1M); with an integer ``n``, exactly n training
+    examples; a transition matrix, when present, K x K.
     """
     where = f"labels file {path}"
     missing = [k for k in LABEL_ARRAYS if k not in arrays]
@@ -172,6 +180,19 @@ def check_labels(arrays: dict[str, np.ndarray], path, n_pool: int, num_classes: 
                                     f"(min {y.min()}, max {y.max()}); the dataset has {num_classes} classes")
     if len(arrays["train_index"]) == 0:
         raise LimitlabError(f"{where}: the training split is empty")
+    for split in ("train", "val"):
+        values, counts = np.unique(arrays[f"{split}_index"], return_counts=True)
+        repeated = values[counts > 1]
+        if len(repeated):
+            # a repeated example is trained (or validated) on more often than the others: another distribution
+            raise LimitlabError(f"{where}: {split}_index: {len(repeated)} index value(s) occur more than once "
+                                f"({_first_few(repeated)}); every example must appear once. Rebuild it with the "
+                                "corrupt stage")
+    leaked = np.intersect1d(arrays["train_index"], arrays["val_index"])
+    if len(leaked):
+        raise LimitlabError(f"{where}: {len(leaked)} example(s) are in both train_index and val_index "
+                            f"({_first_few(leaked)}): a leak, model selection would see training examples. The "
+                            "splits must be disjoint; rebuild it with the corrupt stage")
     if isinstance(n, int) and not isinstance(n, bool):
         # a cross-validation fold's file (limitlab cleanlab split) trains on the setting's n minus its held-out fold
         expected = n - len(arrays["heldout_position"]) if "heldout_position" in arrays else n

@@ -2,8 +2,9 @@
 
 Owns the pydantic schema (:mod:`~limitlab.experiment.schema`, with its strict base class), reading a params file
 with errors that name the field (:mod:`~limitlab.experiment.params_file`), every name on disk built from params
-(:mod:`~limitlab.experiment.paths`: settings, run folders, per-run file names, table keys) and the expansion into
-runs (:mod:`~limitlab.experiment.grid`). Torch-free. May import limitlab.errors and limitlab.methods (whose
+(:mod:`~limitlab.experiment.paths`: settings, run folders, per-run file names, table keys), a run's identity and
+the tag in its folder names (:mod:`~limitlab.experiment.identity`) and the expansion into runs
+(:mod:`~limitlab.experiment.grid`). Torch-free. May import limitlab.errors and limitlab.methods (whose
 configs are part of the schema); nothing from data, training, evaluation, jobs or report at import time (the schema
 asks limitlab.data for dataset sizes and noise rules inside its validators only).
 """

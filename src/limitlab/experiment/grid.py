@@ -18,6 +18,7 @@ from pydantic import BaseModel, ConfigDict
 
 from limitlab.errors import LimitlabError
 
+from limitlab.experiment.identity import run_identity, tagged
 from limitlab.experiment.paths import Setting, dataset_path, point_tag
 from limitlab.experiment.schema import DatasetConfig, Experiment, MethodEntry, ModelConfig, Study, TrainingConfig
 
@@ -77,7 +78,9 @@ def settings_of(study: Study) -> list[Setting]:
 
 
 def expand(exp: Experiment) -> list[Run]:
-    runs: list[Run] = []
+    """Every run of the params file, in grid order, each in folders tagged with its identity
+    (:mod:`limitlab.experiment.identity`)."""
+    specs: list[RunSpec] = []
     data_dir = Path(exp.data_dir)
     for study in exp.studies:
         by_id = {m.row_id: m for m in study.methods}
@@ -91,7 +94,7 @@ def expand(exp: Experiment) -> list[Run]:
                     if m.init is not None:
                         src = by_id[m.init.source]
                         init_dir = data_dir / "runs" / f"{study.id}/{setting.path}/{src.row_id}/{point_tag(src.points()[0])}"
-                    runs.append(Run(RunSpec(
+                    specs.append(RunSpec(
                         key=rel, study=study.id, setting_path=setting.path, dataset=study.dataset,
                         noise=setting.noise, p=setting.p, n=setting.n, seed=setting.seed, model=study.model,
                         training=study.training_for(m, point), method_id=m.row_id,
@@ -100,8 +103,29 @@ def expand(exp: Experiment) -> list[Run]:
                         point=point, data_path=dataset_path(data_dir, setting.dataset),
                         labels_path=setting.labels_path(data_dir), run_dir=data_dir / "runs" / rel,
                         eval_dir=data_dir / "eval" / rel, init_dir=init_dir,
-                    )))
-    return runs
+                    ))
+    return [Run(s) for s in _tag_folders(specs)]
+
+
+def _tag_folders(specs: list[RunSpec]) -> list[RunSpec]:
+    """The specs with their folders tagged: a run's identity folds in its init source's, so sources first."""
+    by_dir = {Path(s.run_dir): s for s in specs}
+    identities: dict[Path, str] = {}
+
+    def identity(spec: RunSpec) -> str:
+        if spec.run_dir not in identities:
+            src = by_dir.get(Path(spec.init_dir)) if spec.init_dir is not None else None
+            identities[spec.run_dir] = run_identity(spec, identity(src) if src is not None else None)
+        return identities[spec.run_dir]
+
+    out = []
+    for s in specs:
+        own = identity(s)
+        src = by_dir.get(Path(s.init_dir)) if s.init_dir is not None else None
+        out.append(s.model_copy(update={
+            "run_dir": tagged(s.run_dir, own), "eval_dir": tagged(s.eval_dir, own),
+            "init_dir": tagged(s.init_dir, identity(src)) if src is not None else s.init_dir}))
+    return out
 
 
 def runs_of(exp: Experiment) -> list[Run]:
@@ -121,6 +145,7 @@ class GridIndex:
         self.specs = list(specs)
         self.by_key = {s.key: s for s in self.specs}
         self.by_dir = {Path(s.run_dir): s for s in self.specs}
+        self.identities: dict[str, str] = {}  # run key -> identity (limitlab.jobs.identity.spec_sha256)
 
     @classmethod
     def of(cls, exp: Experiment) -> "GridIndex":
@@ -128,6 +153,18 @@ class GridIndex:
 
     def init_source(self, spec) -> "RunSpec | None":
         return self.by_dir.get(Path(spec.init_dir)) if spec.init_dir is not None else None
+
+    def identity(self, spec) -> str:
+        """The run's identity (:func:`~limitlab.experiment.identity.run_identity`, its init source's folded in);
+        kept for the grid's own runs."""
+        own = self.by_key.get(spec.key) is spec
+        if own and spec.key in self.identities:
+            return self.identities[spec.key]
+        src = self.init_source(spec)
+        identity = run_identity(spec, self.identity(src) if src is not None else None)
+        if own:
+            self.identities[spec.key] = identity
+        return identity
 
 
 def load_spec(text_or_path: str) -> RunSpec:

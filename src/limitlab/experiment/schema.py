@@ -85,6 +85,10 @@ class NoiseConfig(Strict):
         # writes every field, must validate again)
         if self.model != "instance" and self.flip_std != NoiseConfig.model_fields["flip_std"].default:
             raise ValueError(f"'flip_std' ({self.flip_std}) is only used with model 'instance'")
+        from limitlab.data.noise.rules import flip_std_problem
+
+        if self.model == "instance" and (problem := flip_std_problem(self.flip_std, "flip_std")):
+            raise ValueError(problem)  # the corrupt stage's own rule: refused here, not when its job runs
         if self.model == "human" and (self.file is None or self.label_set is None):
             raise ValueError("model 'human' needs 'file' (the local CIFAR-N label file) and 'label_set'")
         if self.model != "human" and (self.file is not None or self.label_set is not None):
@@ -132,6 +136,16 @@ class TrainingConfig(Strict):
     susceptibility: bool = Field(False, description="track susceptibility to random labels every epoch")
     susceptibility_batch: int = Field(128, gt=0)
     num_workers: int = Field(4, ge=0, description="decoding workers for file datasets (Clothing1M)")
+
+    @field_validator("betas")
+    @classmethod
+    def _adam_betas(cls, v: tuple[float, float]) -> tuple[float, float]:
+        # torch.optim.Adam refuses them only when the optimizer is built, i.e. in the middle of a pipeline run
+        bad = [b for b in v if not 0.0 <= b < 1.0]
+        if bad:
+            raise ValueError(f"Adam betas {list(v)}: {bad} outside [0, 1); accepted: two numbers in [0, 1), "
+                             "e.g. [0.9, 0.999]")
+        return v
 
     @field_validator("device")
     @classmethod
@@ -294,6 +308,12 @@ class Study(Strict):
                     self.training_for(m, {})  # the merged settings must be valid too (e.g. batch_size > 0)
                 except ValidationError as exc:
                     raise ValueError(f"method {m.row_id!r}: bad training override: {_first_error(exc)}") from None
+            for lr in m.lr if isinstance(m.lr, list) else [] if m.lr is None else [m.lr]:
+                try:  # a grid value replaces training.lr, so it meets the same constraints (else: a traceback later)
+                    self.training_for(m, {"lr": lr})
+                except ValidationError as exc:
+                    raise ValueError(f"method {m.row_id!r}: lr {lr} is not a valid learning rate "
+                                     f"({_first_error(exc)})") from None
             if m.REQUIRES_INIT and m.init is None:
                 raise ValueError(f"method {m.row_id!r} ({m.method}) starts from a CE model: add 'init: {{source: ce}}'")
             if m.init is None:
@@ -352,6 +372,11 @@ def check_seeds(seeds: list[int]) -> list[int]:
     return seeds
 
 
+EXPERIMENT_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,99}")
+EXPERIMENT_NAMES_ACCEPTED = ("letters, digits, '_', '-' and '.', not starting with '.' or '-', at most 100 "
+                             "characters (e.g. cifar10_uniform)")
+
+
 class Experiment(Strict):
     name: str = Field(description="experiment name (captions, default results folder)")
     description: str = ""
@@ -363,17 +388,28 @@ class Experiment(Strict):
     resources: Resources = Resources()
     studies: list[Study] = Field(min_length=1)
 
+    @field_validator("name")
+    @classmethod
+    def _folder_name(cls, v: str) -> str:
+        # the name is a folder of logs/, data/jobs/ and results/: '' or '../..' would put them outside the repository
+        if not EXPERIMENT_NAME.fullmatch(v):
+            raise ValueError(f"name {v!r} is not a safe folder name (it names logs/<name>/, data/jobs/<name>/ and "
+                             f"results/<name>/); accepted: {EXPERIMENT_NAMES_ACCEPTED}")
+        return v
+
     @field_validator("studies", mode="before")
     @classmethod
     def _studies_by_id(cls, v: Any) -> Any:
-        return entries_by_id(v, "study")
-
-    @model_validator(mode="after")
-    def _unique_studies(self) -> "Experiment":
-        ids = [s.id for s in self.studies]
-        if len(set(ids)) != len(ids):
-            raise ValueError(f"study ids {ids} must be distinct")
-        return self
+        studies = entries_by_id(v, "study")
+        # checked before each study is validated: a copy that also misses a field would otherwise only report
+        # that field ("Field required"), never that two studies share an id
+        if isinstance(studies, list):
+            ids = [s["id"] for s in studies if isinstance(s, dict) and isinstance(s.get("id"), str)]
+            dupes = sorted({i for i in ids if ids.count(i) > 1})
+            if dupes:
+                raise ValueError(", ".join(f"duplicate study id {d!r}" for d in dupes)
+                                 + ": give each study its own id (it names the study's folders and table columns)")
+        return studies
 
     @property
     def results_path(self) -> Path:

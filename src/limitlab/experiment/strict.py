@@ -1,8 +1,10 @@
-"""The strict base of every params model: unknown keys are errors, and a boolean is never read as a number.
+"""The strict base of every params model: unknown keys are errors, a boolean is never read as a number, and a
+number is finite.
 
 pydantic's lax mode reads ``true`` as 1 (``epochs: true`` would train one epoch); :class:`Strict` refuses a
 bool wherever the field's annotation does not admit one. Both the experiment schema and every method's config
-derive from it.
+derive from it. ``.inf`` and ``.nan`` (or the strings "inf", "nan") are refused in every float field: no learning
+rate, rate or hyperparameter of the paper's protocol is infinite, and a NaN would only surface as a diverged run.
 """
 
 from __future__ import annotations
@@ -58,7 +60,7 @@ def misplaced_bool(tp: Any, value: Any) -> bool:
 
 
 class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
     @model_validator(mode="before")
     @classmethod

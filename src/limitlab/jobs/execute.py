@@ -29,25 +29,34 @@ from limitlab import io
 from limitlab.errors import LimitlabError, Terminated
 from limitlab.experiment.paths import RunFiles
 from limitlab.jobs import failure_markers as markers
-from limitlab.jobs.identity import is_complete, read_done, run_files, spec_sha256, write_done
+from limitlab.data.content_identity import SHOWN, verified_inputs
+from limitlab.jobs.adopt import adopt
+from limitlab.jobs.identity import damaged, is_complete, read_done, run_files, spec_sha256, write_done
 from limitlab.jobs.left_out import left_out_reason
 
 STAGE_TIMES = RunFiles.STAGE_TIMES  # in eval_dir: wall seconds of train / evaluate / bootstrap (not DVC-tracked)
 
 
 def run_one(spec, uses_q: bool, bootstrap: dict, grid=None) -> dict[str, float]:
-    """Train, evaluate and bootstrap one run, each stage only if it has not finished for this run's identity.
+    """Train, evaluate and bootstrap one run, each stage only if it has not finished for this run's identity on
+    the same inputs with its outputs intact (a missing or damaged output is rebuilt, and what depends on it).
     Returns the wall seconds of the stages that ran."""
     from limitlab.evaluation.bootstrap import bootstrap_file
     from limitlab.evaluation.evaluate import evaluate
     from limitlab.training.loop import train
 
     identity = spec_sha256(spec, grid)
+    inputs = verified_inputs(spec.data_path, spec.labels_path)
     done = read_done(spec, grid)
+    if done.get("inputs", inputs) != inputs:
+        print(f"{spec.key}: its inputs changed since it trained ({_changes(done['inputs'], inputs)}): it trains "
+              "again", flush=True)
+        done = {}
     files = run_files(spec, uses_q)
     n_trained = len(RunFiles.TRAINED)
+    trained_files, evaluated_files = files[:n_trained], files[:-1]
     times: dict[str, float] = {}
-    trained = done.get("train") is True and all(p.is_file() for p in files[:n_trained])
+    trained = done.get("train") is True and not _report_damaged(spec, done, trained_files)
     if not trained:
         (Path(spec.run_dir) / RunFiles.DONE).unlink(missing_ok=True)
         tic = time.perf_counter()
@@ -56,21 +65,36 @@ def run_one(spec, uses_q: bool, bootstrap: dict, grid=None) -> dict[str, float]:
         print(f"{spec.key}: best epoch {result['best_epoch']}, val {result['best_val_acc']:.4f}, "
               f"test {result['test_acc']:.4f}", flush=True)
         done = {"train": True}
-        write_done(spec, identity, **done)
-    evaluated = trained and done.get("evaluate") is True and all(p.is_file() for p in files[n_trained:-1])
+        write_done(spec, identity, trained_files, inputs, **done)
+    evaluated = (trained and done.get("evaluate") is True
+                 and not _report_damaged(spec, done, evaluated_files[n_trained:]))
     if not evaluated:
         tic = time.perf_counter()
         out = evaluate(spec)
         times["evaluate"] = time.perf_counter() - tic
         print(f"{spec.key}: test {out['test_acc']:.4f} (n={out['n_test']})", flush=True)
         done = {"train": True, "evaluate": True}
-        write_done(spec, identity, **done)
-    if not (evaluated and done.get("bootstrap") == bootstrap and files[-1].is_file()):
+        write_done(spec, identity, evaluated_files, inputs, **done)
+    if not (evaluated and done.get("bootstrap") == bootstrap and not _report_damaged(spec, done, files[-1:])):
         tic = time.perf_counter()
         bootstrap_file(Path(spec.eval_dir) / RunFiles.PREDICTIONS, files[-1], **bootstrap)
         times["bootstrap"] = time.perf_counter() - tic
-        write_done(spec, identity, train=True, evaluate=True, bootstrap=bootstrap)
+        write_done(spec, identity, files, inputs, train=True, evaluate=True, bootstrap=bootstrap)
     return times
+
+
+def _changes(old: dict, new: dict) -> str:
+    return ", ".join(f"{k} {str(old.get(k))[:SHOWN]} -> {str(new.get(k))[:SHOWN]}"
+                     for k in sorted(set(old) | set(new)) if old.get(k) != new.get(k))
+
+
+def _report_damaged(spec, done: dict, files) -> bool:
+    """Whether any of ``files`` is missing or damaged (said in the run's log when a record says it was written)."""
+    problems = damaged(spec, done, files)
+    for problem in problems:
+        if "(missing)" not in problem or done.get("outputs"):
+            print(f"{spec.key}: {problem}: rebuilt", flush=True)
+    return bool(problems)
 
 
 def _marker(folder, kind: str, status: int, spec, note: str | None = None) -> None:
@@ -87,6 +111,36 @@ def _record_stage_times(spec, times: dict[str, float]) -> None:
     io.write_json(path, {**(old if isinstance(old, dict) else {}), **{k: round(v, 3) for k, v in times.items()}})
 
 
+@contextlib.contextmanager
+def run_lock(spec):
+    """Hold the run's lock (``<data_dir>/locks/<run folder name>.lock``, flock) while the job works on it: two
+    Snakemake invocations of two params files that share a run (the same spec) take turns instead of training
+    it twice into the same files. The lock files stay (empty); data/locks is not a pipeline output."""
+    import fcntl
+
+    lock = Path(spec.data_path).parent.parent / "locks" / f"{Path(spec.run_dir).name}.lock"
+    lock.parent.mkdir(parents=True, exist_ok=True)
+    with open(lock, "a") as fh:
+        try:
+            fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            print(f"limitlab: {spec.key}: another job is running this run (a params file that shares it); waiting "
+                  f"for it ({lock})", file=sys.stderr, flush=True)
+            fcntl.flock(fh, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(fh, fcntl.LOCK_UN)
+
+
+def _inputs_or_none(spec) -> dict | None:
+    """The run's input identities, or None when they cannot be checked now (run_one then says why)."""
+    try:
+        return verified_inputs(spec.data_path, spec.labels_path)
+    except LimitlabError:
+        return None
+
+
 def run_job(specs: Sequence, uses_q: Callable, bootstrap: dict, logs: Path, grid,
             retry_failed: bool = False) -> tuple[list[dict], int]:
     """Run a job's runs in order (see the module docstring). ``grid``: the GridIndex of the whole params file (init
@@ -99,48 +153,51 @@ def run_job(specs: Sequence, uses_q: Callable, bootstrap: dict, logs: Path, grid
                   "); left out", file=sys.stderr, flush=True)
             entries.append({"key": spec.key, "status": why})
             continue
-        if is_complete(spec, uses_q(spec), bootstrap, grid):
-            entries.append({"key": spec.key, "status": "ok"})
-            continue
-        for folder in (spec.run_dir, spec.eval_dir):
-            Path(folder).mkdir(parents=True, exist_ok=True)
-            for name in (markers.FAILED, markers.INTERRUPTED):
-                (Path(folder) / name).unlink(missing_ok=True)
-        _marker(spec.run_dir, "interrupted", 137, spec,
-                "written when the run started: the job ended before the run finished (killed: SIGKILL, the OOM "
-                "killer, a hard time limit or a node failure)")
-        log = Path(logs) / f"{spec.key}.log"
-        log.parent.mkdir(parents=True, exist_ok=True)
-        outcome, code = "ok", 0
-        with open(log, "a") as fh, contextlib.redirect_stdout(fh), contextlib.redirect_stderr(fh):
-            try:
-                times = run_one(spec, uses_q(spec), bootstrap, grid)
-            except LimitlabError as exc:
-                print(f"error: {exc}", flush=True)
-                outcome, code = "failed", 2
-            except (KeyboardInterrupt, SystemExit):
-                _marker(spec.run_dir, "interrupted", 130, spec)
-                raise
-            except Terminated:  # SIGTERM (limitlab.errors): preemption, scancel, a time limit
-                _marker(spec.run_dir, "interrupted", 143, spec)
-                raise
-            except BaseException as exc:  # noqa: BLE001 - a bug in one run must not stop the others
-                traceback.print_exc()
-                if markers.out_of_memory(exc):
-                    outcome, code = "interrupted", markers.EXIT_OUT_OF_MEMORY
-                else:
-                    outcome, code = "failed", 1
-        (Path(spec.run_dir) / markers.INTERRUPTED).unlink(missing_ok=True)  # one marker says what happened
-        if outcome == "ok":
-            if times:
-                _record_stage_times(spec, times)
-            print(f"{spec.key}: done ({', '.join(f'{k} {v:.1f} s' for k, v in times.items()) or 'nothing to do'})",
-                  flush=True)
-        else:
-            _marker(spec.run_dir, outcome, code, spec)
-            print(f"limitlab: {spec.key}: {markers.read_marker(spec.run_dir).reason} (log: {log})",
-                  file=sys.stderr, flush=True)
-            if outcome == "interrupted":
-                status = code
-        entries.append({"key": spec.key, "status": outcome})
+        with run_lock(spec):  # a run shared by two params files is never trained by two jobs at once
+            adopt(spec, grid)  # a run finished by a release before run tags: moved into its folders, not retrained
+            inputs = _inputs_or_none(spec)  # None: refused (run_one says why, in a failure marker)
+            if inputs is not None and is_complete(spec, uses_q(spec), bootstrap, grid, inputs):
+                entries.append({"key": spec.key, "status": "ok"})
+                continue
+            for folder in (spec.run_dir, spec.eval_dir):
+                Path(folder).mkdir(parents=True, exist_ok=True)
+                for name in (markers.FAILED, markers.INTERRUPTED):
+                    (Path(folder) / name).unlink(missing_ok=True)
+            _marker(spec.run_dir, "interrupted", 137, spec,
+                    "written when the run started: the job ended before the run finished (killed: SIGKILL, the OOM "
+                    "killer, a hard time limit or a node failure)")
+            log = Path(logs) / f"{spec.key}.log"
+            log.parent.mkdir(parents=True, exist_ok=True)
+            outcome, code = "ok", 0
+            with open(log, "a") as fh, contextlib.redirect_stdout(fh), contextlib.redirect_stderr(fh):
+                try:
+                    times = run_one(spec, uses_q(spec), bootstrap, grid)
+                except LimitlabError as exc:
+                    print(f"error: {exc}", flush=True)
+                    outcome, code = "failed", 2
+                except (KeyboardInterrupt, SystemExit):
+                    _marker(spec.run_dir, "interrupted", 130, spec)
+                    raise
+                except Terminated:  # SIGTERM (limitlab.errors): preemption, scancel, a time limit
+                    _marker(spec.run_dir, "interrupted", 143, spec)
+                    raise
+                except BaseException as exc:  # noqa: BLE001 - a bug in one run must not stop the others
+                    traceback.print_exc()
+                    if markers.out_of_memory(exc):
+                        outcome, code = "interrupted", markers.EXIT_OUT_OF_MEMORY
+                    else:
+                        outcome, code = "failed", 1
+            (Path(spec.run_dir) / markers.INTERRUPTED).unlink(missing_ok=True)  # one marker says what happened
+            if outcome == "ok":
+                if times:
+                    _record_stage_times(spec, times)
+                print(f"{spec.key}: done ({', '.join(f'{k} {v:.1f} s' for k, v in times.items()) or 'nothing to do'})",
+                      flush=True)
+            else:
+                _marker(spec.run_dir, outcome, code, spec)
+                print(f"limitlab: {spec.key}: {markers.read_marker(spec.run_dir).reason} (log: {log})",
+                      file=sys.stderr, flush=True)
+                if outcome == "interrupted":
+                    status = code
+            entries.append({"key": spec.key, "status": outcome})
     return entries, status

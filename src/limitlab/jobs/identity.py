@@ -1,7 +1,7 @@
 """A run's identity and what has finished for it (``run_dir/done.json``).
 
-The identity of a run is the SHA-256 of its spec's JSON and, for a run initialised from another run of the grid, of
-its source's identity, so that retraining the source retrains it. ``done.json`` records that identity and which
+The identity of a run (:mod:`limitlab.experiment.identity`) is the SHA-256 of its spec's JSON and, for a run
+initialised from another run of the grid, of its source's identity. ``done.json`` records that identity and which
 stages (train, evaluate, bootstrap) finished for it; a stage whose inputs are unchanged is not run again, and a
 changed spec starts over. A job's identity (its Snakemake params) is the hash of its runs' identities: a changed
 cell reruns its own job only.
@@ -13,10 +13,14 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
+import os
 from collections.abc import Sequence
 from pathlib import Path
 
 from limitlab import io
+from limitlab.data.canonical import sha256_file
+from limitlab.experiment.identity import run_identity
 from limitlab.experiment.paths import RunFiles
 
 DONE = RunFiles.DONE
@@ -25,11 +29,7 @@ DONE = RunFiles.DONE
 def spec_sha256(spec, grid=None) -> str:
     """Identity of a run (hex SHA-256); ``grid`` (a :class:`~limitlab.experiment.grid.GridIndex`) finds its init
     source, whose identity is folded in."""
-    h = hashlib.sha256(spec.model_dump_json().encode())
-    src = grid.init_source(spec) if grid is not None else None
-    if src is not None:
-        h.update(spec_sha256(src, grid).encode())
-    return h.hexdigest()
+    return grid.identity(spec) if grid is not None else run_identity(spec)
 
 
 def specs_sha256(specs: Sequence, grid=None) -> str:
@@ -57,8 +57,49 @@ def read_done(spec, grid=None) -> dict:
     return done if isinstance(done, dict) and done.get("spec_sha256") == spec_sha256(spec, grid) else {}
 
 
-def write_done(spec, identity: str, **stages) -> None:
-    io.write_json(Path(spec.run_dir) / DONE, {"key": spec.key, "spec_sha256": identity, **stages})
+def file_record(path: Path) -> list:
+    """[size, sha256] of an output file, as done.json records it."""
+    return [path.stat().st_size, sha256_file(path)]
+
+
+def write_done(spec, identity: str, files: Sequence[Path] = (), inputs: dict | None = None, **stages) -> None:
+    """Record the run's identity, the stages that finished, the identities of the inputs they used
+    (:func:`~limitlab.data.content_identity.verified_inputs`) and the size and checksum of each output ``files``:
+    a file that no longer matches is rebuilt (:func:`damaged`)."""
+    record = {"key": spec.key, "spec_sha256": identity, **stages}
+    if inputs is not None:
+        record["inputs"] = inputs
+    if files:
+        record["outputs"] = {output_name(spec, p): file_record(p) for p in files}
+    io.write_json(Path(spec.run_dir) / DONE, record)
+
+
+def output_name(spec, path) -> str:
+    """An output's name in done.json: 'run/<file>' or 'eval/<file>' (the folders move with their tags)."""
+    folder, name = os.path.split(os.fspath(path))
+    return f"run/{name}" if folder == os.fspath(spec.run_dir) else f"eval/{name}"
+
+
+def damaged(spec, done: dict, files: Sequence, checksums_up_to: float = math.inf) -> list[str]:
+    """The ``files`` that are missing or differ from done.json's record (size, and sha256 for files of at most
+    ``checksums_up_to`` bytes), each as 'PATH (missing)' or 'PATH (damaged: ...)'. Files done.json has no record
+    of (a release before records) only need to exist. (Strings and os.stat: the plan asks this of every run.)"""
+    recorded = done.get("outputs") if isinstance(done.get("outputs"), dict) else {}
+    problems = []
+    for path in map(os.fspath, files):
+        try:
+            size = os.stat(path).st_size
+        except OSError:
+            problems.append(f"{path} (missing)")
+            continue
+        want = recorded.get(output_name(spec, path))
+        if not (isinstance(want, list) and len(want) == 2):
+            continue
+        if size != want[0]:
+            problems.append(f"{path} (damaged: {size} bytes, {want[0]} when written)")
+        elif size <= checksums_up_to and sha256_file(path) != want[1]:
+            problems.append(f"{path} (damaged: its checksum differs from the one recorded when it was written)")
+    return problems
 
 
 def has_trained(spec, grid=None) -> bool:
@@ -66,8 +107,10 @@ def has_trained(spec, grid=None) -> bool:
     return read_done(spec, grid).get("train") is True and (Path(spec.run_dir) / RunFiles.MODEL).is_file()
 
 
-def is_complete(spec, uses_q: bool, bootstrap: dict, grid=None) -> bool:
-    """Whether every stage of the run finished for this run's identity (and these bootstrap settings)."""
+def is_complete(spec, uses_q: bool, bootstrap: dict, grid=None, inputs: dict | None = None) -> bool:
+    """Whether every stage of the run finished for this run's identity (and these bootstrap settings), on these
+    ``inputs`` (when given and recorded), with every output as it was written."""
     done = read_done(spec, grid)
     return (done.get("train") is True and done.get("evaluate") is True and done.get("bootstrap") == bootstrap
-            and all(p.is_file() for p in run_files(spec, uses_q)))
+            and (inputs is None or done.get("inputs", inputs) == inputs)
+            and not damaged(spec, done, run_files(spec, uses_q)))

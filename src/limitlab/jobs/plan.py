@@ -16,19 +16,25 @@ follow each other on one GPU) and for the time of all its runs.
 from __future__ import annotations
 
 import functools
+import json
+import os
 import shlex
 from collections.abc import Mapping
 from pathlib import Path
 
 from limitlab.errors import LimitlabError
 from limitlab.experiment.grid import GridIndex
+from limitlab.experiment.identity import untagged
+from limitlab.experiment.paths import RunFiles
 from limitlab.experiment.schema import Experiment, StageResources
 from limitlab.jobs import failure_markers
 from limitlab.jobs.grouping import parse_id, split
-from limitlab.jobs.identity import specs_sha256
+from limitlab.jobs.adopt import adoptable
+from limitlab.jobs.identity import DONE, damaged, read_done, specs_sha256
 from limitlab.jobs.left_out import left_out_reason
 
 SHOWN = 5  # runs named per message before '...'
+PLAN_CHECKSUMS_UP_TO = 1 << 16  # bytes: planning hashes the small outputs (JSON); larger ones by size only
 
 
 def truthy(value) -> bool:
@@ -141,6 +147,58 @@ class RunJobPlan:
                 res["gpu_model"] = self.gpu_model
         return res
 
+    # --- what must run again: outputs missing or damaged since their job finished ----------------------------
+
+    def run_problems(self, spec) -> list[str]:
+        """Why a finished job must run again for this run: its outputs missing or damaged (by size, and by
+        checksum for the small JSON files; the job itself compares every checksum), or not finished for its
+        identity. [] when nothing is wrong or the run is left out for a failure."""
+        if self.failed[spec.key]:
+            return []
+        if adoptable(spec, self.grid):
+            return [f"{untagged(spec.run_dir)} (finished by a release before run tags: moved, not retrained)"]
+        done = read_done(spec, self.grid)
+        if not done.get("train") or not done.get("evaluate") or "bootstrap" not in done:
+            return [f"{Path(spec.run_dir) / DONE} (missing: the run has not finished for its spec)"]
+        recorded = done.get("outputs")
+        run_dir, eval_dir = os.fspath(spec.run_dir), os.fspath(spec.eval_dir)
+        files = ([os.path.join(run_dir if name.startswith("run/") else eval_dir, name.split("/", 1)[1])
+                  for name in recorded] if isinstance(recorded, dict) else _basic_outputs(spec))
+        return damaged(spec, done, files, checksums_up_to=PLAN_CHECKSUMS_UP_TO)
+
+    def stale_jobs(self, n: int) -> dict[str, list[str]]:
+        """Job id -> what is wrong, for the jobs that must run although Snakemake may see nothing to do: a run of
+        theirs is not intact, or their summary is missing or damaged. Run again, such a job rebuilds only what is
+        missing or damaged (:func:`limitlab.jobs.execute.run_one`). A job that never ran is left to Snakemake."""
+        out = {}
+        for job, specs in self.jobs(n).items():
+            summary = self.jobs_dir / f"{job}.json"
+            runs = [p for spec in specs for p in self.run_problems(spec)]
+            if not summary.is_file():
+                if any(read_done(spec, self.grid) for spec in specs):  # the job ran; its summary went missing
+                    out[job] = [f"{summary} (missing)", *runs]
+                continue
+            problems = _summary_problem(summary, specs) + runs
+            if problems:
+                out[job] = problems
+        return out
+
+    def rerun_stale(self, n: int) -> tuple[list[str], list[str]]:
+        """(the summaries of :meth:`stale_jobs`, what to tell the user). The Snakefile forces the jobs of these
+        summaries (Snakemake alone would not: it reruns no job whose consumers are up to date); nothing is
+        deleted here, so a dry run changes nothing."""
+        stale = self.stale_jobs(n)
+        if not stale:
+            return [], []
+        problems = [p for ps in stale.values() for p in ps]
+        moved = sum("finished by a release before run tags" in p for p in problems)
+        out = [f"limitlab: {len(stale)} finished job(s) run again to rebuild what is missing or damaged, and only "
+               f"that: {_first(problems)}"]
+        if moved:
+            out.append(f"limitlab: {moved} run(s) finished by a release before run tags are moved by their jobs; "
+                       f"`limitlab upgrade --params {self.source}` moves them all at once without submitting jobs")
+        return [f"{self.jobs_dir}/{job}.json" for job in stale], out
+
     # --- what the user is told before anything runs --------------------------------------------------------
 
     def messages(self) -> list[str]:
@@ -165,6 +223,22 @@ class RunJobPlan:
 
 def _first(keys: list[str]) -> str:
     return f"{', '.join(keys[:SHOWN])}{' ...' if len(keys) > SHOWN else ''}"
+
+
+def _basic_outputs(spec) -> list[Path]:
+    """Outputs every finished run has (a done.json written before the record of outputs)."""
+    return ([Path(spec.run_dir) / name for name in RunFiles.TRAINED]
+            + [Path(spec.eval_dir) / name for name in (*RunFiles.EVALUATED, RunFiles.BOOTSTRAP)])
+
+
+def _summary_problem(path: Path, specs) -> list[str]:
+    """A job summary that is not the one its job writes (truncated, edited, another job's)."""
+    try:
+        summary = json.loads(path.read_text())
+        keys = [entry["key"] for entry in summary["runs"]]
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        return [f"{path} (damaged: {type(exc).__name__})"]
+    return [] if keys == [s.key for s in specs] else [f"{path} (damaged: lists other runs than its job's)"]
 
 
 # --- the cheap per-setting stages (their rules' arguments) --------------------------------------------------

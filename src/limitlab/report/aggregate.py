@@ -1,6 +1,6 @@
 """``limitlab aggregate``'s driver: select per cell, then write table.md/.csv, selection.csv, metrics.json,
-detection.csv, curves.csv (and susceptibility.csv when runs tracked susceptibility) to the results folder, and
-print the table.
+detection.csv, curves.csv, inputs.csv (the content identities of every setting's dataset and noise realisation)
+(and susceptibility.csv when runs tracked susceptibility) to the results folder, and print the table.
 
 Selection: :mod:`limitlab.report.cells`; the extra susceptibility rows:
 :mod:`limitlab.report.susceptibility_selection`; the tables: :mod:`limitlab.report.tables`; metrics.json:
@@ -15,9 +15,12 @@ from pathlib import Path
 
 from limitlab import io
 from limitlab.experiment.schema import Experiment
+from limitlab.experiment.grid import GridIndex, runs_of
 from limitlab.report.cells import Cell, build_cells
 from limitlab.report.curves import curves_frame
 from limitlab.report.metrics import add_cleanlab, cleanlab_results, metrics_dict
+from limitlab.report.provenance import check_provenance, inputs_frame
+from limitlab.report.run_outputs import read_run
 from limitlab.report.susceptibility_selection import susceptibility_cells
 from limitlab.report.tables import (detection_frame, long_frame, markdown, rich_table, selection_frame,
                                     susceptibility_markdown)
@@ -41,7 +44,10 @@ def aggregate(exp: Experiment, results_dir: Path | None = None, console=None) ->
     err = Console(stderr=True)
     results_dir = Path(results_dir or exp.results_path)
     results_dir.mkdir(parents=True, exist_ok=True)
-    cells = build_cells(exp)
+    grid = GridIndex.of(exp)
+    records = [read_run(r) for r in runs_of(exp)]
+    inputs = check_provenance(records, grid)  # a run of another spec or on other inputs counts as missing
+    cells = build_cells(exp, records)
     missing = [k for c in cells for k in c.missing_keys]
     messages = [f"broken file, not used (cell marked '!'): {b}" for c in cells for b in c.broken]
     messages += [c.stats["note"] for c in cells if c.stats.get("note")]
@@ -60,6 +66,7 @@ def aggregate(exp: Experiment, results_dir: Path | None = None, console=None) ->
         "detection_csv": io.write_text(results_dir / "detection.csv",
                                        detection_frame(cells, cleanlab).to_csv(index=False)),
         "curves_csv": io.write_text(results_dir / "curves.csv", curves.to_csv(index=False)),
+        "inputs_csv": io.write_text(results_dir / "inputs.csv", inputs_frame(grid, inputs).to_csv(index=False)),
     }
     if not sus_pool.empty:
         files["susceptibility_csv"] = io.write_text(results_dir / "susceptibility.csv", sus_pool.to_csv(index=False))

@@ -25,9 +25,10 @@ from typing import Any
 
 import numpy as np
 
-from limitlab.experiment.grid import noise_options, runs_of
+from limitlab.experiment.grid import GridIndex, noise_options, runs_of
 from limitlab.experiment.paths import RunFiles, Setting, cell_key, point_tag
 from limitlab.experiment.schema import Experiment, Study
+from limitlab.report.provenance import check_provenance
 from limitlab.report.run_outputs import RunRecord, read_run
 
 
@@ -151,8 +152,11 @@ def cell_stats(pt: Point) -> dict[str, Any]:
 
 
 def build_cells(exp: Experiment, records: list[RunRecord] | None = None) -> list[Cell]:
-    """Group the experiment's runs into cells (params order) and select one point per cell."""
-    records = records if records is not None else [read_run(r) for r in runs_of(exp)]
+    """Group the experiment's runs into cells (params order) and select one point per cell. Runs whose record names
+    another spec or other inputs (:func:`~limitlab.report.provenance.check_provenance`) count as missing."""
+    if records is None:
+        records = [read_run(r) for r in runs_of(exp)]
+        check_provenance(records, GridIndex.of(exp))
     by_key = {r.run.key: r for r in records}
     prefixes = setting_prefixes(exp)
     cells: dict[tuple, Cell] = {}

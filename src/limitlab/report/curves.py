@@ -15,7 +15,7 @@ def point_curve(pt: Point, messages: list[str] | None = None) -> pd.DataFrame | 
     """Seed-mean per-epoch curves of one point (epochs where at least one seed ran; n_seeds per epoch)."""
     frames = []
     for rec in pt.done:
-        df, why = read_history(rec.run)
+        df, why = read_history(rec.run, rec.result)
         if df is None:
             if messages is not None:
                 messages.append(why)

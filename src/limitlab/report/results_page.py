@@ -4,7 +4,8 @@
 
 * ``results.html`` — one self-contained page: the clean test accuracy of every method and setting with the
   paper's number and the difference beside ours (from table.csv), the noisy-label detection table (LIMIT and
-  cleanlab, from detection.csv) and cleanlab's own estimates next to the realised noise;
+  cleanlab, from detection.csv), cleanlab's own estimates next to the realised noise, and the content identities
+  of every setting's dataset and noise realisation (from inputs.csv);
 * ``figures/<family>/<name>.png`` — every PNG that ``limitlab plot`` listed in figures/index.json, hard-linked
   (copied across file systems) into one folder per figure family, so the report files each family under its
   own category. The family names and their captions are the one figure index,
@@ -149,7 +150,25 @@ def results_html(exp: Experiment, results_dir: Path, params_file: str) -> str:
             + "<p>Finding the corrupted training labels. LIMIT: distance ‖s(b) − e_ỹ‖₂ between the q-network's "
               "prediction and the given label. cleanlab: 1 − self-confidence of out-of-sample predicted "
               "probabilities from K-fold cross-validated CE models.</p>"
-            + detection_tables(det) + "</body></html>\n")
+            + detection_tables(det) + inputs_table(results_dir / "inputs.csv") + "</body></html>\n")
+
+
+def inputs_table(path: Path) -> str:
+    """The inputs of every setting with their content identities (inputs.csv of ``limitlab aggregate``)."""
+    try:
+        rows = pd.read_csv(path, dtype=str, keep_default_na=False)
+    except (OSError, pd.errors.ParserError, pd.errors.EmptyDataError):
+        return ""  # results aggregated before inputs.csv existed
+    out = ["<h2>Inputs</h2><p>The content identity (first 12 hex digits of a SHA-256) of each setting's dataset "
+           "and noise realisation; every run in the tables was trained on these (its done.json records them).</p>",
+           "<table><thead><tr><th class='method'>setting</th><th>dataset</th><th>noise realisation</th>"
+           "<th class='method'>labels file</th></tr></thead><tbody>"]
+    for r in rows.itertuples():
+        ids = (f"<td><code>{html.escape(r.dataset_id[:12])}</code></td><td><code>{html.escape(r.noise_id[:12])}"
+               "</code></td>" if not r.problem else f"<td colspan='2'>{html.escape(r.problem)}</td>")
+        out.append(f"<tr><th class='method'>{html.escape(r.setting)}</th>{ids}"
+                   f"<td style='text-align:left'><code>{html.escape(r.labels_file)}</code></td></tr>")
+    return "".join(out) + "</tbody></table>"
 
 
 def write_assets(exp: Experiment, params_file: str, results_dir: Path | None = None) -> dict:

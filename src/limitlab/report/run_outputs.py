@@ -9,6 +9,8 @@ guessed around.
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 import math
 from dataclasses import dataclass, field
@@ -16,6 +18,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from limitlab.errors import LimitlabError
 from limitlab.experiment.grid import Run
 from limitlab.experiment.paths import RunFiles
 from limitlab.jobs import failure_markers as markers  # the only jobs import of the report (see report/__init__.py)
@@ -94,15 +97,85 @@ def _bootstrap_problem(d: dict) -> str | None:
     return None
 
 
-def read_history(run: Run) -> tuple[pd.DataFrame | None, str | None]:
-    """The run's per-epoch history, or (None, why) when it is missing, unreadable or empty."""
+# Columns training fills in every epoch of every run (limitlab.training.loop): an empty cell in one of them means
+# a damaged file. Other columns (a method's logs, the susceptibility probe) may hold NaN, which is written empty.
+ALWAYS_FILLED = ("epoch", "train_loss", "train_acc_noisy", "train_acc_clean", "val_acc", "val_acc_clean", "test_acc")
+
+
+def read_history(run: Run, result: dict | None = None) -> tuple[pd.DataFrame | None, str | None]:
+    """The run's per-epoch history, or (None, why) when it is missing or empty: the report goes on without the
+    run's curves, as it does without any output of an unfinished stage.
+
+    A history that is there but damaged raises a :class:`LimitlabError` naming the file and how to rebuild it: a
+    cut last line, a row with missing or extra fields, a number that does not parse, an empty cell in a column
+    training always fills, epochs that are not 0, 1, 2, ..., or fewer rows than ``result`` (the run's
+    result.json; read here when not given) says the run had. Drawn anyway, its curves, final-epoch numbers and
+    susceptibility selection would come from NaN or from the wrong epoch, without a word. Columns are not
+    required: a history written before a column existed is read as it is.
+    """
     path = Path(run.spec.run_dir) / RunFiles.HISTORY
     if not path.is_file():
-        return None, f"{run.key}: no {RunFiles.HISTORY}"
+        return None, f"{run.key}: no {path}; no curves for this run ({_rebuild(run)})"
     try:
-        df = pd.read_csv(path)
-    except (pd.errors.EmptyDataError, pd.errors.ParserError, UnicodeDecodeError) as exc:
-        return None, f"{run.key}: {RunFiles.HISTORY} is empty or unreadable ({exc})"
-    if df.empty or "epoch" not in df:
-        return None, f"{run.key}: {RunFiles.HISTORY} has no epochs"
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as exc:
+        raise _damaged(run, path, f"it is not text ({exc})") from None
+    if not text.strip():
+        return None, f"{run.key}: {path} is empty; no curves for this run ({_rebuild(run)})"
+    if result is None:
+        result, _ = read_json(Path(run.spec.run_dir) / RunFiles.RESULT)
+    df, problem = _parse_history(text, result or {})
+    if problem is not None:
+        raise _damaged(run, path, problem)
     return df, None
+
+
+def _rebuild(run: Run) -> str:
+    return (f"rebuild it: delete it and rerun the pipeline (the run's job trains again, resuming from its saved "
+            f"state when there is one), or run `limitlab train --params FILE --run {run.key}` with the "
+            "experiment's params FILE")
+
+
+def _damaged(run: Run, path: Path, problem: str) -> LimitlabError:
+    return LimitlabError(f"{path} (the history of run {run.key}) is damaged: {problem}; {_rebuild(run)}")
+
+
+def _parse_history(text: str, result: dict) -> tuple[pd.DataFrame | None, str | None]:
+    """(history, None), or (None, what is damaged) for :func:`read_history`."""
+    if not text.endswith("\n"):
+        return None, "its last line is cut (the file does not end with a line break)"
+    rows = list(csv.reader(io.StringIO(text)))
+    header = rows[0]
+    if "epoch" not in header:
+        return None, f"its header has no 'epoch' column (header: {','.join(header)[:120]})"
+    for line, row in enumerate(rows[1:], start=2):
+        if len(row) != len(header):  # pandas would fill a short row with NaN, silently
+            return None, f"line {line} has {len(row)} of the header's {len(header)} fields"
+    if len(rows) == 1:
+        return None, "it has a header but no epochs"
+    try:
+        df = pd.read_csv(io.StringIO(text))
+    except (pd.errors.ParserError, ValueError) as exc:
+        return None, f"it is not a readable CSV ({str(exc).splitlines()[0]})"
+    for column in df:
+        if not pd.api.types.is_numeric_dtype(df[column]):
+            bad = pd.to_numeric(df[column], errors="coerce").isna() & df[column].notna()
+            row = int(bad.to_numpy().argmax())
+            return None, f"line {row + 2}: {column} = {df[column].iloc[row]!r} is not a number"
+    for column in (c for c in ALWAYS_FILLED if c in df):
+        if df[column].isna().any():
+            return None, f"line {int(df[column].isna().to_numpy().argmax()) + 2} has no value for {column}"
+    epochs = df["epoch"].to_numpy()
+    if not (epochs == range(len(df))).all():
+        line = int((epochs != range(len(df))).argmax()) + 2
+        return None, f"its epochs are not 0, 1, 2, ... (line {line} has epoch {epochs[line - 2]:g})"
+    ran, best = result.get("epochs_run"), result.get("best_epoch")
+    if _is_int(ran) and ran != len(df):
+        return None, f"it has {len(df)} epoch row(s) but result.json says the run had {ran} epochs"
+    if _is_int(best) and best >= len(df):
+        return None, f"it ends at epoch {len(df) - 1} but result.json's best epoch is {best}"
+    return df, None
+
+
+def _is_int(v) -> bool:
+    return isinstance(v, int) and not isinstance(v, bool)

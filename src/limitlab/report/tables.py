@@ -164,7 +164,8 @@ def markdown(exp: Experiment, cells: list[Cell], missing: list[str], cleanlab: l
                 *[f"- `{m}`: {reasons.get(m, 'missing')}" for m in missing]]
     broken = [b for c in cells for b in c.broken]
     if broken:
-        out += ["", f"## Broken files ({len(broken)})", "", "Rerun the stage that writes each (delete it first).", "",
+        out += ["", f"## Broken files ({len(broken)})", "", "Rerun the pipeline (the same `snakemake ... all`): the job of each run finds the file damaged (size "
+                "and checksum recorded in its done.json) and rebuilds it alone.", "",
                 *[f"- {b}" for b in dict.fromkeys(broken)]]
     return "\n".join(out) + "\n"
 

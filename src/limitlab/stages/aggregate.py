@@ -23,6 +23,8 @@ def register(sub: argparse._SubParsersAction) -> None:
 def main(args) -> int:
     from limitlab.experiment import params_file as P
     from limitlab.report.aggregate import aggregate
+    from limitlab.stages import results_folder
 
-    aggregate(P.load(args.params), args.results_dir)
+    exp = P.load(args.params)
+    aggregate(exp, results_folder(exp, args.results_dir))
     return 0

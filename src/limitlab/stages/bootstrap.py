@@ -19,8 +19,10 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def main(args) -> int:
+    from limitlab import io
     from limitlab.evaluation.bootstrap import bootstrap_file
 
+    io.check_out_path(args.out, "--out")
     r = bootstrap_file(args.predictions, args.out, args.samples, args.seed, args.ci)
     print(f"{args.predictions}: accuracy {r['accuracy']:.4f}, bootstrap mean {r['mean']:.4f} ± {r['std']:.4f} "
           f"({100 * r['ci']:g}% interval [{r['ci_low']:.4f}, {r['ci_high']:.4f}], {r['samples']} samples, "

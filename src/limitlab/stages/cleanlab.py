@@ -39,8 +39,10 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def split_main(args) -> int:
+    from limitlab import io
     from limitlab.evaluation.cleanlab_detection import write_fold
 
+    io.check_out_path(args.out, "--out")
     out = write_fold(Path(args.labels), args.folds, args.fold, args.seed, Path(args.out))
     print(f"fold {args.fold} of {args.folds} -> {out}")
     return 0
@@ -64,17 +66,32 @@ def resolve(args):
     return specs[args.key]
 
 
+def check_out_folders(spec, train: bool) -> None:
+    """Refuse a cleanlab job whose folders cannot be written (a part of one is a file) before any fold trains:
+    the folds' labels and run folders when ``train``, and the detection's own folder."""
+    from limitlab import io
+
+    if train:
+        for fold in spec.fold_specs:
+            io.check_folder(Path(fold.labels_path).parent, f"the labels folder of cleanlab fold {fold.key}")
+            io.check_folder(fold.run_dir, f"the run folder of cleanlab fold {fold.key}")
+    io.check_folder(spec.out_dir, f"the output folder of cleanlab job {spec.key}")
+
+
 def run_main(args) -> int:
     from limitlab.evaluation.cleanlab_detection import train_folds
 
     spec = resolve(args)
+    check_out_folders(spec, train=True)
     trained = train_folds(spec)
     print(f"{spec.key}: trained {len(trained)} of {spec.folds} fold(s) now, the others had finished")
     return _detect(spec)
 
 
 def detect_main(args) -> int:
-    return _detect(resolve(args))
+    spec = resolve(args)
+    check_out_folders(spec, train=False)
+    return _detect(spec)
 
 
 def _detect(spec) -> int:

@@ -13,11 +13,12 @@ from pathlib import Path
 import numpy as np
 
 from limitlab.data.canonical import load_canonical, sha256_file
+from limitlab.data.content_identity import dataset_id
 from limitlab.data.labels_file import write_labels
 from limitlab.data.noise.class_conditional import corrupt, fixed_split
 from limitlab.data.noise.human import check_human_labels, corrupt_human, read_human_file
 from limitlab.data.noise.instance import corrupt_instance
-from limitlab.data.noise.rules import setting_problem
+from limitlab.data.noise.rules import flip_std_problem, setting_problem
 from limitlab.data.noise.transition import NOISE_MODELS, load_matrix, transition_matrix
 from limitlab.data.registry import DATASETS, HUMAN_LABEL_SETS, get_info
 from limitlab.data.split import parse_n
@@ -84,6 +85,7 @@ def run_corrupt(dataset: str, data_path: str | Path | None, noise: str, p: float
     if noise not in NOISE_MODELS:
         raise LimitlabError(f"unknown noise model {noise!r}; accepted: {', '.join(NOISE_MODELS)}")
     p = _resolve_p(noise, p)
+    flip_std = _parse_flip_std(flip_std)
     n = parse_n(n)
     seed = _parse_seed(seed)
     if matrix is not None and noise != "matrix":
@@ -119,7 +121,7 @@ def run_corrupt(dataset: str, data_path: str | Path | None, noise: str, p: float
         labels = corrupt(data.train_y, T, seed=seed, n=n, val_ratio=val_ratio,
                          clean_validation=clean_validation, dataset=dataset, noise=noise, p=p)
     extra.update({"data_file": data_path.name, "data_sha256": sha256_file(data_path),
-                  "n_train_raw": data.n_train_raw})
+                  "dataset_id": dataset_id(data_path), "n_train_raw": data.n_train_raw})
     return write_labels(out, labels, extra=extra)
 
 
@@ -128,6 +130,9 @@ def _check_model_options(dataset: str, noise: str, p: float, flip_std, human_fil
     dataset accepts the model, and a given label set is one of its sets)."""
     if flip_std is not None and noise != "instance":
         raise LimitlabError(f"--flip-std is only used with --noise instance, not {noise!r}")
+    problem = flip_std_problem(flip_std, "--flip-std") if flip_std is not None else None
+    if problem is not None:
+        raise LimitlabError(problem)
     if (human_file is not None or label_set is not None) and noise != "human":
         raise LimitlabError(f"--human-file and --label-set are only used with --noise human, not {noise!r}")
     if noise == "human":
@@ -152,12 +157,14 @@ def main(args: argparse.Namespace) -> int:
 
 
 def _parse_flip_std(flip_std):
-    if flip_std is None:
-        return None
+    """--flip-std as typed (text) becomes a float; a caller's number (or None: left out) is passed on as it is,
+    for :func:`flip_std_problem` to judge."""
+    if not isinstance(flip_std, str):
+        return flip_std
     try:
         return float(flip_std)
     except ValueError:
-        raise LimitlabError(f"--flip-std must be a number >= 0, got {flip_std!r}") from None
+        raise LimitlabError(flip_std_problem(flip_std, "--flip-std")) from None
 
 
 def _fmt(rate: float | None) -> str:

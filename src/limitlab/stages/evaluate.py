@@ -20,10 +20,12 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def main(args) -> int:
+    from limitlab import io
     from limitlab.evaluation.evaluate import evaluate
     from limitlab.stages.train import resolve_spec
 
     spec = resolve_spec(args)
+    io.check_folder(spec.eval_dir, f"the eval folder of {spec.key}")  # before the model is loaded and run
     out = evaluate(spec)
     text = f"{out['key']}: test {out['test_acc']:.4f} (n={out['n_test']})"
     if out.get("has_q"):

@@ -16,11 +16,27 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=main)
 
 
+def check_histories(exp) -> None:
+    """Read the history of every finished run first: a damaged one stops the command with its name and how to
+    rebuild it (:func:`~limitlab.report.run_outputs.read_history`), where inside a figure it would only show as
+    that figure's traceback."""
+    from limitlab.report.cells import build_cells
+    from limitlab.report.run_outputs import read_history
+
+    for cell in build_cells(exp):
+        for point in cell.points:
+            for rec in point.done:
+                read_history(rec.run, rec.result)
+
+
 def main(args) -> int:
     from limitlab.experiment import params_file as P
     from limitlab.report.figures.index import make_figures
+    from limitlab.stages import results_folder
 
     exp = P.load(args.params)
+    results_folder(exp, args.results_dir, "figures")
+    check_histories(exp)
     index = make_figures(exp, args.results_dir, jobs=args.jobs)
     # runs trained with susceptibility: true also get susceptibility_<setting> (limitlab.report.figures.susceptibility)
     from limitlab.report.figures.susceptibility import make_susceptibility_figures

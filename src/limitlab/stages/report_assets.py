@@ -24,7 +24,9 @@ def register(sub: argparse._SubParsersAction) -> None:
 def main(args) -> int:
     from limitlab.experiment import params_file as P
     from limitlab.report.results_page import write_assets
+    from limitlab.stages import results_folder
 
-    out = write_assets(P.load(args.params), args.params, args.results_dir)
+    exp = P.load(args.params)
+    out = write_assets(exp, args.params, results_folder(exp, args.results_dir, "report", "figures"))
     print(f"wrote {out['results_html']} and {len(out['figures'])} figure link(s)")
     return 0

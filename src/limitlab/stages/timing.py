@@ -24,10 +24,11 @@ def register(sub: argparse._SubParsersAction) -> None:
 def main(args) -> int:
     from limitlab.experiment import params_file as P
     from limitlab.jobs.stage_timing import write_timing
+    from limitlab.stages import results_folder
 
     exp = P.load(args.params)
     bench = args.benchmarks or Path("logs") / exp.name / "benchmarks"
-    out = args.results_dir or Path(exp.results_path)
+    out = results_folder(exp, args.results_dir)
     table = write_timing(bench, [Path(r.spec.run_dir) for r in runs_of(exp)], out,
                          [Path(r.spec.eval_dir) for r in runs_of(exp)])
     print(f"{len(table)} stage(s), {int(table['jobs'].sum()) if len(table) else 0} job(s) -> {out}/timing.md")

@@ -35,9 +35,12 @@ def resolve_spec(args):
 
 
 def main(args) -> int:
+    from limitlab import io
     from limitlab.training.loop import train
 
-    result = train(resolve_spec(args), resume=not args.no_resume)
+    spec = resolve_spec(args)
+    io.check_folder(spec.run_dir, f"the run folder of {spec.key}")  # before the data is loaded, not after training
+    result = train(spec, resume=not args.no_resume)
     print(f"{result['key']}: best epoch {result['best_epoch']}, val {result['best_val_acc']:.4f}, "
           f"test {result['test_acc']:.4f}")
     return 0

@@ -15,6 +15,7 @@ import torch
 
 from limitlab import io
 from limitlab.data.canonical import load_canonical
+from limitlab.data.content_identity import verified_inputs
 from limitlab.data.labels_file import check_labels
 from limitlab.data.registry import DatasetInfo
 from limitlab.experiment.grid import RunSpec
@@ -31,7 +32,9 @@ class RunData:
 
 
 def load_run_data(spec: RunSpec, device: torch.device, channels_last: bool) -> RunData:
-    """Training and (noisy) validation split of the setting, clean test set; images in ``channels_last`` if set."""
+    """Training and (noisy) validation split of the setting, clean test set; images in ``channels_last`` if set.
+    Inputs that no longer match what their ``labels.json`` recorded are refused first (:func:`verified_inputs`)."""
+    verified_inputs(spec.data_path, spec.labels_path)
     canon = load_canonical(spec.data_path)
     info = canon.info
     labels = io.load_npz(spec.labels_path, "labels file")

@@ -13,6 +13,7 @@ from __future__ import annotations
 import numpy as np
 
 from limitlab.data.labels_file import NoiseSetting, NoisyLabels
+from limitlab.data.noise.rules import flip_std_problem
 from limitlab.data.noise.transition import check_num_classes, check_p, sample_rows
 from limitlab.data.split import check_seed, check_val_ratio, draw_split, parse_n
 from limitlab.errors import LimitlabError
@@ -102,13 +103,12 @@ def class_transition(clean: np.ndarray, rows: np.ndarray, num_classes: int) -> n
 
 
 def _check_flip_std(flip_std) -> float:
-    try:
-        flip_std = float(flip_std)
-    except (TypeError, ValueError):
-        raise LimitlabError(f"flip_std must be a number >= 0, got {flip_std!r}") from None
-    if not (0.0 <= flip_std < float("inf")):
-        raise LimitlabError(f"flip_std = {flip_std} must be a finite number >= 0 (Xia et al. use 0.1)")
-    return flip_std
+    """``flip_std`` as a float in the range where the truncated normal of :func:`draw_flip_rates` means something
+    (:func:`limitlab.data.noise.rules.flip_std_problem`)."""
+    problem = flip_std_problem(flip_std)
+    if problem is not None:
+        raise LimitlabError(problem)
+    return float(flip_std)
 
 
 def corrupt_instance(images: np.ndarray, clean_y: np.ndarray, num_classes: int, *, p: float, seed: int,
