@@ -80,7 +80,7 @@ def test_the_fallback_watcher_ends_the_process_with_its_parent(tmp_path):
     ready = tmp_path / "ready"
     stand_in = textwrap.dedent(f"""
         import os, signal, sys, time
-        from limitlab.stages.run import watch_parent
+        from limitlab.jobs.parent_death import watch_parent
         signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
         watch_parent(os.getppid(), interval=0.1)
         open({str(ready)!r}, "w").close()

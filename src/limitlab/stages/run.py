@@ -1,62 +1,22 @@
 """``limitlab run``: one pipeline job: train, evaluate and bootstrap several runs, one after another.
 
-The pipeline plans one such job per ``runs_per_job`` consecutive runs of the grid (see :mod:`limitlab.jobs.grouping` and :mod:`limitlab.jobs.execute`):
-``--job n5-00003`` is the fourth group of 5 runs of the params file. Each run's output goes to
+The pipeline plans one such job per ``runs_per_job`` consecutive runs of the grid (see
+:mod:`limitlab.jobs.grouping` and :mod:`limitlab.jobs.execute`): ``--job n5-00003`` is the fourth group of 5 runs of the params file. Each run's output goes to
 ``LOGS/<run key>.log``; a run that fails is marked (failed.json) and the job goes on with the others. The job
 writes ``--out`` (a list of its runs and how each ended) when it has been through all of them.
 
-The job ends with the shell that started it (:func:`end_with_parent`): if Snakemake's job shell is killed, the
-run in progress is marked interrupted and resumes in the next job instead of training on beside it.
+The job ends with the shell that started it (:func:`limitlab.jobs.parent_death.end_with_parent`): if Snakemake's
+job shell is killed, the run in progress is marked interrupted and resumes in the next job instead of training on
+beside it.
 """
 
 from __future__ import annotations
 
 import argparse
-import ctypes
-import os
-import signal
-import sys
-import threading
-import time
 from pathlib import Path
 
 from limitlab.errors import LimitlabError
-
-PARENT_AT_START = os.getppid()  # read when the command line imports its stages, as early as limitlab can
-PR_SET_PDEATHSIG = 1  # <linux/prctl.h>
-
-
-def _parent_death_signal(signum: int) -> bool:
-    """Ask Linux to send ``signum`` when the parent process dies; False where that is not available."""
-    if not sys.platform.startswith("linux"):
-        return False
-    try:
-        libc = ctypes.CDLL(None, use_errno=True)
-        return libc.prctl(PR_SET_PDEATHSIG, signum, 0, 0, 0) == 0
-    except (OSError, AttributeError):
-        return False
-
-
-def watch_parent(parent: int, interval: float = 1.0) -> threading.Thread:
-    """A daemon thread that sends this process SIGTERM once ``parent`` is no longer its parent (it died and the
-    process was re-parented): the fallback where the kernel cannot be asked."""
-    def watch() -> None:
-        while os.getppid() == parent:
-            time.sleep(interval)
-        os.kill(os.getpid(), signal.SIGTERM)
-
-    thread = threading.Thread(target=watch, name="limitlab-parent-watch", daemon=True)
-    thread.start()
-    return thread
-
-
-def end_with_parent(parent: int = PARENT_AT_START) -> None:
-    """SIGTERM to this process when its parent (the job's shell) dies. The command line turns SIGTERM into
-    :class:`~limitlab.errors.Terminated`, which marks the run interrupted (143) so the next job resumes it."""
-    if not _parent_death_signal(signal.SIGTERM):
-        watch_parent(parent)
-    elif os.getppid() != parent:  # the parent died before the kernel was asked: nobody would signal now
-        os.kill(os.getpid(), signal.SIGTERM)
+from limitlab.jobs.parent_death import end_with_parent
 
 
 def register(sub: argparse._SubParsersAction) -> None:
