@@ -142,6 +142,11 @@ def test_report_in_a_headless_browser(built):
         assert "paper" in table.locator("thead").inner_text()
         detection = frame.locator("#detection-table")
         assert detection.is_visible() and "cleanlab (3-fold CE)" in detection.inner_text()
+        rules = frame.locator("#rules-table")  # the three selection rules, the oracle labelled as a bound
+        assert rules.is_visible() and rules.locator("tbody tr").count() >= len(labels)
+        assert "oracle (upper bound)" in rules.inner_text()
+        inputs = frame.locator("#inputs-table")  # every setting's data, by content identity
+        assert inputs.is_visible() and "labels.npz" in inputs.inner_text()
         page.screenshot(path=str(artifacts / "report_results.png"))
 
         # and one figure through the report's own viewer

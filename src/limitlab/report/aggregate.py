@@ -21,6 +21,7 @@ from limitlab.report.curves import curves_frame
 from limitlab.report.metrics import add_cleanlab, cleanlab_results, metrics_dict
 from limitlab.report.provenance import check_provenance, inputs_frame
 from limitlab.report.run_outputs import read_run
+from limitlab.report.selection_rules import rule_results
 from limitlab.report.susceptibility_selection import susceptibility_cells
 from limitlab.report.tables import (detection_frame, long_frame, markdown, rich_table, selection_frame,
                                     susceptibility_markdown)
@@ -52,6 +53,8 @@ def aggregate(exp: Experiment, results_dir: Path | None = None, console=None) ->
     messages = [f"broken file, not used (cell marked '!'): {b}" for c in cells for b in c.broken]
     messages += [c.stats["note"] for c in cells if c.stats.get("note")]
     curves = curves_frame(cells, messages)
+    for cell in cells:  # the paper's rule, the last epoch of its point, and the oracle (an upper bound)
+        cell.rules = rule_results(cell, messages)
     sus_cells, sus_pool = susceptibility_cells(cells)  # extra rows selected by susceptibility (Forouzesh et al. 2023)
     method_cells = cells  # the main table; the susceptibility rows get their own small table
     cells = cells + sus_cells

@@ -67,6 +67,16 @@ class Point:
         vals = [r.result["best_val_acc"] for r in self.done]
         return float(np.mean(vals)) if vals else None
 
+    def mean_of(self, name: str) -> float | None:
+        """Seed mean of a number of result.json (test_acc, best_epoch, epochs_run) over the finished runs."""
+        vals = [r.result[name] for r in self.done if isinstance(r.result.get(name), (int, float))]
+        return float(np.mean(vals)) if vals else None
+
+    @property
+    def stopped_early(self) -> int:
+        """How many of the finished runs early stopping ended before the epoch cap (patience)."""
+        return sum(bool(r.result.get("stopped_early")) for r in self.done)
+
 
 @dataclass
 class Cell:
@@ -82,6 +92,7 @@ class Cell:
     points: list[Point] = field(default_factory=list)
     selected: Point | None = None
     stats: dict[str, Any] = field(default_factory=dict)
+    rules: dict[str, Any] = field(default_factory=dict)  # selection rule -> RuleResult (report.selection_rules)
 
     @property
     def status(self) -> str:

@@ -1,8 +1,10 @@
 """metrics.json (the nested numbers DVC tracks) and cleanlab's results, keyed like the cells.
 
 Keys: ``<cell key parts>.<method id>.{test_acc, test_acc_std, val_acc, detection_auc, detection_ap, n_seeds}`` for
-every complete cell, and ``<cell key parts>.cleanlab_k<K>.{detection_auc, detection_ap, n_issues, ...}`` for every
-cleanlab job with a readable cleanlab.json. Key parts come from params (no dots; DVC flattens with '.').
+every complete cell (the paper's selection rule), with ``test_acc_last_epoch[_std]`` and ``test_acc_oracle[_std]``
+beside them (:mod:`limitlab.report.selection_rules`; the oracle is an upper bound, not a result), and
+``<cell key parts>.cleanlab_k<K>.{detection_auc, detection_ap, n_issues, ...}`` for every cleanlab job with a
+readable cleanlab.json. Key parts come from params (no dots; DVC flattens with '.').
 """
 
 from __future__ import annotations
@@ -31,6 +33,12 @@ def metrics_dict(cells: list[Cell]) -> dict:
         for name in ("test_acc", "test_acc_std", "val_acc", "detection_auc", "detection_ap", "n_seeds"):
             if c.stats.get(name) is not None:
                 node[name] = c.stats[name]
+        for rule in ("last_epoch", "oracle"):  # the other selection rules (report.selection_rules): new keys only
+            r = c.rules.get(rule)
+            for name, value in (() if r is None else ((f"test_acc_{rule}", r.test_acc),
+                                                       (f"test_acc_{rule}_std", r.test_acc_std))):
+                if value is not None:
+                    node[name] = value
     return out
 
 

@@ -3,7 +3,8 @@
 ``limitlab report-assets`` writes into ``results_dir/report/``:
 
 * ``results.html`` — one self-contained page: the clean test accuracy of every method and setting with the
-  paper's number and the difference beside ours (from table.csv), the noisy-label detection table (LIMIT and
+  paper's number and the difference beside ours, the three selection rules side by side (from table.csv), the
+  noisy-label detection table (LIMIT and
   cleanlab, from detection.csv), cleanlab's own estimates next to the realised noise, and the content identities
   of every setting's dataset and noise realisation (from inputs.csv);
 * ``figures/<family>/<name>.png`` — every PNG that ``limitlab plot`` listed in figures/index.json, hard-linked
@@ -89,6 +90,27 @@ def accuracy_table(table: pd.DataFrame) -> str:
             f"<tbody>{''.join(rows)}</tbody></table>")
 
 
+def rules_table(table: pd.DataFrame) -> str:
+    """HTML: per cell, the clean test accuracy under the three selection rules (report.selection_rules)."""
+    if "test_acc_oracle_pct" not in table or table["test_acc_pct"].isna().all():
+        return ""
+
+    def acc(r, name: str) -> str:
+        std = r.get(name.replace("_pct", "_std_pct"))
+        return _fmt(r[name]) + (f" ± {_fmt(std)}" if std is not None and not pd.isna(std) else "")
+
+    rows = [f"<tr><th class='method'>{html.escape(str(r['label']))}</th><td>{html.escape(str(r['setting']))}</td>"
+            f"<td>{acc(r, 'test_acc_pct')}</td><td>{acc(r, 'test_acc_last_epoch_pct')}</td>"
+            f"<td class='paper'>{acc(r, 'test_acc_oracle_pct')}</td></tr>"
+            for _, r in table.iterrows() if not pd.isna(r["test_acc_pct"])]
+    return ("<h2>Selection rules: clean test accuracy (%)</h2><p>The paper's rule (best noisy-validation point and "
+            "epoch: the table above), the last epoch of that point, and the oracle (best clean-test point and epoch). "
+            "<strong>The oracle is an upper bound selected on the test set, not a result</strong>: its distance to the "
+            "paper's rule is what selection on noisy labels costs.</p>"
+            "<table id='rules-table'><thead><tr><th class='method'>method</th><th>setting</th><th>paper's rule</th>"
+            "<th>last epoch</th><th>oracle (upper bound)</th></tr></thead><tbody>" + "".join(rows) + "</tbody></table>")
+
+
 def detection_tables(det: pd.DataFrame) -> str:
     if det.empty:
         return "<p>No detection scores: no evaluated q-network run and no cleanlab result.</p>"
@@ -145,7 +167,7 @@ def results_html(exp: Experiment, results_dir: Path, params_file: str) -> str:
             "mean noisy-validation accuracy is selected; ± is the error bar of table.md (std over seeds, or of the "
             "bootstrap of the test set with one seed). Paper: Harutyunyan et al. 2020 (Tables 1, 2, 4), grey; "
             "— = no paper number for this setting.</p>"
-            + accuracy_table(table)
+            + accuracy_table(table) + rules_table(table)
             + "<h2>Noisy-label detection: ROC AUC / average precision (%)</h2>"
             + "<p>Finding the corrupted training labels. LIMIT: distance ‖s(b) − e_ỹ‖₂ between the q-network's "
               "prediction and the given label. cleanlab: 1 − self-confidence of out-of-sample predicted "
@@ -161,8 +183,8 @@ def inputs_table(path: Path) -> str:
         return ""  # results aggregated before inputs.csv existed
     out = ["<h2>Inputs</h2><p>The content identity (first 12 hex digits of a SHA-256) of each setting's dataset "
            "and noise realisation; every run in the tables was trained on these (its done.json records them).</p>",
-           "<table><thead><tr><th class='method'>setting</th><th>dataset</th><th>noise realisation</th>"
-           "<th class='method'>labels file</th></tr></thead><tbody>"]
+           "<table id='inputs-table'><thead><tr><th class='method'>setting</th><th>dataset</th>"
+           "<th>noise realisation</th><th class='method'>labels file</th></tr></thead><tbody>"]
     for r in rows.itertuples():
         ids = (f"<td><code>{html.escape(r.dataset_id[:12])}</code></td><td><code>{html.escape(r.noise_id[:12])}"
                "</code></td>" if not r.problem else f"<td colspan='2'>{html.escape(r.problem)}</td>")

@@ -154,6 +154,7 @@ def markdown(exp: Experiment, cells: list[Cell], missing: list[str], cleanlab: l
                 out.append(f"| {r['setting']} | {r['label']} | {r['n_issues']} ({pr}) | "
                            f"{_pct(r['noise_rate_estimate'])} / {_pct(r['noise_rate_true'])} | "
                            f"{r['noise_matrix_mae']:.4f} |")
+    out += rules_markdown(cells)
     diverged = {k: v for c in cells for k, v in c.diverged.items()}
     if diverged:
         out += ["", f"## Diverged runs ({len(diverged)})", "", "Each kept the best checkpoint saved before the "
@@ -254,19 +255,72 @@ def long_frame(cells: list[Cell]) -> pd.DataFrame:
             "diff_pct": None if (paper is None or ours is None) else ours - paper.mean,
             "missing_runs": len(c.missing_keys), "diverged_runs": len(c.diverged),
             "broken_files": "; ".join(c.broken) or None,
+            **rule_columns(c), **epoch_columns(c),
         })
     return pd.DataFrame(rows)
 
 
+def rule_columns(c: Cell) -> dict:
+    """table.csv's columns of the other selection rules: last epoch of the paper's point, and the oracle (an upper
+    bound, selected on the test set) with the point it picked."""
+    out = {}
+    for rule in ("last_epoch", "oracle"):
+        r = c.rules.get(rule)
+        out[f"test_acc_{rule}_pct"] = None if r is None or r.test_acc is None else 100 * r.test_acc
+        out[f"test_acc_{rule}_std_pct"] = None if r is None or r.test_acc_std is None else 100 * r.test_acc_std
+    out["oracle_point"] = c.rules["oracle"].point if "oracle" in c.rules else None
+    return out
+
+
+def epoch_columns(c: Cell) -> dict:
+    """table.csv's columns on training length at the selected point: mean best epoch and epochs run over seeds,
+    the epoch cap, and how many runs early stopping (patience) ended before it."""
+    pt = c.selected
+    cap = c.study.training_for(next(m for m in c.study.methods if m.row_id == c.method_id), pt.point).epochs \
+        if pt is not None else None
+    return {"best_epoch_mean": pt.mean_of("best_epoch") if pt else None,
+            "epochs_run_mean": pt.mean_of("epochs_run") if pt else None, "epoch_cap": cap,
+            "runs_stopped_by_patience": pt.stopped_early if pt else None}
+
+
+def rules_markdown(cells: list[Cell]) -> list[str]:
+    """table.md section: the three selection rules side by side, per cell with a selected point."""
+    rows = [c for c in cells if c.rules]
+    if not rows:
+        return []
+
+    def cell(r) -> str:
+        if r is None or r.test_acc is None:
+            return "—"
+        return f"{100 * r.test_acc:.1f}" + (f" ± {100 * r.test_acc_std:.1f}" if r.test_acc_std is not None else "")
+
+    out = ["", "## Selection rules", "",
+           "Clean test accuracy (%, mean ± std over seeds) of each cell under three rules: the paper's (best "
+           "noisy-validation point and epoch: the table above), the last epoch of that point, and the oracle (best "
+           "clean-test point and epoch). **The oracle is an upper bound selected on the test set, not a result**: "
+           "the gap to the paper's rule is what selection on noisy labels costs.", "",
+           "| setting | method | paper's rule | last epoch | oracle (upper bound) | oracle point |",
+           "| --- | --- | ---: | ---: | ---: | --- |"]
+    for c in rows:
+        oracle = c.rules.get("oracle")
+        out.append(f"| {c.key} | {c.label} | {cell(c.rules.get('paper'))} | {cell(c.rules.get('last_epoch'))} | "
+                   f"{cell(oracle)} | {oracle.point if oracle and oracle.point else '—'} |")
+    return out
+
+
 def selection_frame(cells: list[Cell]) -> pd.DataFrame:
-    """selection.csv: every point of every cell with its mean val accuracy; the selected one flagged."""
+    """selection.csv: every point of every cell with its mean val accuracy, the selected one flagged; beside them
+    its mean test accuracy (a whole hyperparameter curve, never used to select), mean best epoch and how many of its
+    runs early stopping ended."""
     rows = []
     for c in cells:
         for pt in c.points:
             rows.append({"setting": c.key, "study": c.study.id, "method_id": c.method_id, "point": pt.tag,
                          **{f"hp_{k}": v for k, v in pt.point.items()}, "seeds_done": len(pt.done),
                          "seeds_expected": len(pt.records), "complete": pt.complete,
-                         "mean_val_acc": pt.mean_val_acc, "selected": pt is c.selected})
+                         "mean_val_acc": pt.mean_val_acc, "selected": pt is c.selected,
+                         "mean_test_acc": pt.mean_of("test_acc"), "best_epoch_mean": pt.mean_of("best_epoch"),
+                         "runs_stopped_by_patience": pt.stopped_early})
     return pd.DataFrame(rows)
 
 
