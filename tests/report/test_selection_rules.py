@@ -71,3 +71,21 @@ def test_runs_without_a_logged_test_curve_get_no_rule_numbers(tmp_path):
     assert cell.rules["paper"].test_acc == pytest.approx(0.6)
     assert cell.rules["last_epoch"].test_acc is None and "log_test" in cell.rules["last_epoch"].note
     assert cell.rules["oracle"].test_acc is None
+
+
+def test_extra_rows_without_a_method_entry_get_their_training_length(tmp_path):
+    """The susceptibility selection adds rows whose method id names no method entry (``<id>_sus_sel``,
+    ``any_method``): table.csv takes the epoch cap from the selected runs themselves."""
+    import dataclasses
+
+    from limitlab.report.tables import long_frame
+
+    exp = experiment(tmp_path, [study(seeds=[42, 43], methods=[
+        {"id": "limit_g", "method": "limit", "label": "LIMIT_G", "beta": [0.0, 1.0]}])])
+    for beta, seeds in RUNS.items():
+        for run in method_runs(exp, "limit_g", beta=beta):
+            write_run(run, *seeds[run.spec.seed])
+    (cell,) = aggregate(exp).cells
+    extra = dataclasses.replace(cell, method_id="any_method", label="susceptibility (any method)")
+    row = long_frame([extra]).iloc[0]
+    assert row.epoch_cap == exp.studies[0].training.epochs and row.best_epoch_mean == 1

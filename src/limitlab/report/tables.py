@@ -276,8 +276,7 @@ def epoch_columns(c: Cell) -> dict:
     """table.csv's columns on training length at the selected point: mean best epoch and epochs run over seeds,
     the epoch cap, and how many runs early stopping (patience) ended before it."""
     pt = c.selected
-    cap = c.study.training_for(next(m for m in c.study.methods if m.row_id == c.method_id), pt.point).epochs \
-        if pt is not None else None
+    cap = pt.records[0].run.spec.training.epochs if pt is not None and pt.records else None  # the run's own cap
     return {"best_epoch_mean": pt.mean_of("best_epoch") if pt else None,
             "epochs_run_mean": pt.mean_of("epochs_run") if pt else None, "epoch_cap": cap,
             "runs_stopped_by_patience": pt.stopped_early if pt else None}
