@@ -32,19 +32,18 @@ from limitlab.jobs.grouping import parse_id, split
 from limitlab.jobs.adopt import adoptable
 from limitlab.jobs.identity import DONE, damaged, read_done, specs_sha256
 from limitlab.jobs.left_out import left_out_reason
+from limitlab.jobs.run_config import ACCEPTED_KEYS, read_boolean, read_positive
 
 SHOWN = 5  # runs named per message before '...'
 PLAN_CHECKSUMS_UP_TO = 1 << 16  # bytes: planning hashes the small outputs (JSON); larger ones by size only
 
 
-def truthy(value) -> bool:
-    return str(value).lower() in ("1", "true", "yes")
-
-
 def positive(value, where: str) -> int:
-    if isinstance(value, bool) or not str(value).isdigit() or int(value) < 1:
-        raise LimitlabError(f"runs_per_job={value!r} ({where}) must be a positive integer: the number of runs per job")
-    return int(value)
+    try:
+        return read_positive(value)
+    except ValueError:
+        raise LimitlabError(f"runs_per_job={value!r} ({where}) must be a positive integer: the number of runs per "
+                            "job") from None
 
 
 def stage_resources(stage: StageResources) -> dict:
@@ -67,7 +66,11 @@ class RunJobPlan:
         self.exp = exp
         self.source = source  # the params file's name, for messages
         self.grid = GridIndex.of(exp)
-        self.retry_failed = truthy(config.get("retry_failed", "false"))
+        try:  # the Snakefile passes --config checked by limitlab.jobs.run_config; other callers get the same rule
+            self.retry_failed = read_boolean(config.get("retry_failed", False))
+        except ValueError:
+            raise LimitlabError(f"retry_failed={config['retry_failed']!r} is not a boolean: "
+                                f"{ACCEPTED_KEYS['retry_failed']}") from None
         self.config_runs_per_job = config.get("runs_per_job")
         self.jobs_dir = Path(exp.data_dir) / "jobs" / exp.name  # one summary per job: <id>.json
         res = exp.resources

@@ -39,7 +39,7 @@ def check_config(config: Mapping[str, Any]) -> dict[str, Any]:
     """
     problems = [_unknown_key(key) for key in config if key not in ACCEPTED_KEYS]
     checked: dict[str, Any] = {}
-    for key, read in (("params", _params), ("retry_failed", _boolean), ("runs_per_job", _positive)):
+    for key, read in (("params", _params), ("retry_failed", read_boolean), ("runs_per_job", _positive)):
         try:
             checked[key] = read(config[key]) if key in config else _DEFAULTS[key]
         except ValueError as exc:
@@ -68,7 +68,8 @@ def _params(value: Any) -> str:
     return str(value)
 
 
-def _boolean(value: Any) -> bool:
+def read_boolean(value: Any) -> bool:
+    """true/yes/1 or false/no/0 in any case (or a bool); ValueError for anything else."""
     if isinstance(value, bool):  # Snakemake reads True/False (capitalised) as booleans
         return value
     word = str(value).strip().lower() if isinstance(value, (str, int)) else None
@@ -79,8 +80,13 @@ def _boolean(value: Any) -> bool:
     raise ValueError("not a boolean" if value is not None else "empty, not a boolean")
 
 
-def _positive(value: Any) -> int:
-    # the same rule as limitlab.jobs.plan.positive, checked here so that every --config problem shows at once
-    if isinstance(value, bool) or not str(value).strip().isdigit() or int(value) < 1:
+def read_positive(value: Any) -> int:
+    """A positive integer (an int, or its digits as text); ValueError for anything else (also what
+    :func:`limitlab.jobs.plan.positive` reads for runs_per_job from params and profile)."""
+    if isinstance(value, bool) or not str(value).isdigit() or int(value) < 1:
         raise ValueError("not a positive integer")
     return int(value)
+
+
+def _positive(value: Any) -> int:
+    return read_positive(value.strip() if isinstance(value, str) else value)
