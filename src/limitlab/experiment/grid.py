@@ -51,6 +51,7 @@ class RunSpec(BaseModel):
 @dataclass(frozen=True)
 class Run:
     spec: RunSpec
+    identity: str | None = None  # computed while the grid is expanded (GridIndex.of keeps it)
 
     @property
     def key(self) -> str:
@@ -104,27 +105,20 @@ def expand(exp: Experiment) -> list[Run]:
                         labels_path=setting.labels_path(data_dir), run_dir=data_dir / "runs" / rel,
                         eval_dir=data_dir / "eval" / rel, init_dir=init_dir,
                     ))
-    return [Run(s) for s in _tag_folders(specs)]
+    return [Run(spec, identity) for spec, identity in _tag_folders(specs)]
 
 
-def _tag_folders(specs: list[RunSpec]) -> list[RunSpec]:
-    """The specs with their folders tagged: a run's identity folds in its init source's, so sources first."""
-    by_dir = {Path(s.run_dir): s for s in specs}
-    identities: dict[Path, str] = {}
-
-    def identity(spec: RunSpec) -> str:
-        if spec.run_dir not in identities:
-            src = by_dir.get(Path(spec.init_dir)) if spec.init_dir is not None else None
-            identities[spec.run_dir] = run_identity(spec, identity(src) if src is not None else None)
-        return identities[spec.run_dir]
-
+def _tag_folders(specs: list[RunSpec]) -> list[tuple[RunSpec, str]]:
+    """(the spec with its folders tagged, its identity) per spec. The identity hashes the untagged spec
+    (:func:`~limitlab.experiment.identity.identity_json`), so the untagged grid's identities are the runs' own."""
+    untagged_grid = GridIndex(specs)
     out = []
     for s in specs:
-        own = identity(s)
-        src = by_dir.get(Path(s.init_dir)) if s.init_dir is not None else None
-        out.append(s.model_copy(update={
+        own = untagged_grid.identity(s)
+        src = untagged_grid.init_source(s)
+        out.append((s.model_copy(update={
             "run_dir": tagged(s.run_dir, own), "eval_dir": tagged(s.eval_dir, own),
-            "init_dir": tagged(s.init_dir, identity(src)) if src is not None else s.init_dir}))
+            "init_dir": tagged(s.init_dir, untagged_grid.identity(src)) if src is not None else s.init_dir}), own))
     return out
 
 
@@ -149,7 +143,10 @@ class GridIndex:
 
     @classmethod
     def of(cls, exp: Experiment) -> "GridIndex":
-        return cls(r.spec for r in runs_of(exp))
+        runs = runs_of(exp)
+        index = cls(r.spec for r in runs)
+        index.identities.update((r.key, r.identity) for r in runs if r.identity is not None)
+        return index
 
     def init_source(self, spec) -> "RunSpec | None":
         return self.by_dir.get(Path(spec.init_dir)) if spec.init_dir is not None else None
