@@ -19,6 +19,9 @@ import json
 import os
 from pathlib import Path
 
+from limitlab import io
+from limitlab.data.content_identity import verified_inputs
+from limitlab.errors import LimitlabError
 from limitlab.experiment.identity import untagged
 from limitlab.experiment.paths import RunFiles
 from limitlab.jobs.identity import DONE, file_record, output_name, spec_sha256
@@ -60,10 +63,6 @@ def adopt(spec, grid=None) -> bool:
 def _record(spec) -> None:
     """Add what that release did not record to the adopted run's done.json: the size and checksum of each output
     as found now (so that later damage is found) and the identities of its inputs, when they check out."""
-    from limitlab import io
-    from limitlab.data.content_identity import verified_inputs
-    from limitlab.errors import LimitlabError
-
     path = Path(spec.run_dir) / DONE
     done = json.loads(path.read_text())
     names = [(spec.run_dir, n) for n in RunFiles.TRAINED] + [

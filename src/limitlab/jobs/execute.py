@@ -141,6 +141,54 @@ def _inputs_or_none(spec) -> dict | None:
         return None
 
 
+def _run_guarded(spec, uses_q: Callable, bootstrap: dict, logs: Path, grid) -> tuple[str, int]:
+    """One run of a job, holding its lock: adopted or skipped when finished, else run with its markers and log.
+    Returns (its status entry, the job's exit status it asks for: 75 when it ran out of memory, else 0)."""
+    adopt(spec, grid)  # a run finished by a release before run tags: moved into its folders, not retrained
+    inputs = _inputs_or_none(spec)  # None: refused (run_one says why, in a failure marker)
+    if inputs is not None and is_complete(spec, uses_q(spec), bootstrap, grid, inputs):
+        return "ok", 0
+    for folder in (spec.run_dir, spec.eval_dir):
+        Path(folder).mkdir(parents=True, exist_ok=True)
+        for name in (markers.FAILED, markers.INTERRUPTED):
+            (Path(folder) / name).unlink(missing_ok=True)
+    _marker(spec.run_dir, "interrupted", 137, spec,
+            "written when the run started: the job ended before the run finished (killed: SIGKILL, the OOM "
+            "killer, a hard time limit or a node failure)")
+    log = Path(logs) / f"{spec.key}.log"
+    log.parent.mkdir(parents=True, exist_ok=True)
+    outcome, code = "ok", 0
+    with open(log, "a") as fh, contextlib.redirect_stdout(fh), contextlib.redirect_stderr(fh):
+        try:
+            times = run_one(spec, uses_q(spec), bootstrap, grid)
+        except LimitlabError as exc:
+            print(f"error: {exc}", flush=True)
+            outcome, code = "failed", 2
+        except (KeyboardInterrupt, SystemExit):
+            _marker(spec.run_dir, "interrupted", 130, spec)
+            raise
+        except Terminated:  # SIGTERM (limitlab.errors): preemption, scancel, a time limit
+            _marker(spec.run_dir, "interrupted", 143, spec)
+            raise
+        except BaseException as exc:  # noqa: BLE001 - a bug in one run must not stop the others
+            traceback.print_exc()
+            if markers.out_of_memory(exc):
+                outcome, code = "interrupted", markers.EXIT_OUT_OF_MEMORY
+            else:
+                outcome, code = "failed", 1
+    (Path(spec.run_dir) / markers.INTERRUPTED).unlink(missing_ok=True)  # one marker says what happened
+    if outcome == "ok":
+        if times:
+            _record_stage_times(spec, times)
+        print(f"{spec.key}: done ({', '.join(f'{k} {v:.1f} s' for k, v in times.items()) or 'nothing to do'})",
+              flush=True)
+    else:
+        _marker(spec.run_dir, outcome, code, spec)
+        print(f"limitlab: {spec.key}: {markers.read_marker(spec.run_dir).reason} (log: {log})",
+              file=sys.stderr, flush=True)
+    return outcome, (code if outcome == "interrupted" else 0)
+
+
 def run_job(specs: Sequence, uses_q: Callable, bootstrap: dict, logs: Path, grid,
             retry_failed: bool = False) -> tuple[list[dict], int]:
     """Run a job's runs in order (see the module docstring). ``grid``: the GridIndex of the whole params file (init
@@ -154,50 +202,7 @@ def run_job(specs: Sequence, uses_q: Callable, bootstrap: dict, logs: Path, grid
             entries.append({"key": spec.key, "status": why})
             continue
         with run_lock(spec):  # a run shared by two params files is never trained by two jobs at once
-            adopt(spec, grid)  # a run finished by a release before run tags: moved into its folders, not retrained
-            inputs = _inputs_or_none(spec)  # None: refused (run_one says why, in a failure marker)
-            if inputs is not None and is_complete(spec, uses_q(spec), bootstrap, grid, inputs):
-                entries.append({"key": spec.key, "status": "ok"})
-                continue
-            for folder in (spec.run_dir, spec.eval_dir):
-                Path(folder).mkdir(parents=True, exist_ok=True)
-                for name in (markers.FAILED, markers.INTERRUPTED):
-                    (Path(folder) / name).unlink(missing_ok=True)
-            _marker(spec.run_dir, "interrupted", 137, spec,
-                    "written when the run started: the job ended before the run finished (killed: SIGKILL, the OOM "
-                    "killer, a hard time limit or a node failure)")
-            log = Path(logs) / f"{spec.key}.log"
-            log.parent.mkdir(parents=True, exist_ok=True)
-            outcome, code = "ok", 0
-            with open(log, "a") as fh, contextlib.redirect_stdout(fh), contextlib.redirect_stderr(fh):
-                try:
-                    times = run_one(spec, uses_q(spec), bootstrap, grid)
-                except LimitlabError as exc:
-                    print(f"error: {exc}", flush=True)
-                    outcome, code = "failed", 2
-                except (KeyboardInterrupt, SystemExit):
-                    _marker(spec.run_dir, "interrupted", 130, spec)
-                    raise
-                except Terminated:  # SIGTERM (limitlab.errors): preemption, scancel, a time limit
-                    _marker(spec.run_dir, "interrupted", 143, spec)
-                    raise
-                except BaseException as exc:  # noqa: BLE001 - a bug in one run must not stop the others
-                    traceback.print_exc()
-                    if markers.out_of_memory(exc):
-                        outcome, code = "interrupted", markers.EXIT_OUT_OF_MEMORY
-                    else:
-                        outcome, code = "failed", 1
-            (Path(spec.run_dir) / markers.INTERRUPTED).unlink(missing_ok=True)  # one marker says what happened
-            if outcome == "ok":
-                if times:
-                    _record_stage_times(spec, times)
-                print(f"{spec.key}: done ({', '.join(f'{k} {v:.1f} s' for k, v in times.items()) or 'nothing to do'})",
-                      flush=True)
-            else:
-                _marker(spec.run_dir, outcome, code, spec)
-                print(f"limitlab: {spec.key}: {markers.read_marker(spec.run_dir).reason} (log: {log})",
-                      file=sys.stderr, flush=True)
-                if outcome == "interrupted":
-                    status = code
-            entries.append({"key": spec.key, "status": outcome})
+            outcome, code = _run_guarded(spec, uses_q, bootstrap, logs, grid)
+        entries.append({"key": spec.key, "status": outcome})
+        status = code or status
     return entries, status
