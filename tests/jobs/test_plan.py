@@ -119,6 +119,9 @@ def test_retry_failed_reruns_only_the_jobs_that_hold_a_failed_run(tmp_path):
     assert [s.key for job in flagged for s in retry.jobs(1)[job]] == [mae.key]
     assert not any(plain.job_retry(job) for job in plain.jobs(1))
     assert retry.messages() == []  # nothing is left out when failures are retried
+    assert RunJobPlan(exp, {"retry_failed": "YES"}).retry_failed and not RunJobPlan(exp, {"retry_failed": 0}).retry_failed
+    with pytest.raises(LimitlabError, match="retry_failed='maybe' is not a boolean"):
+        RunJobPlan(exp, {"retry_failed": "maybe"})  # run_config's rule, also for callers other than the Snakefile
 
 
 def test_a_marker_for_another_spec_is_not_a_failure_of_this_one(tmp_path):
