@@ -18,6 +18,16 @@ onstart:
         print_plan_notes()
 
 
+# dvc.lock records what the run built, finished or not, so that `dvc exp run` and `dvc checkout` keep it
+# (common.smk, record_in_dvc; docs/pipeline.md, "DVC and Snakemake share one record")
+onsuccess:
+    record_in_dvc(finished=True)
+
+
+onerror:
+    record_in_dvc(finished=False)
+
+
 rule all:
     input:
         report_files(),

@@ -14,7 +14,8 @@ SRC = Path(__file__).resolve().parents[1] / "src" / "limitlab"
 MAX_LINES = 450
 MAX_FLAT = 8  # modules directly in src/limitlab/
 TORCH_FREE = ("limitlab.experiment", "limitlab.data", "limitlab.report", "limitlab.jobs.plan", "limitlab.jobs.run_config",
-              "limitlab.jobs.adopt", "limitlab.jobs.identity", "limitlab.jobs.snakemake_lock")
+              "limitlab.jobs.adopt", "limitlab.jobs.identity", "limitlab.jobs.snakemake_lock",
+              "limitlab.jobs.dvc_record")
 
 
 def module_name(path: Path) -> str:

@@ -55,6 +55,11 @@ def test_corrupt_runs_without_torch(tmp_path, mnist5k):
     run_without_torch(["corrupt", "--dataset", "mnist5k", "--data", str(mnist5k), "--noise", "uniform", "--p", "0.5",
                        "--n", "300", "--seed", "1", "--out", "labels.npz"], tmp_path)
     assert (tmp_path / "labels.npz").is_file()
+    # the noise as a CSV file, and that file read back (noise model 'file')
+    run_without_torch(["labels", "export", "--labels", "labels.npz", "--out", "noise.csv"], tmp_path)
+    run_without_torch(["corrupt", "--dataset", "mnist5k", "--data", str(mnist5k), "--noise", "file", "--file",
+                       "noise.csv", "--n", "300", "--seed", "1", "--out", "back.npz"], tmp_path)
+    assert (tmp_path / "back.npz").is_file()
 
 
 def test_aggregate_and_plot_run_without_torch(tmp_path):

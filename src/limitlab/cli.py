@@ -17,8 +17,8 @@ from limitlab import __version__
 from limitlab.errors import LimitlabError, Terminated
 
 # Stage modules in pipeline order; each has register(subparsers).
-STAGES = ["params", "download", "corrupt", "run", "train", "evaluate", "bootstrap", "aggregate", "plot", "cleanlab",
-          "report_assets", "timing", "upgrade"]
+STAGES = ["params", "download", "corrupt", "labels", "run", "train", "evaluate", "bootstrap", "aggregate", "plot",
+          "cleanlab", "report_assets", "timing", "upgrade", "compare"]
 
 
 def build_parser() -> argparse.ArgumentParser:

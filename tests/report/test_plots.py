@@ -51,9 +51,9 @@ def test_every_figure_is_written_and_nonempty(smoke, capsys):
     fig_dir = Path(exp.results_path) / "figures"
     index = json.loads((fig_dir / "index.json").read_text())
     names = {f["name"] for f in index["figures"]}
-    expected = {"fano", "accuracy_vs_noise", "detection"} | {
-        f"{kind}_mnist5k_uniform_{p}_n300" for kind in ("curves", "limit_beta", "gradient_histograms", "confusing")
-        for p in ("p50", "p80")}
+    expected = {"fano", "accuracy_vs_noise", "detection", "paired_differences"} | {
+        f"{kind}_mnist5k_uniform_{p}_n300" for kind in ("curves", "limit_beta", "beta_curve", "gradient_histograms",
+                                                        "confusing") for p in ("p50", "p80")}
     assert names == expected
     for f in index["figures"]:
         png, pdf = fig_dir / f["png"], fig_dir / f["pdf"]
@@ -61,7 +61,7 @@ def test_every_figure_is_written_and_nonempty(smoke, capsys):
         assert pdf.read_bytes()[:5] == b"%PDF-" and pdf.stat().st_size > 5_000, pdf
     # The untrained p = 0.2 setting is skipped with a message, for every per-setting figure.
     skipped = {s["name"] for s in index["skipped"]}
-    assert {f"{k}_mnist5k_uniform_p20_n300" for k in ("curves", "limit_beta", "gradient_histograms",
+    assert {f"{k}_mnist5k_uniform_p20_n300" for k in ("curves", "limit_beta", "beta_curve", "gradient_histograms",
                                                        "confusing")} <= skipped
     assert "skipped curves_mnist5k_uniform_p20_n300" in out
     hist = next(f for f in index["figures"] if f["kind"] == "gradient_histograms")

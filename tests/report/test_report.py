@@ -53,14 +53,15 @@ def test_report_has_every_figure_table_and_the_params_file(built):
     index = json.loads((repo / exp.results_path / "figures" / "index.json").read_text())
     drawn = index["figures"]
     assert {f["kind"] for f in drawn} >= {"fano", "curves", "limit_beta", "gradient_histograms", "confusing",
-                                          "accuracy_vs_noise", "detection"}
+                                          "accuracy_vs_noise", "detection", "beta_curve", "paired_differences"}
     for fig in drawn:
         entry = by_name.get(fig["png"])
         assert entry is not None, f"{fig['png']} (drawn by the plot stage) is not in the report"
         assert entry["mime_type"] == "image/png" and entry["data_uri"].startswith("data:image/png")
         assert category_of[fig["png"]] == family_name(fig["kind"])
         assert str(exp.name) in entry["caption"] and "params/smoke.yaml" in entry["caption"]
-    for name in ("results.html", "table.csv", "detection.csv", "selection.csv", "metrics.json", "smoke.yaml"):
+    for name in ("results.html", "table.csv", "detection.csv", "selection.csv", "metrics.json", "paired.csv",
+                 "claims.csv", "smoke.yaml"):
         assert name in by_name, f"{name} is not in the report"
     page = by_name["results.html"]
     assert category_of["results.html"] == "Results" and page["mime_type"] == "text/html"
@@ -139,12 +140,21 @@ def test_report_in_a_headless_browser(built):
         assert rows.count() == len(labels)
         body = table.inner_text()
         assert all(label in body for label in labels)
-        assert "paper" in table.locator("thead").inner_text()
+        # mnist5k has no number in the paper: no empty paper columns, and the page says why
+        assert "paper" not in table.locator("thead").inner_text()
+        assert "no paper column is shown" in frame.locator("body").inner_text()
         detection = frame.locator("#detection-table")
         assert detection.is_visible() and "cleanlab (3-fold CE)" in detection.inner_text()
         rules = frame.locator("#rules-table")  # the three selection rules, the oracle labelled as a bound
         assert rules.is_visible() and rules.locator("tbody tr").count() >= len(labels)
         assert "oracle (upper bound)" in rules.inner_text()
+        budget = frame.locator("#budget-table")  # detection at a budget, with the trivial CE-loss detector
+        assert budget.is_visible() and "CE loss (in-sample, trivial)" in budget.inner_text()
+        paired = frame.locator("#paired-table")  # every method against CE on the same splits
+        assert paired.is_visible() and paired.locator("tbody tr").count() >= len(labels) - 1
+        claims = frame.locator("#claims-table")  # the paper's claims: what this grid can and cannot test
+        assert claims.is_visible() and claims.locator("tbody tr").count() == 12
+        assert "not testable with this grid" in claims.inner_text() and "params/paper/cifar10.yaml" in claims.inner_text()
         inputs = frame.locator("#inputs-table")  # every setting's data, by content identity
         assert inputs.is_visible() and "labels.npz" in inputs.inner_text()
         page.screenshot(path=str(artifacts / "report_results.png"))

@@ -1,8 +1,10 @@
 """DVC over the Snakemake pipeline, in a temporary git repository (no mocks): repro, push, no-op repro, a
-changed hyperparameter retrains only its cells, metrics diff, pull into a fresh clone.
+changed hyperparameter retrains only its cells, metrics diff, pull into a fresh clone; and the README's DVC
+experiment after a grid built by Snakemake alone.
 
-dvc.yaml names its params file in `vars`; like a user switching experiments, the test points that copy at
-params/smoke.yaml (a smaller grid of it: CE, MAE, LIMIT + init; 6 runs, to stay within a few minutes)."""
+dvc.yaml names its params file in `vars`; like a user switching experiments, the first test points that copy at
+params/smoke.yaml (a smaller grid of it: CE, MAE, LIMIT + init; 6 runs, to stay within a few minutes). The
+experiment test keeps dvc.yaml as shipped and writes a small grid (2 runs) into params/default.yaml."""
 
 from __future__ import annotations
 
@@ -18,7 +20,7 @@ import yaml
 
 from limitlab.experiment import params_file as P
 from limitlab.experiment.grid import runs_of
-from pipeline_support import check, copy_repo, missing_outputs, mtimes, run, smoke_subset
+from pipeline_support import REPO, check, copy_repo, missing_outputs, mtimes, run, smoke_subset
 
 pytestmark = [pytest.mark.dvc, pytest.mark.slow]
 LOCAL = {"SNAKEMAKE_PROFILE": "workflow/profiles/local"}
@@ -119,44 +121,62 @@ def test_dvc_repro_push_change_diff_pull(tmp_path):
     assert "up to date" in check(run(["dvc", "status"], clone, timeout=120))
 
 
-def test_dvc_exp_run_set_retrains_only_the_changed_cells(tmp_path):
-    """`dvc exp run -S FILE:studies.<id>.methods.<id>.beta=V` (the params file keyed by id) retrains only that
-    method's cell, and `dvc exp show` lists the metric keys and the changed value for both experiments."""
+def readme_experiment() -> str:
+    """The README's "Sweep one value as a DVC experiment" commands, as one bash script."""
+    text = (REPO / "README.md").read_text()
+    block = text[text.index("Sweep one value as a DVC experiment"):].split("```bash\n", 1)[1].split("```", 1)[0]
+    assert "dvc exp run -S 'params/default.yaml:" in block, block  # the file dvc.yaml runs
+    return block
+
+
+def test_readme_experiment_after_a_snakemake_grid_keeps_its_runs(tmp_path):
+    """A new user's order: the grid finished by Snakemake alone (`make run`'s command), then the README's DVC
+    experiment commands, literally, on the params file dvc.yaml runs (params/default.yaml, a small grid of it).
+    Snakemake records its outputs in dvc.lock when it ends, so DVC's experiment deletes nothing: the other cells'
+    models stay the same files (same bytes, never rewritten), only LIMIT_L's cell trains, at beta 2.0, and
+    `dvc exp show` lists both experiments by their values and metrics."""
     repo = copy_repo(tmp_path / "repo")
-    path = smoke_subset(repo, methods=["ce", "limit_l"], p=[0.8], name="smoke_exp")
-    params = yaml.safe_load(path.read_text())
+    small = smoke_subset(repo, methods=["ce", "limit_l"], p=[0.8], name="smoke_exp")
+    params = yaml.safe_load(small.read_text())
     del params["studies"]["uniform"]["cleanlab"]  # two runs only: this test is about DVC, not cleanlab
+    path = repo / "params/default.yaml"
     path.write_text(yaml.safe_dump(params, sort_keys=False, allow_unicode=True))
-    dvc_yaml = repo / "dvc.yaml"
-    dvc_yaml.write_text(dvc_yaml.read_text().replace("params/default.yaml", "params/smoke.yaml"))
     exp = P.load(path)
     git(repo, "init", "-q")
     git(repo, "config", "user.name", "limitlab test")
     git(repo, "config", "user.email", "test@limitlab.invalid")
-    if not (repo / ".dvc").is_dir():
-        check(run(["dvc", "init", "-q"], repo, timeout=60))
     git(repo, "add", "-A")
-    git(repo, "commit", "-q", "-m", "pipeline")
+    git(repo, "commit", "-q", "-m", "a fresh clone")
 
-    check(run(["dvc", "exp", "run", "--name", "base"], repo, timeout=900, **LOCAL))
-    trained = mtimes(repo, exp, "result.json")
-    key = "params/smoke.yaml:studies.uniform.methods.limit_l.beta"
-    out = check(run(["dvc", "exp", "run", "--name", "beta2", "-S", f"{key}=2.0"], repo, timeout=900, **LOCAL))
+    built = check(run(["snakemake", "--profile", "workflow/profiles/local", "--config", "params=params/default.yaml",
+                       "--", "all"], repo, timeout=600))
+    assert "dvc.lock records the outputs of data, train, report" in built, built[-3000:]
+    files = {f: md5(f) for f in (repo / "data").rglob("*") if f.is_file()}
+    trained = mtimes(repo, exp, "model.pt")
+
+    out = check(run(["bash", "-euo", "pipefail", "-c", readme_experiment()], repo, timeout=900))
+    assert "No file hash info found" not in out and "It won't be created" not in out, out[-3000:]
+    assert [str(f) for f in files if not f.is_file()] == []  # DVC deleted nothing
     new_exp = P.load(path)  # the file DVC rewrote still validates
     limit_l = next(r for r in runs_of(new_exp) if r.spec.method_id == "limit_l")
     assert limit_l.spec.method.beta == 2.0
-    retrained = {k for k, t in mtimes(repo, new_exp, "result.json").items() if t != trained.get(k)}
+    retrained = {k for k, t in mtimes(repo, new_exp, "model.pt").items() if t != trained.get(k)}
     assert retrained == {limit_l.key}, out[-3000:]
+    for r in runs_of(new_exp):
+        if r.key != limit_l.key:  # the other cells: the same model files, byte for byte
+            model = repo / r.spec.run_dir / "model.pt"
+            assert md5(model) == files[model], r.key
 
     shown = json.loads(check(run(["dvc", "exp", "show", "--json"], repo, timeout=300)))
-    exps = {e["name"]: e["data"] for base in shown for ex in base.get("experiments") or [] for e in ex["revs"]}
-    assert {"base", "beta2"} <= set(exps), list(exps)
-    for name, beta in (("base", 1.0), ("beta2", 2.0)):
-        data = exps[name]
-        metrics = data["metrics"]["results/smoke_exp/metrics.json"]["data"]
-        cells = metrics["mnist5k"]["uniform"]["p80"]["n300"]
+    exps = [e["data"] for base in shown for ex in base.get("experiments") or [] for e in ex["revs"]]
+    betas = {}
+    for data in exps:
+        values = data["params"]["params/default.yaml"]["data"]["studies"]["uniform"]["methods"]
+        cells = data["metrics"]["results/smoke_exp/metrics.json"]["data"]["mnist5k"]["uniform"]["p80"]["n300"]
         assert {"ce", "limit_l"} <= set(cells) and "test_acc" in cells["limit_l"]
-        assert data["params"]["params/smoke.yaml"]["data"]["studies"]["uniform"]["methods"]["limit_l"]["beta"] == beta
+        betas[values["limit_l"]["beta"]] = cells
+    assert sorted(betas) == [1.0, 2.0], exps  # both experiments: what Snakemake built, and beta 2.0
+    assert betas[1.0]["ce"] == betas[2.0]["ce"]
     table = check(run(["dvc", "exp", "show", "--csv"], repo, timeout=300))
     header = table.splitlines()[0].split(",")
     assert "studies.uniform.methods.limit_l.beta" in header  # one column per value, named by id

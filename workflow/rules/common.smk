@@ -12,7 +12,7 @@ from limitlab.errors import LimitlabError
 from limitlab.experiment import params_file
 from limitlab.experiment.grid import all_settings
 from limitlab.experiment.paths import RunFiles, dataset_path
-from limitlab.jobs import failure_markers, plan, snakemake_lock
+from limitlab.jobs import dvc_record, failure_markers, plan, snakemake_lock
 from limitlab.jobs.run_config import check_config
 
 try:
@@ -41,6 +41,17 @@ def print_plan_notes() -> None:
 if not NOTES_AFTER_LOCK:
     print_plan_notes()
 
+
+def record_in_dvc(finished: bool) -> None:
+    """The Snakefile's onsuccess / onerror: dvc.lock records what this run left in the folders dvc.yaml tracks,
+    so that dvc exp run and dvc checkout keep them (limitlab.jobs.dvc_record; nothing inside a DVC stage)."""
+    dag = workflow.dag_settings
+    partial = dag.until or dag.omit_from or dag.allowed_rules or dag.target_jobs or dag.batch or workflow.touch
+    targets = [] if partial else (dag.targets or [workflow.default_target])
+    for line in dvc_record.after_snakemake(PARAMS, targets, finished):
+        print(line, file=sys.stderr)
+
+
 DATA = Path(EXP.data_dir)
 RESULTS = Path(EXP.results_path)
 LOGS = Path("logs") / EXP.name
@@ -48,7 +59,7 @@ RES = EXP.resources
 JOBS = PLAN.jobs_dir  # one summary per run job: <id>.json
 SETTINGS = all_settings(EXP)  # setting path (dataset/noise/pXX/nN/sS) -> (study, Setting)
 DATASETS = {study.dataset.name: study.dataset for study in EXP.studies}
-REPORT_FILES = ("metrics.json", "table.md", "table.csv", "selection.csv", "curves.csv")
+REPORT_FILES = ("metrics.json", "table.md", "table.csv", "selection.csv", "curves.csv", "paired.csv", "claims.csv")
 TIMING_FILES = ("timing.md", "timing.csv")  # per-stage wall time and memory from the benchmark files
 FAILED = RunFiles.FAILED  # per-cell marker: a failure that would repeat (not a Snakemake output)
 INTERRUPTED = RunFiles.INTERRUPTED  # per-cell note: the job was interrupted (signal, OOM); the cell resumes

@@ -19,6 +19,10 @@ rule report_assets:
                        caption="../report/metrics.rst"),
         inputs=report(str(RESULTS / "inputs.csv"), category="Results", subcategory="Tables (CSV)",
                       caption="../report/inputs_csv.rst"),
+        paired=report(str(RESULTS / "paired.csv"), category="Results", subcategory="Tables (CSV)",
+                      caption="../report/paired_csv.rst"),
+        claims=report(str(RESULTS / "claims.csv"), category="Results", subcategory="Tables (CSV)",
+                      caption="../report/claims_csv.rst"),
     output:
         page=report(str(RESULTS / "report" / "results.html"), category="Results", subcategory="Results page",
                     caption="../report/results.rst"),

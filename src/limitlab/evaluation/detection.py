@@ -43,6 +43,36 @@ def detection_metrics(scores: np.ndarray, is_corrupted: np.ndarray) -> dict:
     return out
 
 
+BUDGET_KS = (100, 1000)  # precision at k: the examples a person could check by hand
+
+
+def budget_metrics(scores: np.ndarray, is_corrupted: np.ndarray, estimate: int | None = None) -> dict:
+    """Detection at a budget: flag the k examples with the highest ``scores`` (ties in index order) and count.
+
+    * k = the true number of corrupted labels K: precision = recall = TP / K (one number, reported as both);
+    * k = the detector's own estimate of that number (``estimate``, e.g. cleanlab's issues), where it has one;
+    * precision at k for k in :data:`BUDGET_KS` up to the training-set size.
+    Fractions in [0, 1]; None where undefined (no corrupted label, or no estimate).
+    """
+    is_corrupted = np.asarray(is_corrupted, dtype=bool)
+    order = np.argsort(-np.asarray(scores, dtype=float), kind="stable")
+    hits = np.cumsum(is_corrupted[order])  # hits[k - 1] = corrupted among the top k
+    n, positives = len(is_corrupted), int(is_corrupted.sum())
+
+    def precision(k: int) -> float | None:
+        return None if k <= 0 or k > n else float(hits[k - 1] / k)
+
+    out = {"precision_at_noise_rate": precision(positives) if positives else None}
+    out["recall_at_noise_rate"] = out["precision_at_noise_rate"]
+    out["k_estimate"] = None if estimate is None else int(estimate)
+    out["precision_at_estimate"] = None if estimate is None else precision(int(estimate))
+    out["recall_at_estimate"] = (None if estimate is None or not positives or not 0 < estimate <= n
+                                 else float(hits[int(estimate) - 1] / positives))
+    for k in BUDGET_KS:
+        out[f"precision_at_{k}"] = precision(k)
+    return out
+
+
 def gradient_scores(logits_a: torch.Tensor, logits_b: torch.Tensor, given: torch.Tensor) -> dict[str, np.ndarray]:
     """Per-example ‖s(a) − s(b)‖₂ (predicted-gradient norm) and ‖s(b) − e_ỹ‖₂ (distance to the CE gradient)."""
     import torch

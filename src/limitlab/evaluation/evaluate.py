@@ -15,6 +15,11 @@ Outputs in ``spec.eval_dir`` (names in :class:`limitlab.experiment.paths.RunFile
 
   in ``train_scores.npz`` (with train_index, given_label, clean_label, is_corrupted, predicted_label = argmax b,
   classifier_label = argmax a) and ``suspicious.csv`` (every training example ranked by distance, largest first).
+* for CE, the trivial detector every benchmark of noisy-label detection needs on the same data: the model's own
+  cross-entropy loss on each training example's given label, −log softmax(a)_ỹ, in-sample (the model was trained
+  on these labels), in ``train_loss.npz`` (loss, train_index, given_label, clean_label, is_corrupted). Not one of
+  the run's required outputs: runs evaluated by earlier releases lack it and are not redone for it (the report
+  says so; ``limitlab evaluate`` on such a run adds it).
 
 The networks compute as in training: the fast paths (channels-last, bf16) come from
 :func:`limitlab.training.device.fast_paths`, the model from :func:`limitlab.training.checkpoints.load_trained`.
@@ -87,5 +92,14 @@ def evaluate(spec: RunSpec) -> dict:
         io.write_text(eval_dir / RunFiles.SUSPICIOUS, ranked_suspicious(scores).to_csv(index=False))
         out.update(detection_metrics(scores["distance"], scores["is_corrupted"]))
         out["detection_score"] = "distance = ||s(b) - e_given||_2 (q-network vs given label), eval mode, no augmentation"
+    if spec.method.method == "ce":
+        import torch.nn.functional as F
+
+        train_a = predict(networks["classifier"], data.train, t.eval_batch_size, autocast).float()
+        io.save_npz(eval_dir / RunFiles.TRAIN_LOSS,
+                    loss=F.cross_entropy(train_a, data.train.noisy, reduction="none").cpu().numpy(),
+                    train_index=data.train.index.cpu().numpy(), given_label=data.train.noisy.cpu().numpy(),
+                    clean_label=data.train.clean.cpu().numpy(),
+                    is_corrupted=(data.train.noisy != data.train.clean).cpu().numpy())
     io.write_json(eval_dir / RunFiles.EVAL, out)
     return out

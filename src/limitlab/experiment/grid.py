@@ -63,10 +63,13 @@ class Run:
 
 
 def noise_options(study: Study) -> dict:
-    """The Setting fields a study's noise block sets besides model and p (matrix file, flip_std, human file)."""
+    """The Setting fields a study's noise block sets besides model and p (matrix file, flip_std, human file, noise
+    file)."""
     noise = study.noise
+    file = str(noise.file) if noise.file else None
     return {"matrix": str(noise.matrix) if noise.matrix else None, "flip_std": noise.flip_std,
-            "human_file": str(noise.file) if noise.file else None, "label_set": noise.label_set}
+            "human_file": file if noise.model == "human" else None, "label_set": noise.label_set,
+            "noise_file": file if noise.model == "file" else None}
 
 
 def settings_of(study: Study) -> list[Setting]:

@@ -30,6 +30,7 @@ class RunFiles:
     EVAL = "eval.json"               # test accuracy and detection metrics
     TRAIN_SCORES = "train_scores.npz"  # q-network methods: per-example gradient scores on the training split
     SUSPICIOUS = "suspicious.csv"      # q-network methods: training examples ranked by the detection score
+    TRAIN_LOSS = "train_loss.npz"      # CE: per-example loss on its own training labels (the trivial detector)
     BOOTSTRAP = "bootstrap.json"       # bootstrap of the test accuracy
     STAGE_TIMES = "stage_timing.json"  # wall seconds of train / evaluate / bootstrap (not DVC-tracked)
     # either folder: why a run did not finish (limitlab.jobs.outcome_markers)
@@ -100,6 +101,7 @@ class Setting:
     flip_std: float = 0.1          # noise 'instance'
     human_file: str | None = None  # noise 'human'
     label_set: str | None = None   # noise 'human'
+    noise_file: str | None = None  # noise 'file'
 
     @property
     def noise_dir(self) -> str:
@@ -108,6 +110,8 @@ class Setting:
             name += f"-std{value_tag(self.flip_std)}"
         if self.noise == "human":
             name += f"-{self.label_set}"
+        if self.noise == "file":  # two files, two settings; a new version of one file replaces its realisation
+            name += f"-{Path(self.noise_file).stem}"
         if self.clean_validation:
             name += "-cleanval"
         if abs(self.val_ratio - 0.2) > 1e-12:

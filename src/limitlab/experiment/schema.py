@@ -21,7 +21,8 @@ from limitlab.experiment.strict import Strict
 from limitlab.methods import REGISTRY, MethodConfig
 
 DATASET_NAMES = ("mnist5k", "mnist", "cifar10", "cifar100", "clothing1m")
-NOISE_MODELS = ("uniform", "symmetric", "pair", "matrix", "none", "instance", "human")
+NOISE_MODELS = ("uniform", "symmetric", "pair", "matrix", "none", "instance", "human", "file")
+NOISE_FILE_FORMATS = (".csv", ".npy", ".pt")  # model 'file' (limitlab.data.noise.from_file.FORMATS)
 ARCHS = ("auto", "cnn4", "mlp4", "resnet34", "resnet50")
 
 
@@ -48,15 +49,16 @@ class NoiseConfig(Strict):
     flip_std: float = Field(0.1, ge=0, le=1, description="model 'instance': std of the per-example flip rate "
                                                          "(normal around p truncated to [0, 1]; Xia et al.: 0.1)")
     file: Path | None = Field(None, description="model 'human': local CIFAR-N label file (CIFAR-10_human.pt or "
-                                                "CIFAR-100_human.pt; never downloaded)")
+                                                "CIFAR-100_human.pt; never downloaded); model 'file': noisy labels by "
+                                                "original training index (.csv, .npy or CIFAR-N-style .pt)")
     label_set: str | None = Field(None, description="model 'human': cifar10: aggregate, random1, random2, random3, "
                                                     "worst; cifar100: noisy")
 
     @model_validator(mode="before")
     @classmethod
     def _human_p(cls, v: Any) -> Any:
-        # human labels carry their own rate: p may be left out (recorded as 0)
-        if isinstance(v, dict) and v.get("model") == "human" and "p" not in v:
+        # human labels and a noise file carry their own rate: p may be left out (recorded as 0)
+        if isinstance(v, dict) and v.get("model") in ("human", "file") and "p" not in v:
             return {**v, "p": [0.0]}
         return v
 
@@ -91,10 +93,14 @@ class NoiseConfig(Strict):
             raise ValueError(problem)  # the corrupt stage's own rule: refused here, not when its job runs
         if self.model == "human" and (self.file is None or self.label_set is None):
             raise ValueError("model 'human' needs 'file' (the local CIFAR-N label file) and 'label_set'")
-        if self.model != "human" and (self.file is not None or self.label_set is not None):
-            raise ValueError("'file' and 'label_set' are only used with model 'human'")
-        if self.model == "human" and self.p != [0.0]:
-            raise ValueError("model 'human' takes its rate from the file: leave 'p' out (or p: [0.0])")
+        if ((self.model not in ("human", "file") and self.file is not None)
+                or (self.model != "human" and self.label_set is not None)):
+            raise ValueError("'file' and 'label_set' are only used with model 'human' ('file' also with model 'file')")
+        if self.model == "file" and (self.file is None or self.file.suffix not in NOISE_FILE_FORMATS):
+            raise ValueError(f"model 'file' needs 'file', the noisy labels by original training index; got "
+                             f"{self.file}, accepted: a {', '.join(NOISE_FILE_FORMATS)} file (limitlab labels export)")
+        if self.model in ("human", "file") and self.p != [0.0]:
+            raise ValueError(f"model {self.model!r} takes its rate from the file: leave 'p' out (or p: [0.0])")
         return self
 
 
@@ -192,6 +198,14 @@ class BootstrapConfig(Strict):
     samples: int = Field(1000, gt=0)
     seed: int = 0
     ci: float = Field(0.95, gt=0, lt=1)
+
+
+class ComparisonConfig(Strict):
+    """The report's paired comparisons (:mod:`limitlab.report.paired`) and claim check (:mod:`limitlab.report.claims`)."""
+
+    reference: str = Field("ce", description="method id every method is compared with on the same splits")
+    best_baseline: bool = Field(True, description="also compare with the best non-LIMIT method of each setting")
+    claims: Path | None = Field(None, description="claims file to check (default: the paper's, shipped with limitlab)")
 
 
 def _method_union():
@@ -385,6 +399,7 @@ class Experiment(Strict):
     selection: Literal["noisy_val"] = Field(
         "noisy_val", description="hyperparameter/checkpoint selection: best accuracy on the (noisy) validation split")
     bootstrap: BootstrapConfig = BootstrapConfig()
+    comparisons: ComparisonConfig = ComparisonConfig()
     resources: Resources = Resources()
     studies: list[Study] = Field(min_length=1)
 

@@ -263,17 +263,22 @@ def corrupt_args(setting) -> str:
         args += ["--flip-std", repr(s.flip_std)]
     if s.noise == "human":
         args += ["--human-file", s.human_file, "--label-set", s.label_set]
+    if s.noise == "file":
+        args += ["--file", s.noise_file]
     if s.clean_validation:
         args.append("--clean-validation")
     return shlex.join(args)
 
 
 def corrupt_inputs(setting, dataset_file: str) -> dict:
-    """Input files of one setting's corrupt job. A missing human-label file is left to ``limitlab corrupt``,
-    whose error says where to get it (it is never downloaded)."""
+    """Input files of one setting's corrupt job: a changed input file redraws the setting (and so retrains its
+    runs, whose done.json recorded the old noise identity). A missing human-label or noise file is left to
+    ``limitlab corrupt``, whose error says what the file must be (neither is ever downloaded)."""
     inputs = {"data": dataset_file}
     if setting.matrix is not None:
         inputs["matrix"] = setting.matrix
     if setting.human_file is not None and Path(setting.human_file).is_file():
         inputs["human_file"] = setting.human_file
+    if setting.noise_file is not None and Path(setting.noise_file).is_file():
+        inputs["noise_file"] = setting.noise_file
     return inputs

@@ -1,5 +1,7 @@
 """``limitlab aggregate``'s driver: select per cell, then write table.md/.csv, selection.csv, metrics.json,
-detection.csv, curves.csv, inputs.csv (the content identities of every setting's dataset and noise realisation)
+detection.csv, curves.csv, inputs.csv (the content identities of every setting's dataset and noise realisation),
+paired.csv (every method against the reference and the best baseline on the same splits), claims.csv (the
+paper's claims checked on this grid)
 (and susceptibility.csv when runs tracked susceptibility) to the results folder, and print the table.
 
 Selection: :mod:`limitlab.report.cells`; the extra susceptibility rows:
@@ -10,20 +12,23 @@ Selection: :mod:`limitlab.report.cells`; the extra susceptibility rows:
 from __future__ import annotations
 
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from limitlab import io
 from limitlab.experiment.schema import Experiment
 from limitlab.experiment.grid import GridIndex, runs_of
 from limitlab.report.cells import Cell, build_cells
+from limitlab.report.claims import check_claims, claims_frame, claims_markdown, load_claims
 from limitlab.report.curves import curves_frame
+from limitlab.report.detection_budget import budget_rows
 from limitlab.report.metrics import add_cleanlab, cleanlab_results, metrics_dict
+from limitlab.report.paired import add_paired_metrics, compare_cells, paired_frame, paired_markdown
 from limitlab.report.provenance import check_provenance, inputs_frame
 from limitlab.report.run_outputs import read_run
 from limitlab.report.selection_rules import rule_results
 from limitlab.report.susceptibility_selection import susceptibility_cells
-from limitlab.report.tables import (detection_frame, long_frame, markdown, rich_table, selection_frame,
+from limitlab.report.tables import (budget_markdown, detection_frame, long_frame, markdown, rich_table, selection_frame,
                                     susceptibility_markdown)
 
 
@@ -33,6 +38,8 @@ class Summary:
     missing: list[str]
     messages: list[str]
     files: dict[str, Path]
+    comparisons: list = field(default_factory=list)
+    claims: list = field(default_factory=list)
 
 
 def aggregate(exp: Experiment, results_dir: Path | None = None, console=None) -> Summary:
@@ -59,17 +66,24 @@ def aggregate(exp: Experiment, results_dir: Path | None = None, console=None) ->
     method_cells = cells  # the main table; the susceptibility rows get their own small table
     cells = cells + sus_cells
     cleanlab = cleanlab_results(exp, messages)
-    metrics = add_cleanlab(metrics_dict(cells), cleanlab)
+    claims_list = load_claims(exp.comparisons.claims)  # a bad claims file stops here, before anything is written
+    comparisons = compare_cells(method_cells, exp.comparisons.reference, exp.comparisons.best_baseline, exp.bootstrap)
+    claims = check_claims(claims_list, method_cells, exp.bootstrap)
+    metrics = add_paired_metrics(add_cleanlab(metrics_dict(cells), cleanlab), comparisons, method_cells)
+    detection = detection_frame(cells, cleanlab, budget_rows(method_cells, exp))
     files = {
         "table_md": io.write_text(results_dir / "table.md",
-                                  markdown(exp, method_cells, missing, cleanlab) + susceptibility_markdown(exp, sus_cells)),
+                                  markdown(exp, method_cells, missing, cleanlab, budget_markdown(detection)
+                                           + paired_markdown(comparisons) + claims_markdown(claims))
+                                  + susceptibility_markdown(exp, sus_cells)),
         "table_csv": io.write_text(results_dir / "table.csv", long_frame(cells).to_csv(index=False)),
         "selection_csv": io.write_text(results_dir / "selection.csv", selection_frame(cells).to_csv(index=False)),
         "metrics": io.write_json(results_dir / "metrics.json", metrics),
-        "detection_csv": io.write_text(results_dir / "detection.csv",
-                                       detection_frame(cells, cleanlab).to_csv(index=False)),
+        "detection_csv": io.write_text(results_dir / "detection.csv", detection.to_csv(index=False)),
         "curves_csv": io.write_text(results_dir / "curves.csv", curves.to_csv(index=False)),
         "inputs_csv": io.write_text(results_dir / "inputs.csv", inputs_frame(grid, inputs).to_csv(index=False)),
+        "paired_csv": io.write_text(results_dir / "paired.csv", paired_frame(comparisons).to_csv(index=False)),
+        "claims_csv": io.write_text(results_dir / "claims.csv", claims_frame(claims).to_csv(index=False)),
     }
     if not sus_pool.empty:
         files["susceptibility_csv"] = io.write_text(results_dir / "susceptibility.csv", sus_pool.to_csv(index=False))
@@ -84,4 +98,4 @@ def aggregate(exp: Experiment, results_dir: Path | None = None, console=None) ->
     for m in messages:
         err.print(f"[yellow]warning:[/] {escape(m)}", highlight=False)
     console.print(f"wrote {', '.join(str(p) for p in files.values())}", highlight=False)
-    return Summary(cells, missing, messages, files)
+    return Summary(cells, missing, messages, files, comparisons, claims)

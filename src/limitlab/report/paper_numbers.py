@@ -130,3 +130,33 @@ def lookup(dataset: str, noise: str, p: float, n: int | str, method_id: str) -> 
     if n != "all" and FULL_TRAIN.get(dataset) == n:
         n = "all"
     return PAPER.get((dataset, _noise_key(noise, round(float(p), 6)), round(float(p), 6), n, method_id))
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# The paper's MNIST grids (Tables 1 and 4): hyperparameter values and splits per row, as the authors ran them
+# ---------------------------------------------------------------------------------------------------------------
+
+_LIMIT_BETA = (0.0, 0.1, 0.3, 1.0, 3.0, 10.0, 30.0, 100.0)
+
+
+@dataclass(frozen=True)
+class PaperGrid:
+    """The hyperparameter values (name → values) and the number of splits of one MNIST row of the paper."""
+
+    values: dict
+    seeds: int = 5
+
+
+MNIST_GRIDS: dict[str, PaperGrid] = {
+    "ce": PaperGrid({}),
+    "ce_gn": PaperGrid({"sigma": (0.01, 0.03, 0.1, 0.3)}),
+    "ce_ln": PaperGrid({"sigma": (0.01, 0.03, 0.1, 0.3)}),
+    "mae": PaperGrid({}),
+    "fw": PaperGrid({}),
+    "dmi": PaperGrid({"lr": (1e-3, 1e-4, 1e-5, 1e-6)}),
+    "soft_reg": PaperGrid({"lamb": (0.001, 0.01, 0.03, 0.1), "beta": (0.0, 0.01, 0.1, 1.0, 10.0)}, seeds=3),
+    "limit_g": PaperGrid({"beta": _LIMIT_BETA}),
+    "limit_l": PaperGrid({"beta": _LIMIT_BETA}),
+    "limit_g_s": PaperGrid({"beta": _LIMIT_BETA, "lamb": (5.0, 50.0, 500.0, 5000.0)}, seeds=3),
+    "limit_l_s": PaperGrid({"beta": _LIMIT_BETA, "lamb": (5.0, 10.0, 30.0, 100.0)}, seeds=3),
+}

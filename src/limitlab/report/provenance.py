@@ -6,7 +6,8 @@ it was trained for and the content identities of the dataset and the noise reali
 (:mod:`limitlab.data.content_identity`). A run whose record names another spec, or other inputs than the
 setting's files hold now, is not used: the report marks it missing and says why (its job retrains it on the
 next run of the pipeline). Runs without ``done.json`` (written by ``limitlab train`` by hand) are used as they
-are. ``inputs.csv`` lists each setting's labels file with the two identities.
+are. ``inputs.csv`` lists each setting's labels file with the two identities and, for noisy labels read from a
+file (noise models 'file' and 'human'), that file and its sha256 as ``labels.json`` recorded them.
 """
 
 from __future__ import annotations
@@ -69,8 +70,24 @@ def inputs_frame(grid: GridIndex, inputs: dict[str, dict]) -> pd.DataFrame:
         ids = inputs[labels]
         rows.append({"setting": spec.setting_path, "labels_file": labels, "dataset_file": str(spec.data_path),
                      "dataset_id": ids.get("dataset_id", ""), "noise_id": ids.get("noise_id", ""),
-                     "problem": ids.get("problem", "")})
-    return pd.DataFrame(rows, columns=["setting", "labels_file", "dataset_file", "dataset_id", "noise_id", "problem"])
+                     **noise_source(spec.labels_path), "problem": ids.get("problem", "")})
+    return pd.DataFrame(rows, columns=["setting", "labels_file", "dataset_file", "dataset_id", "noise_id", "noise_file",
+                                       "noise_file_sha256", "problem"])
+
+
+def noise_source(labels_path) -> dict[str, str]:
+    """The file a setting's noisy labels were read from, as its labels.json records it: ``noise_file`` (noise model
+    'file', the path the params name) or ``human_file`` (CIFAR-N), with its sha256; empty for drawn noise."""
+    try:
+        record = json.loads(Path(labels_path).with_suffix(".json").read_text())
+    except (OSError, ValueError):
+        record = None
+    if not isinstance(record, dict):
+        return {"noise_file": "", "noise_file_sha256": ""}
+    for key in ("noise_file", "human_file"):
+        if isinstance(record.get(key), str):
+            return {"noise_file": record[key], "noise_file_sha256": str(record.get(f"{key}_sha256", ""))}
+    return {"noise_file": "", "noise_file_sha256": ""}
 
 
 def short(identity: str) -> str:

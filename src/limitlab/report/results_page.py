@@ -66,25 +66,30 @@ def _fmt(x, digits: int = 1) -> str:
 
 
 def accuracy_table(table: pd.DataFrame) -> str:
-    """HTML: one row per method, per setting our accuracy ± error, the paper's number and the difference."""
+    """HTML: one row per method, per setting our accuracy ± error and, where the paper has a number for any cell of
+    the grid, the paper's number and the difference (a grid the paper never ran shows ours alone)."""
     settings = list(dict.fromkeys(table["setting"]))
-    head1 = "".join(f'<th colspan="3">{html.escape(s)}</th>' for s in settings)
-    head2 = "<th>ours</th><th>paper</th><th>ours − paper</th>" * len(settings)
+    with_paper = bool(table["paper_test_acc_pct"].notna().any())
+    width = 3 if with_paper else 1
+    head1 = "".join(f'<th colspan="{width}">{html.escape(s)}</th>' for s in settings)
+    head2 = ("<th>ours</th><th>paper</th><th>ours − paper</th>" if with_paper else "<th>ours</th>") * len(settings)
     rows = []
     for label, group in table.groupby("label", sort=False):
         cells = []
         for s in settings:
             r = group[group["setting"] == s]
             if r.empty:
-                cells.append("<td>—</td>" * 3)
+                cells.append("<td>—</td>" * width)
                 continue
             r = r.iloc[0]
             ours = "missing" if pd.isna(r["test_acc_pct"]) else _fmt(r["test_acc_pct"])
             if not pd.isna(r["test_acc_pct"]) and not pd.isna(r["test_acc_std_pct"]):
                 ours += f" ± {_fmt(r['test_acc_std_pct'])}"
-            paper = _fmt(r["paper_test_acc_pct"]) + (
-                f" ± {_fmt(r['paper_std_pct'])}" if not pd.isna(r["paper_std_pct"]) else "")
-            cells.append(f"<td>{ours}</td><td class='paper'>{paper}</td><td>{_fmt(r['diff_pct'])}</td>")
+            cells.append(f"<td>{ours}</td>")
+            if with_paper:
+                paper = _fmt(r["paper_test_acc_pct"]) + (
+                    f" ± {_fmt(r['paper_std_pct'])}" if not pd.isna(r["paper_std_pct"]) else "")
+                cells.append(f"<td class='paper'>{paper}</td><td>{_fmt(r['diff_pct'])}</td>")
         rows.append(f"<tr><th class='method'>{html.escape(str(label))}</th>{''.join(cells)}</tr>")
     return (f'<table id="results-table"><thead><tr><th rowspan="2">Method</th>{head1}</tr><tr>{head2}</tr></thead>'
             f"<tbody>{''.join(rows)}</tbody></table>")
@@ -138,13 +143,8 @@ def detection_tables(det: pd.DataFrame) -> str:
                        f"</td><td>{pct(r.issues_recall)}</td><td>{pct(r.noise_rate_estimate)}</td>"
                        f"<td>{pct(r.noise_rate_true)}</td><td>{_fmt(r.noise_matrix_mae, 4)}</td></tr>")
         out.append("</tbody></table>")
-        for r in clean.itertuples():
-            est, true = json.loads(r.noise_matrix_estimate), json.loads(r.noise_matrix_true)
-            out.append(f"<h4>{html.escape(r.setting)}: noise matrix P(given | true), rows = true class; "
-                       "cleanlab's estimate (first number) / realised in this training split (second)</h4>"
-                       '<table class="matrix">' + "".join(
-                           "<tr>" + "".join(f"<td>{100 * e:.0f} / {100 * t:.0f}</td>" for e, t in zip(er, tr))
-                           + "</tr>" for er, tr in zip(est, true)) + "</table>")
+        out.append("<p>The noise matrices (the noise model's, the realised one and cleanlab's estimate) are drawn as "
+                   "heatmaps in the report's \"Noise matrices\" category; their numbers are in detection.csv.</p>")
     return "".join(out)
 
 
@@ -165,14 +165,96 @@ def results_html(exp: Experiment, results_dir: Path, params_file: str) -> str:
             f"<h1>{html.escape(exp.name)}: clean test accuracy (%)</h1><p>{html.escape(exp.description)}</p>"
             f"<p>Params file: <code>{html.escape(params_file)}</code>. Per cell, the hyperparameter point with the best "
             "mean noisy-validation accuracy is selected; ± is the error bar of table.md (std over seeds, or of the "
-            "bootstrap of the test set with one seed). Paper: Harutyunyan et al. 2020 (Tables 1, 2, 4), grey; "
-            "— = no paper number for this setting.</p>"
+            "bootstrap of the test set with one seed). "
+            + ("Paper: Harutyunyan et al. 2020 (Tables 1, 2, 4), grey; — = no paper number for this setting."
+               if table["paper_test_acc_pct"].notna().any() else
+               "The paper reports no number for any setting of this grid, so no paper column is shown.")
+            + "</p>"
             + accuracy_table(table) + rules_table(table)
             + "<h2>Noisy-label detection: ROC AUC / average precision (%)</h2>"
             + "<p>Finding the corrupted training labels. LIMIT: distance ‖s(b) − e_ỹ‖₂ between the q-network's "
               "prediction and the given label. cleanlab: 1 − self-confidence of out-of-sample predicted "
               "probabilities from K-fold cross-validated CE models.</p>"
-            + detection_tables(det) + inputs_table(results_dir / "inputs.csv") + "</body></html>\n")
+            + detection_tables(det) + budget_table(det) + paired_table(results_dir / "paired.csv") + claims_table(results_dir / "claims.csv")
+            + inputs_table(results_dir / "inputs.csv") + "</body></html>\n")
+
+
+def budget_table(det: pd.DataFrame) -> str:
+    """Detection at a budget (detection.csv's budget columns, report.detection_budget)."""
+    if "precision_at_noise_rate_pct" not in det or det["precision_at_noise_rate_pct"].isna().all():
+        return ""
+    rows = []
+    for r in det.itertuples():
+        if pd.isna(r.precision_at_noise_rate_pct) and pd.isna(r.precision_at_100_pct):
+            continue
+        own = "—" if pd.isna(r.k_estimate) else (f"{_fmt(r.precision_at_estimate_pct)} / "
+                                                 f"{_fmt(r.recall_at_estimate_pct)} (k = {int(r.k_estimate)})")
+        rows.append(f"<tr><th class='method'>{html.escape(str(r.label))}</th><td>{html.escape(str(r.setting))}</td>"
+                    f"<td>{_fmt(r.precision_at_noise_rate_pct)}</td><td>{own}</td>"
+                    f"<td>{_fmt(r.precision_at_100_pct)}</td><td>{_fmt(r.precision_at_1000_pct)}</td></tr>")
+    return ("<h3>Detection at a budget (%)</h3><p>Flag the k most suspicious training examples: k = the true number of "
+            "corrupted labels (precision = recall), k = the detector's own estimate, k = 100 and 1,000 (— where the "
+            "training set is smaller). CE loss: the trivial detector, the CE model's own loss on its training "
+            "labels.</p><table id='budget-table'><thead><tr><th class='method'>detector</th><th>setting</th>"
+            "<th>P = R at the noise count</th><th>P / R at own estimate</th><th>P@100</th><th>P@1000</th></tr>"
+            "</thead><tbody>" + "".join(rows) + "</tbody></table>")
+
+
+def _optional_csv(path: Path) -> pd.DataFrame | None:
+    try:
+        return pd.read_csv(path)
+    except (OSError, pd.errors.ParserError, pd.errors.EmptyDataError):
+        return None  # results aggregated before the file existed
+
+
+def paired_table(path: Path) -> str:
+    """Every method against the reference and the best baseline of its setting (paired.csv, report.paired)."""
+    df = _optional_csv(path)
+    if df is None or df.empty:
+        return ""
+    rows = []
+    for r in df.itertuples():
+        ref = html.escape(str(r.reference_label)) + (" (best baseline)" if r.reference_kind == "best_baseline" else "")
+        one = "<sup>1</sup>" if r.n_pairs == 1 else ""
+        p = "—" if pd.isna(r.wilcoxon_p) else f"{r.wilcoxon_p:.3g}"
+        rows.append(f"<tr><th class='method'>{html.escape(str(r.label))}</th><td>{html.escape(str(r.setting))}</td>"
+                    f"<td>{ref}</td><td>{r.diff_pct:+.1f}{one}</td><td>[{r.ci_low_pct:+.1f}, {r.ci_high_pct:+.1f}]</td>"
+                    f"<td>{r.wins} / {r.ties} / {r.losses}</td><td>{p}</td></tr>")
+    return ("<h2>Paired differences over splits (points)</h2><p>Method − reference in clean test accuracy on the same "
+            "splits, at the points the paper's rule selected. Interval: 95 % two-level bootstrap (splits, then each "
+            "split's test set, the same examples for both); <sup>1</sup> = it rests on one seed. Higher / equal / "
+            "lower: splits. Wilcoxon signed-rank p (two-sided) with 5 or more splits.</p>"
+            "<table id='paired-table'><thead><tr><th class='method'>method</th><th>setting</th><th>reference</th>"
+            "<th>difference</th><th>interval</th><th>higher / equal / lower</th><th>Wilcoxon p</th></tr></thead>"
+            "<tbody>" + "".join(rows) + "</tbody></table>")
+
+
+def claims_table(path: Path) -> str:
+    """The paper's claims with what this grid measured and the verdict (claims.csv, report.claims)."""
+    df = _optional_csv(path)
+    if df is None or df.empty:
+        return ""
+    rows = []
+    for claim_id, g in df.groupby("claim_id", sort=False):
+        first = g.iloc[0]
+        if pd.isna(first.get("setting")):
+            measured = html.escape(str(first.why_not_testable)) + (
+                f"; tested by <code>{html.escape(str(first.tested_by))}</code>" if not pd.isna(first.tested_by) else "")
+        else:
+            measured = "<br>".join(
+                f"{html.escape(str(r.method))} − {html.escape(str(r.reference))}, {html.escape(str(r.setting))}: "
+                f"{r.diff_pct:+.1f} [{r.ci_low_pct:+.1f}, {r.ci_high_pct:+.1f}]{'' if r.meets else ' ✗'}"
+                for r in g.itertuples())
+        rows.append(f"<tr><th class='method'>{html.escape(str(claim_id))}: {html.escape(str(first.claim))}</th>"
+                    f"<td style='text-align:left'>{html.escape(str(first['where']))}</td>"
+                    f"<td style='text-align:left'>{measured}</td><td>{html.escape(str(first.verdict))}"
+                    + (f"<br><small>{html.escape(str(first.coverage))}</small>" if isinstance(first.coverage, str)
+                       and first.coverage else "") + "</td></tr>")
+    return ("<h2>The paper's claims on this grid</h2><p>Each claim as paired comparisons (difference in points "
+            "with its interval); ✗ = a comparison that does not meet the claim. Not testable = the grid has none "
+            "of the claim's cells.</p><table id='claims-table'><thead><tr><th class='method'>claim</th>"
+            "<th>where in the paper</th><th>measured</th><th>verdict</th></tr></thead><tbody>"
+            + "".join(rows) + "</tbody></table>")
 
 
 def inputs_table(path: Path) -> str:
@@ -182,14 +264,20 @@ def inputs_table(path: Path) -> str:
     except (OSError, pd.errors.ParserError, pd.errors.EmptyDataError):
         return ""  # results aggregated before inputs.csv existed
     out = ["<h2>Inputs</h2><p>The content identity (first 12 hex digits of a SHA-256) of each setting's dataset "
-           "and noise realisation; every run in the tables was trained on these (its done.json records them).</p>",
+           "and noise realisation; every run in the tables was trained on these (its done.json records them). "
+           "Noisy labels read from a file (noise models <code>file</code> and <code>human</code>) name it.</p>",
            "<table id='inputs-table'><thead><tr><th class='method'>setting</th><th>dataset</th>"
-           "<th>noise realisation</th><th class='method'>labels file</th></tr></thead><tbody>"]
+           "<th>noise realisation</th><th class='method'>labels file</th><th class='method'>noise file</th>"
+           "</tr></thead><tbody>"]
     for r in rows.itertuples():
         ids = (f"<td><code>{html.escape(r.dataset_id[:12])}</code></td><td><code>{html.escape(r.noise_id[:12])}"
                "</code></td>" if not r.problem else f"<td colspan='2'>{html.escape(r.problem)}</td>")
+        source, sha = getattr(r, "noise_file", ""), getattr(r, "noise_file_sha256", "")  # absent before file noise
+        source = (f"<code>{html.escape(source)}</code>" + (f" (sha256 <code>{html.escape(sha[:12])}</code>)" if sha
+                                                          else "")) if source else ""
         out.append(f"<tr><th class='method'>{html.escape(r.setting)}</th>{ids}"
-                   f"<td style='text-align:left'><code>{html.escape(r.labels_file)}</code></td></tr>")
+                   f"<td style='text-align:left'><code>{html.escape(r.labels_file)}</code></td>"
+                   f"<td style='text-align:left'>{source}</td></tr>")
     return "".join(out) + "</tbody></table>"
 
 

@@ -47,7 +47,7 @@ def _mean_std(values: list[float]) -> tuple[float | None, float | None]:
     return float(a.mean()), (float(a.std(ddof=1)) if len(a) > 1 else None)
 
 
-def _test_curves(pt: Point, messages: list[str]) -> list[np.ndarray] | None:
+def test_curves(pt: Point, messages: list[str]) -> list[np.ndarray] | None:
     """Per seed, the clean test accuracy of every epoch of the point's finished runs (None: one is not logged)."""
     curves = []
     for rec in pt.done:
@@ -69,7 +69,7 @@ def rule_results(cell: Cell, messages: list[str] | None = None) -> dict[str, Rul
     st = cell.stats
     out = {"paper": RuleResult(st["test_acc"], st["test_acc_std"] if st.get("error") == "seed_std" else None,
                                cell.selected.tag, st["n_seeds"])}
-    selected = _test_curves(cell.selected, messages)
+    selected = test_curves(cell.selected, messages)
     no_log = "the runs did not log the clean test accuracy per epoch (training.log_test)"
     if selected is None:
         out["last_epoch"] = RuleResult(None, None, cell.selected.tag, 0, no_log)
@@ -80,7 +80,7 @@ def rule_results(cell: Cell, messages: list[str] | None = None) -> dict[str, Rul
     for pt in cell.points:
         if not pt.complete:
             continue
-        curves = _test_curves(pt, messages)
+        curves = test_curves(pt, messages)
         if curves is None:
             continue
         mean, std = _mean_std([np.nanmax(c) for c in curves])

@@ -33,8 +33,8 @@ def column_label(cell: Cell, prefixed: bool) -> str:
 
 
 def _rate_text(noise_dir: str, p: float, sep: str) -> str:
-    """' p=0.4' in a column name; nothing for human labels, whose rate comes from the label file (p is 0)."""
-    return "" if noise_dir.startswith("human") else f"{sep}p={p:g}"
+    """' p=0.4' in a column name; nothing for human labels or a noise file, whose rate comes from the file (p is 0)."""
+    return "" if noise_dir.startswith(("human", "file")) else f"{sep}p={p:g}"
 
 
 def error_caption(cells: list[Cell]) -> tuple[str, bool]:
@@ -95,7 +95,8 @@ def _md_table(rows, cols, header, cell_fn) -> str:
 # ---------------------------------------------------------------------------------------------------------------
 
 
-def markdown(exp: Experiment, cells: list[Cell], missing: list[str], cleanlab: list[dict] | None = None) -> str:
+def markdown(exp: Experiment, cells: list[Cell], missing: list[str], cleanlab: list[dict] | None = None,
+             sections: list[str] | None = None) -> str:
     """table.md without its susceptibility section: the accuracy table, the paper's numbers, noisy-label detection
     (with cleanlab's own estimates), and the diverged runs, missing runs and broken files."""
     reasons = {k: v for c in cells for k, v in c.missing_reasons.items()}
@@ -155,6 +156,7 @@ def markdown(exp: Experiment, cells: list[Cell], missing: list[str], cleanlab: l
                            f"{_pct(r['noise_rate_estimate'])} / {_pct(r['noise_rate_true'])} | "
                            f"{r['noise_matrix_mae']:.4f} |")
     out += rules_markdown(cells)
+    out += sections or []  # detection at a budget, paired differences, the paper's claims (aggregate)
     diverged = {k: v for c in cells for k, v in c.diverged.items()}
     if diverged:
         out += ["", f"## Diverged runs ({len(diverged)})", "", "Each kept the best checkpoint saved before the "
@@ -323,9 +325,12 @@ def selection_frame(cells: list[Cell]) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def detection_frame(cells: list[Cell], cleanlab: list[dict]) -> pd.DataFrame:
+def detection_frame(cells: list[Cell], cleanlab: list[dict], budget: list[dict] | None = None) -> pd.DataFrame:
     """detection.csv: per setting, every detector's ROC AUC / AP (%) for finding the corrupted training labels:
-    the q-network methods (selected point, seed mean) and cleanlab (with its own estimates beside the truth)."""
+    the q-network methods (selected point, seed mean) and cleanlab (with its own estimates beside the truth);
+    with ``budget`` (:func:`limitlab.report.detection_budget.budget_rows`) also the trivial CE-loss detector and,
+    for every detector, precision / recall (%) when flagging as many examples as the true noise count and as its
+    own estimate, and precision at 100 and 1,000."""
     rows = [{"setting": c.key, "detector": c.method_id, "label": c.label, "p": c.p,
              "detection_auc_pct": 100 * c.stats["detection_auc"],
              "detection_ap_pct": None if c.stats.get("detection_ap") is None else 100 * c.stats["detection_ap"]}
@@ -339,7 +344,51 @@ def detection_frame(cells: list[Cell], cleanlab: list[dict]) -> pd.DataFrame:
                      "noise_rate_true": r["noise_rate_true"], "noise_matrix_mae": r["noise_matrix_mae"],
                      "noise_matrix_estimate": json.dumps(r["noise_matrix_estimate"]),
                      "noise_matrix_true": json.dumps(r["noise_matrix_true"])})
-    cols = ["setting", "detector", "label", "p", "detection_auc_pct", "detection_ap_pct", "n_issues",
-            "issues_precision", "issues_recall", "noise_rate_estimate", "noise_rate_true", "noise_matrix_mae",
-            "noise_matrix_estimate", "noise_matrix_true"]
+    pct = lambda v: None if v is None else 100 * v  # noqa: E731
+    by_key = {(r["setting"], r["detector"]): r for r in rows}
+    for b in budget or []:
+        row = by_key.get((b["setting"], b["detector"]))
+        if row is None:  # the CE-loss detector: only here
+            row = {"setting": b["setting"], "detector": b["detector"], "label": b["label"], "p": b["p"],
+                   "detection_auc_pct": pct(b["detection_auc"]), "detection_ap_pct": pct(b["detection_ap"])}
+            rows.append(row)
+            by_key[(b["setting"], b["detector"])] = row
+        row.update({f"{name}_pct": pct(b[name]) for name in BUDGET_PCT}, k_estimate=b["k_estimate"],
+                   n_train=b["n_train"], n_corrupted=b["n_corrupted"], budget_seeds=b["n_seeds"])
+    cols = ["setting", "detector", "label", "p", "detection_auc_pct", "detection_ap_pct",
+            *[f"{name}_pct" for name in BUDGET_PCT], "k_estimate", "n_train", "n_corrupted", "budget_seeds",
+            "n_issues", "issues_precision", "issues_recall", "noise_rate_estimate", "noise_rate_true",
+            "noise_matrix_mae", "noise_matrix_estimate", "noise_matrix_true"]
+    order = {s: i for i, s in enumerate(dict.fromkeys(r["setting"] for r in rows))}
+    rows.sort(key=lambda r: order[r["setting"]])  # stable: detectors keep their order within a setting
     return pd.DataFrame(rows, columns=cols)
+
+
+BUDGET_PCT = ("precision_at_noise_rate", "recall_at_noise_rate", "precision_at_estimate", "recall_at_estimate",
+              "precision_at_100", "precision_at_1000")
+
+
+def budget_markdown(det: pd.DataFrame) -> list[str]:
+    """table.md section: detection at a budget, one row per (setting, detector) with per-example scores."""
+    if det.empty or "precision_at_noise_rate_pct" not in det or det["precision_at_noise_rate_pct"].isna().all():
+        return []
+
+    def f(v) -> str:
+        return "—" if v is None or pd.isna(v) else f"{v:.1f}"
+
+    out = ["", "## Detection at a budget", "",
+           "Flag the k training examples each detector finds most suspicious and count the corrupted ones: k = the "
+           "true number of corrupted labels (precision = recall there), k = the detector's own estimate (cleanlab), "
+           "and k = 100 and 1,000 (precision; — where the training set is smaller). `CE loss` is the trivial "
+           "detector: the CE model's own loss on its training labels, in-sample. Mean over seeds, %.", "",
+           "| setting | detector | ROC AUC | AP | P = R at the noise count | P / R at own estimate (k) | P@100 | P@1000 |",
+           "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: |"]
+    for r in det.itertuples():
+        if pd.isna(r.precision_at_noise_rate_pct) and pd.isna(r.precision_at_100_pct):
+            continue
+        own = ("—" if pd.isna(r.k_estimate) else
+               f"{f(r.precision_at_estimate_pct)} / {f(r.recall_at_estimate_pct)} ({int(r.k_estimate)})")
+        out.append(f"| {r.setting} | {r.label} | {f(r.detection_auc_pct)} | {f(r.detection_ap_pct)} | "
+                   f"{f(r.precision_at_noise_rate_pct)} | {own} | {f(r.precision_at_100_pct)} | "
+                   f"{f(r.precision_at_1000_pct)} |")
+    return out

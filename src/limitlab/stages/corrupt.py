@@ -16,6 +16,7 @@ from limitlab.data.canonical import load_canonical, sha256_file
 from limitlab.data.content_identity import dataset_id
 from limitlab.data.labels_file import write_labels
 from limitlab.data.noise.class_conditional import corrupt, fixed_split
+from limitlab.data.noise.from_file import corrupt_file, read_noise_file
 from limitlab.data.noise.human import check_human_labels, corrupt_human, read_human_file
 from limitlab.data.noise.instance import corrupt_instance
 from limitlab.data.noise.rules import flip_std_problem, setting_problem
@@ -45,6 +46,9 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="noise 'human': local CIFAR-N label file (CIFAR-10_human.pt / CIFAR-100_human.pt)")
     p.add_argument("--label-set", default=None,
                    help="noise 'human': cifar10: aggregate, random1, random2, random3, worst; cifar100: noisy")
+    p.add_argument("--file", type=Path, default=None,
+                   help="noise 'file': noisy labels by original training index (.csv, .npy or CIFAR-N-style .pt; "
+                        "limitlab labels export writes them)")
     p.add_argument("--clean-validation", action="store_true",
                    help="keep validation labels clean (the paper's Figure 1 runs)")
     p.add_argument("--out", type=Path, required=True, help="labels .npz to write, e.g. PATH/labels.npz")
@@ -72,12 +76,13 @@ def _resolve_p(noise: str, p) -> float:
 def run_corrupt(dataset: str, data_path: str | Path | None, noise: str, p: float | None, n: int | str | None,
                 seed: int, out: str | Path, val_ratio: float = 0.2, matrix: str | Path | np.ndarray | None = None,
                 clean_validation: bool = False, flip_std: float | str | None = None,
-                human_file: str | Path | None = None, label_set: str | None = None) -> dict:
+                human_file: str | Path | None = None, label_set: str | None = None,
+                noise_file: str | Path | None = None) -> dict:
     """Draw one setting's labels from the canonical dataset at ``data_path`` and write them to ``out``.
 
     ``data_path`` None means ``data/datasets/<dataset>.npz``; ``n`` None or 'all' means the whole training
     split; ``matrix`` is a file or an array (noise 'matrix' only); ``flip_std`` (default 0.1) is for noise
-    'instance'; ``human_file`` and ``label_set`` for noise 'human'. Returns the summary written to
+    'instance'; ``human_file`` and ``label_set`` for noise 'human'; ``noise_file`` for noise 'file'. Returns the summary written to
     ``out.with_suffix('.json')``. Cheap argument checks run before the dataset is loaded.
     """
     info = get_info(dataset)
@@ -93,8 +98,8 @@ def run_corrupt(dataset: str, data_path: str | Path | None, noise: str, p: float
     problem = setting_problem(dataset, noise, label_set, spelling="cli")  # the rules the params schema applies too
     if problem is not None:
         raise LimitlabError(problem)
-    _check_model_options(dataset, noise, p, flip_std, human_file, label_set)
-    if noise in ("instance", "human"):
+    _check_model_options(dataset, noise, p, flip_std, human_file, label_set, noise_file)
+    if noise in ("instance", "human", "file"):
         T = None
     else:
         if isinstance(matrix, (str, Path)):
@@ -115,6 +120,12 @@ def run_corrupt(dataset: str, data_path: str | Path | None, noise: str, p: float
         labels = corrupt_human(data.train_y, human_y, info.num_classes, seed=seed, label_set=label_set,
                                n=n, val_ratio=val_ratio, clean_validation=clean_validation, dataset=dataset)
         extra = {"human_file": human_file.name, "human_file_sha256": sha256_file(human_file)}
+    elif noise == "file":
+        checked = read_noise_file(noise_file, data.train_y, info.num_classes, dataset)
+        labels = corrupt_file(data.train_y, checked, info.num_classes, seed=seed, n=n, val_ratio=val_ratio,
+                              clean_validation=clean_validation, dataset=dataset)
+        # the file as the params name it (the report shows where the noise came from) and its bytes
+        extra = {"noise_file": Path(noise_file).as_posix(), "noise_file_sha256": sha256_file(noise_file)}
     elif info.kind == "files":
         labels = fixed_split(data.train_y, data.fixed_val_index, info.num_classes, seed=seed, n=n, dataset=dataset)
     else:
@@ -125,9 +136,10 @@ def run_corrupt(dataset: str, data_path: str | Path | None, noise: str, p: float
     return write_labels(out, labels, extra=extra)
 
 
-def _check_model_options(dataset: str, noise: str, p: float, flip_std, human_file, label_set) -> None:
-    """Options that belong to one noise model only, and what 'human' needs (after :func:`setting_problem`: the
-    dataset accepts the model, and a given label set is one of its sets)."""
+def _check_model_options(dataset: str, noise: str, p: float, flip_std, human_file, label_set,
+                         noise_file=None) -> None:
+    """Options that belong to one noise model only, and what 'human' and 'file' need (after
+    :func:`setting_problem`: the dataset accepts the model, and a given label set is one of its sets)."""
     if flip_std is not None and noise != "instance":
         raise LimitlabError(f"--flip-std is only used with --noise instance, not {noise!r}")
     problem = flip_std_problem(flip_std, "--flip-std") if flip_std is not None else None
@@ -141,6 +153,14 @@ def _check_model_options(dataset: str, noise: str, p: float, flip_std, human_fil
                                 f"(for {dataset}: {', '.join(HUMAN_LABEL_SETS[dataset])})")
         if p != 0.0:
             raise LimitlabError(f"--noise human takes its rate from the file: leave --p out (or 0), got {p:g}")
+    if noise_file is not None and noise != "file":
+        raise LimitlabError(f"--file is only used with --noise file, not {noise!r}")
+    if noise == "file":
+        if noise_file is None:
+            raise LimitlabError("--noise file needs --file: the noisy labels by original training index (.csv, .npy "
+                                "or CIFAR-N-style .pt; limitlab labels export writes them)")
+        if p != 0.0:
+            raise LimitlabError(f"--noise file takes its labels from the file: leave --p out (or 0), got {p:g}")
 
 
 def main(args: argparse.Namespace) -> int:
@@ -151,7 +171,7 @@ def main(args: argparse.Namespace) -> int:
     summary = run_corrupt(args.dataset, args.data, args.noise, args.p, args.n, args.seed, args.out,
                           val_ratio=val_ratio, matrix=args.matrix, clean_validation=args.clean_validation,
                           flip_std=_parse_flip_std(args.flip_std), human_file=args.human_file,
-                          label_set=args.label_set)
+                          label_set=args.label_set, noise_file=args.file)
     print_summary(summary, args.out)
     return 0
 
@@ -192,3 +212,10 @@ def print_summary(summary: dict, out: Path) -> None:
             verdict = "matches" if human["matches_published"] else "[bold red]does NOT match[/] (another file?)"
             line += f"; published {human['published_noise_rate']:.4f}: {verdict}"
         console.print(line)
+    from_file = summary.get("file_labels")
+    if from_file:
+        from rich.markup import escape
+
+        console.print(f"noisy labels from {escape(summary['noise_file'])} ({from_file['format']}, labels "
+                      f"{from_file['labelled_images']:,} of {from_file['training_images']:,} training images); "
+                      f"noise id {summary['noise_id'][:12]}")

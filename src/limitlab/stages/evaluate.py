@@ -1,7 +1,9 @@
 """``limitlab evaluate``: clean-test predictions of one trained run, plus noisy-label detection for LIMIT-style runs.
 
 Writes in the run's eval folder: predictions.npz, eval.json and, for methods with a q-network, train_scores.npz
-and suspicious.csv (see :mod:`limitlab.evaluation.evaluate`).
+and suspicious.csv; for CE, train_loss.npz (its in-sample loss per training label: the trivial detector of the
+report's detection tables). Running it on a CE run evaluated by an earlier release adds that file; the other
+files come out byte-identical (see :mod:`limitlab.evaluation.evaluate`).
 """
 
 from __future__ import annotations

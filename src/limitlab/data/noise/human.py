@@ -18,7 +18,7 @@ import numpy as np
 
 from limitlab.data.labels_file import NoiseSetting, NoisyLabels
 from limitlab.data.noise.rules import setting_problem
-from limitlab.data.noise.transition import check_num_classes
+from limitlab.data.noise.transition import check_num_classes, empirical_transition
 from limitlab.data.registry import HUMAN_LABEL_SETS
 from limitlab.data.split import check_seed, check_val_ratio, draw_split, parse_n
 from limitlab.errors import LimitlabError
@@ -51,9 +51,10 @@ def _numpy_global(name: str):
     return None
 
 
-def read_human_file(path: str | os.PathLike) -> dict:
+def read_human_file(path: str | os.PathLike, what: str = "human label file") -> dict:
     """Read a CIFAR-N label file (``torch.save`` of a dict of arrays) without running arbitrary pickled code:
-    ``torch.load(weights_only=True)`` with only NumPy's array reconstruction allowed."""
+    ``torch.load(weights_only=True)`` with only NumPy's array reconstruction allowed. ``what`` names the file in
+    messages (the noise model 'file' reads CIFAR-N-style files too)."""
     import pickle
     import zipfile
 
@@ -64,22 +65,22 @@ def read_human_file(path: str | os.PathLike) -> dict:
         raise LimitlabError(f"human label file {path} does not exist (give the local path of CIFAR-10_human.pt or "
                             "CIFAR-100_human.pt from github.com/UCSC-REAL/cifar-10-100n; it is never downloaded)")
     if not hasattr(torch.serialization, "get_unsafe_globals_in_checkpoint"):
-        raise LimitlabError(f"reading human label file {path} safely needs torch >= 2.5 (found {torch.__version__})")
+        raise LimitlabError(f"reading {what} {path} safely needs torch >= 2.5 (found {torch.__version__})")
     try:
         names = torch.serialization.get_unsafe_globals_in_checkpoint(path)
         allowed = [(_numpy_global(name), name) for name in names]
         refused = [name for obj, name in allowed if obj is None]
         if refused:
-            raise LimitlabError(f"human label file {path} references {refused}; a CIFAR-N label file holds only "
+            raise LimitlabError(f"{what} {path} references {refused}; a CIFAR-N label file holds only "
                                 "arrays (refused, to run no code from the file)")
         # dtype classes are only found while loading (not listed above); they are plain type objects
         allowed += [getattr(np.dtypes, name) for name in dir(np.dtypes) if name.endswith("DType")]
         with torch.serialization.safe_globals(allowed):
             data = torch.load(path, map_location="cpu", weights_only=True)
     except (pickle.UnpicklingError, RuntimeError, EOFError, OSError, zipfile.BadZipFile, ValueError) as exc:
-        raise LimitlabError(f"human label file {path} could not be read as a torch-saved dict ({exc})") from None
+        raise LimitlabError(f"{what} {path} could not be read as a torch-saved dict ({exc})") from None
     if not isinstance(data, dict):
-        raise LimitlabError(f"human label file {path} holds a {type(data).__name__}; expected a dict of label arrays "
+        raise LimitlabError(f"{what} {path} holds a {type(data).__name__}; expected a dict of label arrays "
                             f"(keys like {HUMAN_CLEAN_KEY!r}, 'worse_label', 'noisy_label')")
     return data
 
@@ -136,9 +137,7 @@ def corrupt_human(clean_y: np.ndarray, human_y: np.ndarray, num_classes: int, *,
     val_ratio = check_val_ratio(val_ratio, len(clean_y))
     rs = np.random.RandomState(check_seed(seed))
     train, val = draw_split(rs, len(clean_y), val_ratio, n)
-    counts = np.bincount(clean_y[train] * K + human_y[train], minlength=K * K).reshape(K, K).astype(np.float64)
-    totals = counts.sum(axis=1, keepdims=True)
-    T = np.where(totals > 0, counts / np.maximum(totals, 1), np.eye(K))
+    T = empirical_transition(clean_y[train], human_y[train], K)
     val_noisy = clean_y[val].copy() if clean_validation else human_y[val]
     setting = NoiseSetting(dataset, "human", 0.0, n, int(seed), val_ratio, bool(clean_validation))
     published = PUBLISHED_HUMAN_NOISE_RATES.get((dataset, label_set))

@@ -37,6 +37,9 @@ NOISE_MODELS: dict[str, str] = {
                 "raw pixels; 'transition' holds the class-level mean of the per-example rows",
     "human": "real human labels (CIFAR-10N / CIFAR-100N, Wei et al. ICLR 2022) from the authors' label file; "
              "'transition' holds the empirical clean->noisy frequencies of the training split (p is only a label)",
+    "file": "noisy labels from a user file (CSV, .npy or a CIFAR-N-style .pt, indexed by the original training index; "
+            "limitlab labels export writes one); 'transition' holds the empirical clean->noisy frequencies of the "
+            "training split (p is only a label)",
 }
 
 
@@ -155,6 +158,15 @@ def load_matrix(path: str | os.PathLike, num_classes: int) -> np.ndarray:
     except (ValueError, OSError, EOFError) as exc:
         raise LimitlabError(f"transition matrix file {path} could not be read ({exc})") from exc
     return check_matrix(T, num_classes, where=f"transition matrix {path}")
+
+
+def empirical_transition(clean: np.ndarray, noisy: np.ndarray, num_classes: int) -> np.ndarray:
+    """``T[i, j] = #{clean = i, noisy = j} / #{clean = i}``: the clean->noisy frequencies of labels that were not
+    drawn from a matrix (human labels, a noise file); the identity row for a class that does not occur."""
+    K = num_classes
+    counts = np.bincount(clean * K + noisy, minlength=K * K).reshape(K, K).astype(np.float64)
+    totals = counts.sum(axis=1, keepdims=True)
+    return np.where(totals > 0, counts / np.maximum(totals, 1), np.eye(K))
 
 
 def row_cdf(T: np.ndarray) -> np.ndarray:

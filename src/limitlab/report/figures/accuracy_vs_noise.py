@@ -8,7 +8,7 @@ from collections import defaultdict
 import numpy as np
 
 from limitlab.report.cells import Cell
-from limitlab.report.figures.style import legend_below, setup
+from limitlab.report.figures.style import legend_below, method_linestyle, setup
 
 
 def accuracy_vs_noise_figure(cells: list[Cell], colors: dict):
@@ -37,7 +37,8 @@ def accuracy_vs_noise_figure(cells: list[Cell], colors: dict):
             x = np.array([100 * c.p for c in cs]) + off  # small dodge so error bars do not hide each other
             y = [100 * c.stats["test_acc"] for c in cs]
             err = [100 * (c.stats["test_acc_std"] or 0.0) for c in cs]
-            ax.errorbar(x, y, yerr=err, color=colors[mid], marker="o", ms=4, lw=1.5, capsize=3, label=cs[0].label)
+            ax.errorbar(x, y, yerr=err, color=colors[mid], marker="o", ms=4, lw=1.5, capsize=3, label=cs[0].label,
+                        ls=method_linestyle(cs[0]))
         n_txt = "all" if n == "all" else f"{n:,}"
         ax.set(title=f"{dataset}, {noise} noise, n = {n_txt}" + (f" [{study}]" if len(groups) > 1 else ""),
                xlabel="noise rate p (%)", ylabel="clean test accuracy (%)", xticks=[100 * r for r in rates])

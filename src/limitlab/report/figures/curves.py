@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from limitlab.report.cells import Cell
 from limitlab.report.curves import point_curve
-from limitlab.report.figures.style import (SMOOTH_SIGMA, epoch_axis, legend_below, plot_series, point_label, setup,
-                                           title_setting)
+from limitlab.report.figures.style import (SMOOTH_SIGMA, epoch_axis, legend_below, method_linestyle, plot_series,
+                                           point_label, setup, title_setting)
 
 
 def curves_figure(cells: list[Cell], colors: dict, messages: list[str]):
@@ -24,7 +24,7 @@ def curves_figure(cells: list[Cell], colors: dict, messages: list[str]):
         for cell, df in curves:
             if df[col].notna().all():
                 label = cell.label + (f" ({point_label(cell.selected.point)})" if cell.selected.point else "")
-                plot_series(ax, df["epoch"], df[col], colors[cell.method_id], label)
+                plot_series(ax, df["epoch"], df[col], colors[cell.method_id], label, ls=method_linestyle(cell))
         ax.set(title=title, xlabel="epoch", ylim=(0, 101))
         epoch_axis(ax)
     p = cells[0].p

@@ -8,10 +8,13 @@ file (in ``results_dir/figures/``)     kind, drawn by
 ``fano``                               ``fano`` (:mod:`.fano`)
 ``curves_<setting>``                   ``curves`` (:mod:`.curves`)
 ``limit_beta_<setting>``               ``limit_beta`` (:mod:`.limit_beta`)
+``beta_curve_<setting>``               ``beta_curve`` (:mod:`.beta_curve`)
 ``gradient_histograms_<setting>``      ``gradient_histograms`` (:mod:`.q_network`)
 ``confusing_<setting>``                ``confusing`` (:mod:`.q_network`)
 ``accuracy_vs_noise``                  ``accuracy_vs_noise`` (:mod:`.accuracy_vs_noise`)
 ``detection``                          ``detection`` (:mod:`.detection`)
+``paired_differences``                 ``paired_differences`` (:mod:`.paired`)
+``noise_matrices_<setting>``           ``noise_matrices`` (:mod:`.noise_matrices`)
 ``susceptibility_<setting>``           ``susceptibility`` (:mod:`.susceptibility`, listed in its own
                                        ``susceptibility_index.json``)
 =====================================  ==========================================================================
@@ -35,13 +38,17 @@ from limitlab.experiment.paths import RunFiles
 from limitlab.experiment.schema import Experiment
 from limitlab.report.cells import Cell, build_cells
 from limitlab.report.figures.accuracy_vs_noise import accuracy_vs_noise_figure
+from limitlab.report.figures.beta_curve import beta_curve_figure
 from limitlab.report.figures.curves import curves_figure
 from limitlab.report.figures.detection import detection_figure
 from limitlab.report.figures.fano import FANO_RATES, fano_figure
 from limitlab.report.figures.limit_beta import limit_beta_figure
+from limitlab.report.figures.noise_matrices import model_matrix, noise_matrices_figure
+from limitlab.report.figures.paired import paired_figure
 from limitlab.report.figures.q_network import confusing_figure, gradient_histograms_figure, pick_q_run
 from limitlab.report.figures.style import method_colors
 from limitlab.report.metrics import cleanlab_results
+from limitlab.report.detection_budget import budget_rows
 from limitlab.report.tables import detection_frame
 
 
@@ -59,6 +66,11 @@ FAMILIES: dict[str, tuple[str, str]] = {
                    "LIMIT's training accuracy on the noisy labels and clean test accuracy at every β of the grid "
                    "(other hyperparameters at the selected point): a larger β lets less label information into "
                    "the weights."),
+    "beta_curve": ("LIMIT over its beta grid",
+                   "Clean test accuracy of each LIMIT method at every β of its grid (per β the point with the best "
+                   "noisy-validation accuracy; mean ± std over seeds at each seed's best-validation epoch), the "
+                   "oracle at that β (dashed: best clean-test epoch, an upper bound selected on the test set, not "
+                   "a result), the β the paper's rule selected (ring) and CE of the same setting (grey band)."),
     "gradient_histograms": ("Gradient predictor (Fig. A2-A3)",
                             "Histograms of the predicted-gradient norm ‖s(a) − s(b)‖₂ and of the distance "
                             "‖s(b) − e_ỹ‖₂ between the q-network's prediction and the given label, for correct vs "
@@ -70,9 +82,20 @@ FAMILIES: dict[str, tuple[str, str]] = {
                           "Clean test accuracy of the selected point of every method against the noise rate, "
                           "with the table's error bars."),
     "detection": ("Noisy-label detection",
-                  "ROC AUC and average precision for finding the corrupted training labels: LIMIT's distance "
-                  "‖s(b) − e_ỹ‖₂ beside cleanlab's 1 − self-confidence of out-of-sample probabilities from K-fold "
-                  "cross-validated CE models."),
+                  "ROC AUC, average precision and the precision when flagging as many examples as there are "
+                  "corrupted labels, for finding the corrupted training labels: LIMIT's distance ‖s(b) − e_ỹ‖₂ "
+                  "beside cleanlab's 1 − self-confidence of out-of-sample probabilities from K-fold "
+                  "cross-validated CE models and the trivial detector, CE's own loss on its training labels."),
+    "paired_differences": ("Paired differences",
+                           "Per setting, every method's clean test accuracy minus the reference's (CE unless the "
+                           "params say otherwise) on the same splits, at the selected points: mean and 95 % "
+                           "interval (two-level bootstrap over splits and test sets); the number at the right is "
+                           "how many splits the method was higher on. A hollow marker: the interval rests on one "
+                           "seed."),
+    "noise_matrices": ("Noise matrices",
+                       "The noise matrix P(given label | true class) as heatmaps: the noise model's (uniform and "
+                       "pair noise), the one realised in this training split, and cleanlab's estimate; the numbers "
+                       "are in detection.csv."),
     "fano": ("Fano bound (Fig. A0)",
              "Theorem 1: lower bound on the training error rate against the label information per example, "
              "I(w; y | x)/n in bits, for K = 10 classes and uniform noise."),
@@ -138,8 +161,20 @@ def _draw_all(out_dir: Path, messages: list[str], jobs: int) -> list:
     import functools
     import multiprocessing
 
-    with multiprocessing.get_context("fork").Pool(min(jobs, len(_TASKS))) as pool:
-        return pool.map(functools.partial(_draw, out_dir=out_dir, messages=messages), range(len(_TASKS)), chunksize=1)
+    # close() + join(), not the context manager: Pool.__exit__ terminates the idle workers with SIGTERM, and a
+    # worker that inherited the command line's SIGTERM handler was seen to stay blocked on the task queue's lock
+    # (a plot job that never ended); closed workers read the end-of-work marker and exit on their own.
+    pool = multiprocessing.get_context("fork").Pool(min(jobs, len(_TASKS)))
+    try:
+        results = pool.map(functools.partial(_draw, out_dir=out_dir, messages=messages), range(len(_TASKS)),
+                           chunksize=1)
+        pool.close()
+    except BaseException:
+        pool.terminate()
+        raise
+    finally:
+        pool.join()
+    return results
 
 
 def make_figures(exp: Experiment, results_dir: Path | None = None, console=None, jobs: int = 1) -> dict:
@@ -172,6 +207,8 @@ def make_figures(exp: Experiment, results_dir: Path | None = None, console=None,
              why="no finished run with a history in this setting")
         emit(f"limit_beta_{tag}", "limit_beta", lambda group=group: limit_beta_figure(group, messages), key,
              why="no LIMIT method with two or more finished β values in this setting")
+        emit(f"beta_curve_{tag}", "beta_curve", lambda group=group: beta_curve_figure(group, colors, messages), key,
+             why="no LIMIT method with two or more finished β values in this setting")
         picked = pick_q_run(group)
         if picked is None:
             for kind in ("gradient_histograms", "confusing"):
@@ -185,8 +222,23 @@ def make_figures(exp: Experiment, results_dir: Path | None = None, console=None,
         emit(f"confusing_{tag}", "confusing", lambda cell=cell, rec=rec: confusing_figure(cell, rec), key, **src)
     emit("accuracy_vs_noise", "accuracy_vs_noise", lambda: accuracy_vs_noise_figure(cells, colors),
          why="no finished cell")
-    emit("detection", "detection", lambda: detection_figure(detection_frame(cells, cleanlab_results(exp, messages))),
+    emit("detection", "detection", lambda: detection_figure(detection_frame(cells, cleanlab_results(exp, messages),
+                                                                            budget_rows(cells, exp))),
          why="no detection scores (no evaluated q-network run and no cleanlab result)")
+
+    for row in cleanlab_results(exp, messages):
+        cell = next((c for c in cells if c.key == row["setting"]), None)
+        model = None if cell is None else model_matrix(cell.noise_model, cell.p, cell.dataset)
+        emit(f"noise_matrices_{row['setting'].replace('/', '_')}", "noise_matrices",
+             lambda row=row, model=model: noise_matrices_figure(row, model), row["setting"])
+
+    def paired():
+        from limitlab.report.paired import compare_cells
+
+        ref = exp.comparisons.reference
+        return paired_figure(compare_cells(cells, ref, False, exp.bootstrap), colors)
+
+    emit("paired_differences", "paired_differences", paired, why="no setting with the reference method and another")
 
     for (name, kind, _, setting, info), (status, out, said) in zip(_TASKS, _draw_all(out_dir, messages, jobs)):
         messages.extend(m for m in said if m not in messages)

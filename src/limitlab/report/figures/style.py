@@ -1,4 +1,5 @@
-"""The look shared by every figure: matplotlib/seaborn setup, one colour per method, the smoothing of curves
+"""The look shared by every figure: matplotlib/seaborn setup, one colour per method (a shade of its family's hue)
+and one line style per variant (± S, + init.), the smoothing of curves
 (as the authors' plotting helper), the one-legend-for-all-panels helper and the labels of points and settings."""
 
 from __future__ import annotations
@@ -29,13 +30,58 @@ def setup():
     return plt, sns
 
 
-def method_colors(cells: list[Cell]) -> dict[str, Any]:
-    """One colour per method id, fixed for the whole experiment (params order)."""
-    import seaborn as sns
+# Method families, each with its own hue family, so a reader can tell baselines from LIMIT at a glance even with
+# a dozen methods: (family, seaborn sequential palette). LIMIT_G and LIMIT_L get warm hues, baselines cool ones.
+FAMILIES = {"ce": "Blues", "correction": "Greens", "regulariser": "Purples", "limit_g": "YlOrBr",
+            "limit_l": "Reds", "other": "Greys"}
+_FAMILY_OF = {"ce": "ce", "noisy_grad": "ce", "mae": "ce", "gce": "ce", "fw": "correction", "dmi": "correction",
+              "soft_reg": "regulariser"}
 
-    ids = list(dict.fromkeys(c.method_id for c in cells))
-    palette = sns.color_palette("tab10" if len(ids) <= 10 else "husl", len(ids))
-    return dict(zip(ids, palette))
+
+def _method_entry(cell: Cell):
+    return next((m for m in cell.study.methods if m.row_id == cell.method_id), None)
+
+
+def method_family(cell: Cell) -> str:
+    """'ce' (CE, noisy gradients, robust losses), 'correction' (FW, DMI), 'regulariser' (soft reg.), 'limit_g',
+    'limit_l' (by the q-network's distribution), 'other' (the rest and the susceptibility rows)."""
+    m = _method_entry(cell)
+    if m is None:
+        return "other"
+    if m.method == "limit":
+        return "limit_l" if getattr(m, "q_dist", "gaussian") == "laplace" else "limit_g"
+    return _FAMILY_OF.get(m.method, "other")
+
+
+def method_linestyle(cell: Cell) -> str:
+    """Solid; dashed for LIMIT with sampling (+ S); dotted for a run initialised from another method (+ init.)."""
+    m = _method_entry(cell)
+    if m is not None and getattr(m, "init", None) is not None and m.method == "limit":
+        return ":"
+    return "--" if m is not None and getattr(m, "sample", False) else "-"
+
+
+def method_colors(cells: list[Cell]) -> dict[str, Any]:
+    """One colour per method id, fixed for the whole experiment: a shade of its family's hue (params order)."""
+    import matplotlib
+
+    first = {}
+    for c in cells:
+        first.setdefault(c.method_id, c)
+    members: dict[str, list[str]] = {}
+    for mid, c in first.items():
+        members.setdefault(method_family(c), []).append(mid)
+    out = {}
+    for family, ids in members.items():
+        cmap = matplotlib.colormaps[FAMILIES[family]]
+        # shades from the strong end of the map (its light end is too pale on white), the first method strongest
+        where = np.linspace(0.9, 0.45, len(ids)) if len(ids) > 1 else [0.7]
+        out.update((mid, tuple(float(v) for v in cmap(float(x))[:3])) for mid, x in zip(ids, where))
+    return out
+
+
+def method_linestyles(cells: list[Cell]) -> dict[str, str]:
+    return {c.method_id: method_linestyle(c) for c in cells}
 
 
 def smooth(y: np.ndarray) -> np.ndarray:
@@ -44,11 +90,11 @@ def smooth(y: np.ndarray) -> np.ndarray:
     return gaussian_filter1d(np.asarray(y, dtype=float), SMOOTH_SIGMA)
 
 
-def plot_series(ax, epochs, values, color, label, raw: bool = True) -> None:
+def plot_series(ax, epochs, values, color, label, raw: bool = True, ls: str = "-") -> None:
     values = np.asarray(values, dtype=float)
     if raw:
-        ax.plot(epochs, 100 * values, color=color, lw=0.8, alpha=0.35)
-    ax.plot(epochs, 100 * smooth(values), color=color, lw=2.0, label=label)
+        ax.plot(epochs, 100 * values, color=color, lw=0.8, alpha=0.35, ls=ls)
+    ax.plot(epochs, 100 * smooth(values), color=color, lw=2.0, label=label, ls=ls)
 
 
 def epoch_axis(ax) -> None:

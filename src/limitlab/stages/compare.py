@@ -1,0 +1,63 @@
+"""``limitlab compare``: an experiment's cells beside the paper's numbers, per selection rule, with measured causes.
+
+Reads the results folder's table.csv and selection.csv (written by ``limitlab aggregate``) and writes one CSV row
+per (method, p, n, selection rule) of every cell the paper reports: ours (mean, std, splits), the grid used
+(full / sub-grid against the paper's), the paper's number, the difference, whether it is within the tolerance
+(the paper's ± where it gives one, else our seed std) and the measured cause where it is not
+(:mod:`limitlab.report.paper_comparison`). ``--paper-dataset`` names the paper's dataset to compare with when ours
+stands in for it (mnist5k → mnist; default: the study's own dataset name).
+
+Example:  limitlab compare --params params/table1_n1000_mnist5k.yaml --paper-dataset mnist \\
+              --out docs/tables/table1_mnist_n1000.csv --markdown docs/tables/table1_mnist_n1000.md
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("compare", help="compare an experiment's table with the paper's numbers, per selection rule",
+                       description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--params", required=True, help="experiment params file (its results must be aggregated)")
+    p.add_argument("--paper-dataset", default=None,
+                   help="the paper's dataset to compare with (e.g. mnist for mnist5k; default: our dataset's name)")
+    p.add_argument("--results-dir", type=Path, default=None,
+                   help="folder with table.csv and selection.csv (default: the params' results_dir)")
+    p.add_argument("--out", type=Path, required=True, help="CSV to write")
+    p.add_argument("--markdown", type=Path, default=None, help="also write the paper rule's rows as a markdown table")
+    p.set_defaults(func=main)
+
+
+def main(args) -> int:
+    import pandas as pd
+
+    from limitlab import io
+    from limitlab.errors import LimitlabError
+    from limitlab.experiment import params_file as P
+    from limitlab.report.paper_comparison import compare, markdown
+    from limitlab.stages import results_folder
+
+    exp = P.load(args.params)
+    folder = results_folder(exp, args.results_dir)
+    frames = {}
+    for name in ("table.csv", "selection.csv"):
+        path = folder / name
+        if not path.is_file():
+            raise LimitlabError(f"{path} does not exist: aggregate the experiment first "
+                                f"(limitlab aggregate --params {args.params}, or the pipeline's `all` target)")
+        frames[name] = pd.read_csv(path)
+    datasets = {s.dataset.name for s in exp.studies}
+    paper_dataset = args.paper_dataset or (datasets.pop() if len(datasets) == 1 else None)
+    if paper_dataset is None:
+        raise LimitlabError(f"{args.params} has studies on several datasets ({', '.join(sorted(datasets))}): "
+                            "name the paper's one with --paper-dataset")
+    frame = compare(frames["table.csv"], frames["selection.csv"], paper_dataset)
+    io.write_text(args.out, frame.to_csv(index=False, float_format="%.4g", lineterminator="\n"), make_parents=True)
+    if args.markdown is not None:
+        io.write_text(args.markdown, markdown(frame), make_parents=True)
+    done = frame[frame["ours_mean_pct"].notna() & (frame["rule"] == "paper")]
+    print(f"{len(frame)} row(s), {len(done)} cell(s) with a result: {int(done['within'].eq(True).sum())} within the "
+          f"paper's range -> {args.out}")
+    return 0
