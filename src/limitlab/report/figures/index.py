@@ -222,11 +222,11 @@ def make_figures(exp: Experiment, results_dir: Path | None = None, console=None,
         emit(f"confusing_{tag}", "confusing", lambda cell=cell, rec=rec: confusing_figure(cell, rec), key, **src)
     emit("accuracy_vs_noise", "accuracy_vs_noise", lambda: accuracy_vs_noise_figure(cells, colors),
          why="no finished cell")
-    emit("detection", "detection", lambda: detection_figure(detection_frame(cells, cleanlab_results(exp, messages),
-                                                                            budget_rows(cells, exp))),
+    cleanlab = cleanlab_results(exp, messages)  # read once: the detection figure and the noise matrices
+    emit("detection", "detection", lambda: detection_figure(detection_frame(cells, cleanlab, budget_rows(cells, exp))),
          why="no detection scores (no evaluated q-network run and no cleanlab result)")
 
-    for row in cleanlab_results(exp, messages):
+    for row in cleanlab:
         cell = next((c for c in cells if c.key == row["setting"]), None)
         model = None if cell is None else model_matrix(cell.noise_model, cell.p, cell.dataset)
         emit(f"noise_matrices_{row['setting'].replace('/', '_')}", "noise_matrices",
