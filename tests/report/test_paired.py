@@ -69,6 +69,9 @@ def test_a_claim_evaluated_to_each_verdict(tmp_path):
         {"id": "E", "claim": "partly", "where": "here", "settings": {"datasets": ["mnist"]},
          "comparisons": [{"method": "limit_g", "reference": "ce", "expect": "above"},
                          {"method": "limit_g", "reference": "mae", "expect": "above"}]},
+        {"id": "F", "claim": "β > 0 matters", "where": "here", "settings": {"datasets": ["mnist"]},
+         "comparisons": [{"method": "limit_g", "reference": "limit_g", "reference_point": {"beta": 0.0},
+                          "expect": "above"}]},
     ])
     exp = experiment(tmp_path, [study(seeds=[42, 43, 44, 45, 46], methods=[
         {"method": "ce", "label": "CE"}, {"id": "limit_g", "method": "limit", "label": "LIMIT_G", "beta": [1.0]}])])
@@ -79,10 +82,12 @@ def test_a_claim_evaluated_to_each_verdict(tmp_path):
         write_run(run, 0.4, 0.40 + 0.02 * (run.spec.seed - 42), [0.4, 0.4])
     summary = aggregate(exp)
     verdicts = {r.claim.id: r.verdict for r in summary.claims}
-    assert verdicts == {"A": SUPPORTED, "B": NOT_SUPPORTED, "C": NOT_TESTABLE, "D": NOT_TESTABLE, "E": SUPPORTED}
+    assert verdicts == {"A": SUPPORTED, "B": NOT_SUPPORTED, "C": NOT_TESTABLE, "D": NOT_TESTABLE, "E": SUPPORTED,
+                        "F": NOT_TESTABLE}
     by_id = {r.claim.id: r for r in summary.claims}
     assert by_id["A"].coverage == "" and by_id["E"].coverage == "1 of 2 comparisons made"
     assert "no setting of cifar10" in by_id["C"].why and "no finished mae" in by_id["D"].why
+    assert "no finished limit_g at beta = 0 " in by_id["F"].why  # the point it lacks (the grid has β = 1 only)
     (check,) = by_id["A"].checks
     # differences 0.10, 0.11, 0.12, 0.13, 0.14: mean 0.12, 5 of 5 higher, p = 0.0625
     assert check.stats.mean == pytest.approx(0.12) and check.stats.wins == 5 and check.stats.p_value == pytest.approx(0.0625)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 
 import pytest
@@ -12,6 +13,7 @@ from limitlab.experiment import params_file as P
 from limitlab.evaluation.bootstrap import bootstrap_file
 from limitlab.cli import main
 from limitlab.evaluation.evaluate import evaluate
+from limitlab.report.aggregate import aggregate
 from limitlab.report.figures.index import make_figures
 from limitlab.training.loop import train
 from limitlab.experiment.grid import runs_of
@@ -41,6 +43,7 @@ def smoke(tmp_path_factory):
         train(spec)
         evaluate(spec)
         bootstrap_file(Path(spec.eval_dir) / "predictions.npz", Path(spec.eval_dir) / "bootstrap.json", 200, 0)
+    aggregate(exp)  # detection.csv and paired.csv: the plot draws their figures from them, as the pipeline does
     return path, exp
 
 
@@ -72,6 +75,10 @@ def test_figures_drawn_in_worker_processes_are_the_same(smoke, tmp_path):
     """--jobs 2 (the pipeline's plot job) draws in forked workers: the same index, the same bytes, the same order,
     and each setting's figure shows that setting (the figure tasks are built first and drawn later)."""
     _, exp = smoke
+    for folder in ("one", "two"):
+        (tmp_path / folder).mkdir()
+        for name in ("detection.csv", "paired.csv"):
+            shutil.copy(Path(exp.results_path) / name, tmp_path / folder / name)
     one = make_figures(exp, tmp_path / "one", jobs=1)
     two = make_figures(exp, tmp_path / "two", jobs=2)
     assert one == two
@@ -95,7 +102,11 @@ def test_figures_of_a_removed_setting_are_deleted(smoke, tmp_path):
     data = yaml.safe_load(path.read_text())
     data["studies"]["uniform"]["noise"]["p"] = [0.5]
     data["studies"]["uniform"]["methods"] = {"ce": data["studies"]["uniform"]["methods"]["ce"]}
-    make_figures(P.validate(data, "smaller params"), tmp_path / "results")
+    index = make_figures(P.validate(data, "smaller params"), tmp_path / "results")
+    # not aggregated into this folder: the figures drawn from aggregate's tables say which command makes them
+    why = {s["name"]: s["reason"] for s in index["skipped"]}
+    for name, table in (("detection", "detection.csv"), ("paired_differences", "paired.csv")):
+        assert f"{tmp_path / 'results' / table} is missing" in why[name] and "limitlab aggregate" in why[name]
     assert not (fig_dir / "curves_mnist5k_uniform_p80_n300.png").exists()
     assert not (fig_dir / "curves_mnist5k_uniform_p80_n300.pdf").exists()
     assert (fig_dir / "mine.png").read_bytes() == b"old"  # never listed by us: left alone

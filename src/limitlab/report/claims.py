@@ -164,13 +164,13 @@ def check_claims(claims: list[Claim], cells: list, boot) -> list[ClaimResult]:
                 metric = comp.metric or claim.metric
                 side = _side(group, comp.method, comp.method_point, metric)
                 if side is None:
-                    lacking.add(comp.method)
+                    lacking.add(_wanted(comp.method, comp.method_point))
                     continue
                 values, correct, label = side
                 if isinstance(comp.reference, str):
                     ref_side = _side(group, comp.reference, comp.reference_point, metric)
                     if ref_side is None:
-                        lacking.add(comp.reference)
+                        lacking.add(_wanted(comp.reference, comp.reference_point))
                         continue
                     ref_values, ref_correct, ref_label = ref_side
                 else:
@@ -189,6 +189,11 @@ def check_claims(claims: list[Claim], cells: list, boot) -> list[ClaimResult]:
             verdict = SUPPORTED if all(c.ok for c in checks) else NOT_SUPPORTED
             results.append(ClaimResult(claim, verdict, checks, possible=len(settings) * len(claim.comparisons)))
     return results
+
+
+def _wanted(method_id: str, point: dict[str, float] | None) -> str:
+    """What a comparison lacked: 'limit_l' (no finished point), or 'limit_l at beta = 0' (not that point)."""
+    return method_id + (f" at {_point_text(point)}" if point else "")
 
 
 def _point_text(point: dict[str, float]) -> str:

@@ -56,6 +56,16 @@ def _row(files: list[tuple[Path, str]]) -> dict | None:
     return row
 
 
+def budget_view(detection):
+    """The rows of detection.csv (:func:`limitlab.report.tables.detection_frame`) that the budget tables show, in
+    table.md and on the results page alike: detectors with per-example scores (a precision at the noise count or at
+    k = 100). Empty when the file has no budget numbers (written before them, or no score files)."""
+    if (detection.empty or "precision_at_noise_rate_pct" not in detection
+            or detection["precision_at_noise_rate_pct"].isna().all()):
+        return detection.iloc[0:0]
+    return detection[detection["precision_at_noise_rate_pct"].notna() | detection["precision_at_100_pct"].notna()]
+
+
 def budget_rows(cells: list, exp) -> list[dict]:
     """One row per (setting, detector) with a score file: LIMIT methods, the CE-loss detector and cleanlab."""
     rows = []

@@ -26,6 +26,7 @@ import pandas as pd
 from limitlab import io
 from limitlab.errors import LimitlabError
 from limitlab.experiment.schema import Experiment
+from limitlab.report.detection_budget import budget_view
 from limitlab.report.figures.index import family_name
 
 
@@ -181,12 +182,11 @@ def results_html(exp: Experiment, results_dir: Path, params_file: str) -> str:
 
 def budget_table(det: pd.DataFrame) -> str:
     """Detection at a budget (detection.csv's budget columns, report.detection_budget)."""
-    if "precision_at_noise_rate_pct" not in det or det["precision_at_noise_rate_pct"].isna().all():
+    shown = budget_view(det)
+    if shown.empty:
         return ""
     rows = []
-    for r in det.itertuples():
-        if pd.isna(r.precision_at_noise_rate_pct) and pd.isna(r.precision_at_100_pct):
-            continue
+    for r in shown.itertuples():
         own = "—" if pd.isna(r.k_estimate) else (f"{_fmt(r.precision_at_estimate_pct)} / "
                                                  f"{_fmt(r.recall_at_estimate_pct)} (k = {int(r.k_estimate)})")
         rows.append(f"<tr><th class='method'>{html.escape(str(r.label))}</th><td>{html.escape(str(r.setting))}</td>"

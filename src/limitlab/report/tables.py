@@ -15,6 +15,7 @@ import pandas as pd
 from limitlab.experiment.paths import RunFiles
 from limitlab.experiment.schema import Experiment
 from limitlab.report.cells import Cell
+from limitlab.report.detection_budget import budget_view
 from limitlab.report.paper_numbers import lookup
 
 
@@ -370,7 +371,8 @@ BUDGET_PCT = ("precision_at_noise_rate", "recall_at_noise_rate", "precision_at_e
 
 def budget_markdown(det: pd.DataFrame) -> list[str]:
     """table.md section: detection at a budget, one row per (setting, detector) with per-example scores."""
-    if det.empty or "precision_at_noise_rate_pct" not in det or det["precision_at_noise_rate_pct"].isna().all():
+    shown = budget_view(det)
+    if shown.empty:
         return []
 
     def f(v) -> str:
@@ -383,9 +385,7 @@ def budget_markdown(det: pd.DataFrame) -> list[str]:
            "detector: the CE model's own loss on its training labels, in-sample. Mean over seeds, %.", "",
            "| setting | detector | ROC AUC | AP | P = R at the noise count | P / R at own estimate (k) | P@100 | P@1000 |",
            "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: |"]
-    for r in det.itertuples():
-        if pd.isna(r.precision_at_noise_rate_pct) and pd.isna(r.precision_at_100_pct):
-            continue
+    for r in shown.itertuples():
         own = ("—" if pd.isna(r.k_estimate) else
                f"{f(r.precision_at_estimate_pct)} / {f(r.recall_at_estimate_pct)} ({int(r.k_estimate)})")
         out.append(f"| {r.setting} | {r.label} | {f(r.detection_auc_pct)} | {f(r.detection_ap_pct)} | "

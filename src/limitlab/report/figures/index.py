@@ -48,8 +48,6 @@ from limitlab.report.figures.paired import paired_figure
 from limitlab.report.figures.q_network import confusing_figure, gradient_histograms_figure, pick_q_run
 from limitlab.report.figures.style import method_colors
 from limitlab.report.metrics import cleanlab_results
-from limitlab.report.detection_budget import budget_rows
-from limitlab.report.tables import detection_frame
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -177,6 +175,21 @@ def _draw_all(out_dir: Path, messages: list[str], jobs: int) -> list:
     return results
 
 
+def aggregated_csv(results_dir: Path, name: str):
+    """One of the tables `limitlab aggregate` wrote into ``results_dir`` (None when it is missing or unreadable)."""
+    import pandas as pd
+
+    try:
+        return pd.read_csv(results_dir / name)
+    except (OSError, pd.errors.ParserError, pd.errors.EmptyDataError):
+        return None
+
+
+def not_aggregated(results_dir: Path, name: str, exp: Experiment) -> str:
+    return (f"{results_dir / name} is missing or unreadable: run `limitlab aggregate --params <params file of "
+            f"{exp.name}>` first (the pipeline's plot job runs after it)")
+
+
 def make_figures(exp: Experiment, results_dir: Path | None = None, console=None, jobs: int = 1) -> dict:
     """Draw every figure the experiment's finished runs allow (``jobs`` at a time); return (and write) the index."""
     from rich.console import Console
@@ -222,23 +235,25 @@ def make_figures(exp: Experiment, results_dir: Path | None = None, console=None,
         emit(f"confusing_{tag}", "confusing", lambda cell=cell, rec=rec: confusing_figure(cell, rec), key, **src)
     emit("accuracy_vs_noise", "accuracy_vs_noise", lambda: accuracy_vs_noise_figure(cells, colors),
          why="no finished cell")
-    cleanlab = cleanlab_results(exp, messages)  # read once: the detection figure and the noise matrices
-    emit("detection", "detection", lambda: detection_figure(detection_frame(cells, cleanlab, budget_rows(cells, exp))),
-         why="no detection scores (no evaluated q-network run and no cleanlab result)")
+    # detection and paired differences: drawn from the files `limitlab aggregate` wrote (the plot job runs after
+    # it), so each figure shows the very numbers of detection.csv / paired.csv and the tables
+    detection = aggregated_csv(results_dir, "detection.csv")
+    emit("detection", "detection", lambda: None if detection is None else detection_figure(detection),
+         why=(not_aggregated(results_dir, "detection.csv", exp) if detection is None
+              else "no detection scores (no evaluated q-network run and no cleanlab result)"))
+    paired = aggregated_csv(results_dir, "paired.csv")
+    emit("paired_differences", "paired_differences",
+         lambda: None if paired is None else paired_figure(paired, colors),
+         why=(not_aggregated(results_dir, "paired.csv", exp) if paired is None
+              else "no setting with the reference method and another"))
+
+    cleanlab = cleanlab_results(exp, messages)  # the noise matrices
 
     for row in cleanlab:
         cell = next((c for c in cells if c.key == row["setting"]), None)
         model = None if cell is None else model_matrix(cell.noise_model, cell.p, cell.dataset)
         emit(f"noise_matrices_{row['setting'].replace('/', '_')}", "noise_matrices",
              lambda row=row, model=model: noise_matrices_figure(row, model), row["setting"])
-
-    def paired():
-        from limitlab.report.paired import compare_cells
-
-        ref = exp.comparisons.reference
-        return paired_figure(compare_cells(cells, ref, False, exp.bootstrap), colors)
-
-    emit("paired_differences", "paired_differences", paired, why="no setting with the reference method and another")
 
     for (name, kind, _, setting, info), (status, out, said) in zip(_TASKS, _draw_all(out_dir, messages, jobs)):
         messages.extend(m for m in said if m not in messages)

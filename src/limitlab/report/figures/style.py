@@ -34,6 +34,8 @@ def setup():
 # a dozen methods: (family, seaborn sequential palette). LIMIT_G and LIMIT_L get warm hues, baselines cool ones.
 FAMILIES = {"ce": "Blues", "correction": "Greens", "regulariser": "Purples", "limit_g": "YlOrBr",
             "limit_l": "Reds", "other": "Greys"}
+# (strongest, weakest, a lone method's) shade taken from a family's map; other maps (0.9, 0.45, 0.7)
+SHADES = {"YlOrBr": (0.68, 0.38, 0.55)}
 _FAMILY_OF = {"ce": "ce", "noisy_grad": "ce", "mae": "ce", "gce": "ce", "fw": "correction", "dmi": "correction",
               "soft_reg": "regulariser"}
 
@@ -74,8 +76,10 @@ def method_colors(cells: list[Cell]) -> dict[str, Any]:
     out = {}
     for family, ids in members.items():
         cmap = matplotlib.colormaps[FAMILIES[family]]
-        # shades from the strong end of the map (its light end is too pale on white), the first method strongest
-        where = np.linspace(0.9, 0.45, len(ids)) if len(ids) > 1 else [0.7]
+        # shades from the strong end of the map (its light end is too pale on white), the first method strongest;
+        # YlOrBr stops before its dark brown, which is hard to tell from the dark reds of LIMIT_L
+        strong, weak, lone = SHADES.get(FAMILIES[family], (0.9, 0.45, 0.7))
+        where = np.linspace(strong, weak, len(ids)) if len(ids) > 1 else [lone]
         out.update((mid, tuple(float(v) for v in cmap(float(x))[:3])) for mid, x in zip(ids, where))
     return out
 
