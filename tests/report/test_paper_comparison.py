@@ -66,6 +66,9 @@ def test_cause_names_the_edge_of_the_grid_the_epoch_cap_and_the_selection():
                            "reaches 86.0")
     oracle = by_rule(frame, "limit_l", 0.5).loc["oracle"]
     assert oracle.within and oracle.cause == ""
+    # what the rule costs against the oracle: 86.0 - 80.0 on the paper's rule, nothing on the oracle's own row
+    assert paper.selection_cost_pct == pytest.approx(6.0) and oracle.selection_cost_pct == pytest.approx(0.0)
+    assert "| 80.0 ± 2.0 | 5 | full | 88.2 ± 2.9 | -8.2 | no | 86.0 (+6.0) | β = 100" in markdown(frame)
 
 
 def test_a_sub_grid_and_a_cell_not_run_are_marked():

@@ -8,6 +8,10 @@ Input: an experiment's ``table.csv`` and ``selection.csv`` (:mod:`limitlab.repor
   on at least the paper's number of splits, else ``sub-grid`` with what is missing in ``grid_note``;
 * ``difference_pct`` = ours − paper, and ``within``: |difference| ≤ the tolerance, which is the paper's ± where
   the paper gives one (Table 4: std over its 5 splits) and our own seed std otherwise (Table 1's p = 0.8 column);
+* ``selection_cost_pct`` = the oracle's mean − this rule's mean: what choosing on the noisy validation set (or
+  taking the last epoch) costs against the best clean-test point and epoch. It is measured on every row, also a
+  row within the tolerance: at p = 0.8 the tolerance is our own seed std, and a wide spread can make a row within
+  that a better selection would move;
 * ``cause``, for a row not within: every measured reason that applies, in this order —
   unfinished runs; a sub-grid; the selected hyperparameter at the edge of the grid it was chosen from; training
   that had not stopped (mean best epoch in the last 20 % of the epoch cap, or runs that reached the cap); the
@@ -37,7 +41,7 @@ GRIDS = {"mnist": MNIST_GRIDS}  # paper dataset -> its rows' grids
 LATE_EPOCH = 0.8  # a mean best epoch past this fraction of the cap counts as "still improving at the cap"
 COLUMNS = ["method_id", "label", "p", "n", "rule", "ours_mean_pct", "ours_std_pct", "seeds", "grid", "grid_note",
            "paper_mean_pct", "paper_std_pct", "paper_source", "difference_pct", "tolerance_pct", "tolerance_from",
-           "within", "cause", "selected_point", "best_epoch_mean", "epoch_cap", "runs_stopped_by_patience",
+           "within", "selection_cost_pct", "cause", "selected_point", "best_epoch_mean", "epoch_cap", "runs_stopped_by_patience",
            "status", "setting"]
 
 
@@ -152,6 +156,8 @@ def compare(table: pd.DataFrame, selection: pd.DataFrame, paper_dataset: str) ->
             ours, std = _num(row.get(mean_col)), _num(row.get(std_col))
             tol, tol_from = (paper.std, "paper") if paper.std is not None else (std, "ours" if std is not None else None)
             diff = None if ours is None else ours - paper.mean
+            oracle = _num(row.get(RULES["oracle"][0]))
+            cost = None if ours is None or oracle is None else oracle - ours
             within = None if diff is None or tol is None else abs(diff) <= tol + 1e-9
             if ours is None:
                 cause = "not run" if used == "not run" else "no per-epoch test accuracy (training.log_test)"
@@ -165,7 +171,7 @@ def compare(table: pd.DataFrame, selection: pd.DataFrame, paper_dataset: str) ->
                 "seeds": None if seeds is None else int(seeds), "grid": used, "grid_note": note,
                 "paper_mean_pct": paper.mean, "paper_std_pct": paper.std, "paper_source": paper.source,
                 "difference_pct": diff, "tolerance_pct": tol, "tolerance_from": tol_from, "within": within,
-                "cause": cause,
+                "selection_cost_pct": cost, "cause": cause,
                 "selected_point": row.get("oracle_point") if rule == "oracle" else row.get("selected_point"),
                 "best_epoch_mean": _num(row.get("best_epoch_mean")), "epoch_cap": _num(row.get("epoch_cap")),
                 "runs_stopped_by_patience": _num(row.get("runs_stopped_by_patience")),
@@ -181,20 +187,23 @@ def compare(table: pd.DataFrame, selection: pd.DataFrame, paper_dataset: str) ->
 
 
 def markdown(frame: pd.DataFrame, rule: str = "paper") -> str:
-    """The comparison of one rule as a markdown table (methods × p, ours vs paper, within, cause); ``*`` marks a
-    cell with unfinished runs (its selection covers the finished points only)."""
+    """The comparison of one rule as a markdown table (methods × p, ours vs paper, within, the oracle of the same
+    cell with what the rule costs against it, cause); ``*`` marks a cell with unfinished runs (its selection covers
+    the finished points only)."""
     sub = frame[frame["rule"] == rule]
 
     def num(x, d=1):
         return "—" if _num(x) is None else f"{x:.{d}f}"
 
-    lines = ["| method | p | n | ours | seeds | grid | paper | ours − paper | within | cause |",
-             "| --- | ---: | ---: | ---: | ---: | --- | ---: | ---: | :---: | --- |"]
+    lines = ["| method | p | n | ours | seeds | grid | paper | ours − paper | within | oracle (upper bound) | cause |",
+             "| --- | ---: | ---: | ---: | ---: | --- | ---: | ---: | :---: | ---: | --- |"]
     for _, r in sub.iterrows():
         ours = num(r["ours_mean_pct"]) + ("" if _num(r["ours_std_pct"]) is None else f" ± {r['ours_std_pct']:.1f}")
         ours += "*" if _num(r["ours_mean_pct"]) is not None and r["status"] != "ok" else ""
         paper = num(r["paper_mean_pct"]) + ("" if _num(r["paper_std_pct"]) is None else f" ± {r['paper_std_pct']:.1f}")
         within = {True: "yes", False: "no"}.get(r["within"], "—")
+        cost = _num(r["selection_cost_pct"])
+        oracle = "—" if cost is None else f"{r['ours_mean_pct'] + cost:.1f} (+{cost:.1f})"
         lines.append(f"| {r['label']} | {r['p']:g} | {r['n']} | {ours} | {'—' if r['seeds'] is None or r['seeds'] != r['seeds'] else int(r['seeds'])} | "
-                     f"{r['grid']} | {paper} | {num(r['difference_pct'])} | {within} | {r['cause'] or ''} |")
+                     f"{r['grid']} | {paper} | {num(r['difference_pct'])} | {within} | {oracle} | {r['cause'] or ''} |")
     return "\n".join(lines) + "\n"
