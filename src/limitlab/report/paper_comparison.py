@@ -41,8 +41,8 @@ GRIDS = {"mnist": MNIST_GRIDS}  # paper dataset -> its rows' grids
 LATE_EPOCH = 0.8  # a mean best epoch past this fraction of the cap counts as "still improving at the cap"
 COLUMNS = ["method_id", "label", "p", "n", "rule", "ours_mean_pct", "ours_std_pct", "seeds", "grid", "grid_note",
            "paper_mean_pct", "paper_std_pct", "paper_source", "difference_pct", "tolerance_pct", "tolerance_from",
-           "within", "selection_cost_pct", "cause", "selected_point", "best_epoch_mean", "epoch_cap", "runs_stopped_by_patience",
-           "status", "setting"]
+           "within", "selection_cost_pct", "cause", "selected_point", "best_epoch_mean", "epoch_cap",
+           "runs_stopped_by_patience", "status", "setting"]
 
 
 def _num(x) -> float | None:

@@ -28,6 +28,7 @@ from limitlab.errors import LimitlabError
 from limitlab.experiment.schema import Experiment
 from limitlab.report.detection_budget import budget_view
 from limitlab.report.figures.index import family_name
+from limitlab.report.tables import read_optional_csv
 
 
 def _link(src: Path, dst: Path) -> None:
@@ -200,16 +201,9 @@ def budget_table(det: pd.DataFrame) -> str:
             "</thead><tbody>" + "".join(rows) + "</tbody></table>")
 
 
-def _optional_csv(path: Path) -> pd.DataFrame | None:
-    try:
-        return pd.read_csv(path)
-    except (OSError, pd.errors.ParserError, pd.errors.EmptyDataError):
-        return None  # results aggregated before the file existed
-
-
 def paired_table(path: Path) -> str:
     """Every method against the reference and the best baseline of its setting (paired.csv, report.paired)."""
-    df = _optional_csv(path)
+    df = read_optional_csv(path)
     if df is None or df.empty:
         return ""
     rows = []
@@ -231,7 +225,7 @@ def paired_table(path: Path) -> str:
 
 def claims_table(path: Path) -> str:
     """The paper's claims with what this grid measured and the verdict (claims.csv, report.claims)."""
-    df = _optional_csv(path)
+    df = read_optional_csv(path)
     if df is None or df.empty:
         return ""
     rows = []

@@ -9,6 +9,7 @@ has one (:mod:`limitlab.report.paper_numbers`).
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pandas as pd
 
@@ -324,6 +325,15 @@ def selection_frame(cells: list[Cell]) -> pd.DataFrame:
                          "mean_test_acc": pt.mean_of("test_acc"), "best_epoch_mean": pt.mean_of("best_epoch"),
                          "runs_stopped_by_patience": pt.stopped_early})
     return pd.DataFrame(rows)
+
+
+def read_optional_csv(path: Path) -> pd.DataFrame | None:
+    """A table `limitlab aggregate` wrote (detection.csv, paired.csv, ...); None when it is missing or unreadable
+    (results aggregated before the file existed, or not aggregated into this folder)."""
+    try:
+        return pd.read_csv(path)
+    except (OSError, pd.errors.ParserError, pd.errors.EmptyDataError):
+        return None
 
 
 def detection_frame(cells: list[Cell], cleanlab: list[dict], budget: list[dict] | None = None) -> pd.DataFrame:

@@ -48,6 +48,7 @@ from limitlab.report.figures.paired import paired_figure
 from limitlab.report.figures.q_network import confusing_figure, gradient_histograms_figure, pick_q_run
 from limitlab.report.figures.style import method_colors
 from limitlab.report.metrics import cleanlab_results
+from limitlab.report.tables import read_optional_csv
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -175,16 +176,6 @@ def _draw_all(out_dir: Path, messages: list[str], jobs: int) -> list:
     return results
 
 
-def aggregated_csv(results_dir: Path, name: str):
-    """One of the tables `limitlab aggregate` wrote into ``results_dir`` (None when it is missing or unreadable)."""
-    import pandas as pd
-
-    try:
-        return pd.read_csv(results_dir / name)
-    except (OSError, pd.errors.ParserError, pd.errors.EmptyDataError):
-        return None
-
-
 def not_aggregated(results_dir: Path, name: str, exp: Experiment) -> str:
     return (f"{results_dir / name} is missing or unreadable: run `limitlab aggregate --params <params file of "
             f"{exp.name}>` first (the pipeline's plot job runs after it)")
@@ -237,11 +228,11 @@ def make_figures(exp: Experiment, results_dir: Path | None = None, console=None,
          why="no finished cell")
     # detection and paired differences: drawn from the files `limitlab aggregate` wrote (the plot job runs after
     # it), so each figure shows the very numbers of detection.csv / paired.csv and the tables
-    detection = aggregated_csv(results_dir, "detection.csv")
+    detection = read_optional_csv(results_dir / "detection.csv")
     emit("detection", "detection", lambda: None if detection is None else detection_figure(detection),
          why=(not_aggregated(results_dir, "detection.csv", exp) if detection is None
               else "no detection scores (no evaluated q-network run and no cleanlab result)"))
-    paired = aggregated_csv(results_dir, "paired.csv")
+    paired = read_optional_csv(results_dir / "paired.csv")
     emit("paired_differences", "paired_differences",
          lambda: None if paired is None else paired_figure(paired, colors),
          why=(not_aggregated(results_dir, "paired.csv", exp) if paired is None
