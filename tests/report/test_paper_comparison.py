@@ -160,3 +160,33 @@ def test_another_validation_share_is_compared_and_clean_validation_is_not():
                           table_row("mae", 0.5, 70.0, 1.0, noise="uniform-cleanval")])
     frame = compare(table, pd.DataFrame(selection_rows("mnist5k/uniform/p50/n1000", "ce", [])), "mnist")
     assert set(frame.method_id) == {"ce"} and frame.paper_mean_pct.iloc[0] == 71.8
+
+
+def test_keep_from_fills_only_cells_not_run_here(tmp_path, capsys):
+    """A study split over two sessions: the earlier CSV's rows fill the cells this results folder has not run;
+    a cell with runs here is recomputed even where the earlier file had it."""
+    setting50, setting80 = "mnist5k/uniform/p50/n1000", "mnist5k/uniform/p80/n1000"
+    earlier = compare(pd.DataFrame([table_row("ce", 0.5, 70.0, 3.0), table_row("ce", 0.8, 25.0, 2.0)]),
+                      pd.DataFrame(selection_rows(setting50, "ce", []) + selection_rows(setting80, "ce", [])), "mnist")
+    earlier_csv = tmp_path / "earlier.csv"
+    earlier_csv.write_text(earlier.to_csv(index=False, float_format="%.4g", lineterminator="\n"))
+    missing = dict(status="missing", selected_point=None, n_seeds=None, test_acc_last_epoch_pct=None,
+                   test_acc_oracle_pct=None)
+    here = compare(pd.DataFrame([table_row("ce", 0.5, None, None, **missing), table_row("ce", 0.8, 31.0, 1.0),
+                                 table_row("mae", 0.8, None, None, **missing)]),
+                   pd.DataFrame(selection_rows(setting50, "ce", []) + selection_rows(setting80, "ce", [])
+                                + selection_rows(setting80, "mae", [])), "mnist")
+    from limitlab.report.paper_comparison import keep_finished
+    merged, kept = keep_finished(here, pd.read_csv(earlier_csv), "earlier.csv")
+    assert kept == 3  # CE p = 0.5, three rules; MAE was in neither
+    p50 = by_rule(merged, "ce", 0.5).loc["paper"]
+    assert (p50.ours_mean_pct, p50.difference_pct, p50.within) == (70.0, pytest.approx(-1.8), True)
+    assert by_rule(merged, "ce", 0.8).loc["paper"].ours_mean_pct == 31.0  # its own result, not the earlier 25.0
+    assert set(by_rule(merged, "mae", 0.8).cause) == {"not run"}
+    assert list(merged.columns) == list(here.columns) and len(merged) == len(here)
+    assert "| ce | 0.5 | 1000 | 70.0 ± 3.0 | 5 | full | 71.8 ± 4.3 | -1.8 | yes | 71.0 (+1.0) |  |" in markdown(merged)
+    with pytest.raises(LimitlabError, match="bad.csv is not a comparison CSV of this version: it lacks the column"):
+        keep_finished(here, pd.DataFrame({"method_id": ["ce"]}), "bad.csv")
+    assert main(["compare", "--params", "x.yaml", "--keep-from", str(tmp_path / "nope.csv"),
+                 "--out", str(tmp_path / "o.csv")]) == 2
+    assert "nope.csv: no such file (accepted: a CSV written by limitlab compare)" in capsys.readouterr().err

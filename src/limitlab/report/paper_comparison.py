@@ -186,6 +186,45 @@ def compare(table: pd.DataFrame, selection: pd.DataFrame, paper_dataset: str) ->
     return pd.DataFrame(rows, columns=COLUMNS)
 
 
+KEY = ["method_id", "p", "n", "rule", "setting"]  # one comparison row
+
+
+def keep_finished(frame: pd.DataFrame, earlier: pd.DataFrame, source: str = "the earlier comparison"
+                  ) -> tuple[pd.DataFrame, int]:
+    """``frame`` with each row that its results leave "not run" replaced by ``earlier``'s row of the same
+    (method, p, n, rule, setting) where that one has a result: a study whose runs were made on several machines or
+    sessions, not all of whose run folders are here. Rows with a result of their own are never replaced. Returns
+    (merged frame, rows taken from ``earlier``)."""
+    lacking = [c for c in COLUMNS if c not in earlier.columns]
+    if lacking:
+        raise LimitlabError(f"{source} is not a comparison CSV of this version: it lacks the column(s) "
+                            f"{', '.join(lacking)} (accepted: a file written by limitlab compare)")
+    earlier = earlier[COLUMNS].copy()
+    earlier["p"] = earlier["p"].astype(float)
+    earlier["n"] = earlier["n"].astype(str)
+    for col in ("cause", "grid_note"):  # a CSV reads "" back as NaN (a float column when all are empty)
+        earlier[col] = earlier[col].astype(object).where(earlier[col].notna(), "")
+    earlier = earlier[earlier["ours_mean_pct"].notna()]
+    dup = earlier.duplicated(KEY)
+    if dup.any():
+        first = earlier[dup].iloc[0]
+        raise LimitlabError(f"{source} has more than one row for {first['method_id']} p = {first['p']:g} "
+                            f"n = {first['n']} rule {first['rule']} ({first['setting']}): one row per cell and rule")
+    by_key = {tuple(r[k] for k in KEY): r for _, r in earlier.iterrows()}
+    rows, kept = [], 0
+    for _, r in frame.iterrows():
+        old = by_key.get(tuple(r[k] for k in KEY))
+        if r["grid"] == "not run" and old is not None:
+            rows.append(old)
+            kept += 1
+        else:
+            rows.append(r)
+    merged = pd.DataFrame(rows, columns=COLUMNS).reset_index(drop=True)
+    if "within" in merged:  # a CSV round trip reads booleans with gaps as objects; keep True / False / empty
+        merged["within"] = merged["within"].map(lambda v: None if v is None or v != v else bool(v))
+    return merged, kept
+
+
 def markdown(frame: pd.DataFrame, rule: str = "paper") -> str:
     """The comparison of one rule as a markdown table (methods × p, ours vs paper, within, the oracle of the same
     cell with what the rule costs against it, cause); ``*`` marks a cell with unfinished runs (its selection covers

@@ -5,7 +5,9 @@ per (method, p, n, selection rule) of every cell the paper reports: ours (mean, 
 (full / sub-grid against the paper's), the paper's number, the difference, whether it is within the tolerance
 (the paper's ± where it gives one, else our seed std) and the measured cause where it is not
 (:mod:`limitlab.report.paper_comparison`). ``--paper-dataset`` names the paper's dataset to compare with when ours
-stands in for it (mnist5k → mnist; default: the study's own dataset name).
+stands in for it (mnist5k → mnist; default: the study's own dataset name). ``--keep-from`` an earlier comparison
+CSV keeps its rows for the cells these results have not run (a study whose runs were made on several machines or
+sessions and are not all in one results folder); rows with results of their own are always recomputed.
 
 Example:  limitlab compare --params params/table1_n1000_mnist5k.yaml --paper-dataset mnist \\
               --out docs/tables/table1_mnist_n1000.csv --markdown docs/tables/table1_mnist_n1000.md
@@ -26,6 +28,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--results-dir", type=Path, default=None,
                    help="folder with table.csv and selection.csv (default: the params' results_dir)")
     p.add_argument("--out", type=Path, required=True, help="CSV to write")
+    p.add_argument("--keep-from", type=Path, default=None,
+                   help="an earlier comparison CSV (usually --out itself): rows these results leave 'not run' are "
+                        "taken from it where it has a result (a study run on several machines or sessions)")
     p.add_argument("--markdown", type=Path, default=None, help="also write the paper rule's rows as a markdown table")
     p.set_defaults(func=main)
 
@@ -36,9 +41,11 @@ def main(args) -> int:
     from limitlab import io
     from limitlab.errors import LimitlabError
     from limitlab.experiment import params_file as P
-    from limitlab.report.paper_comparison import compare, markdown
+    from limitlab.report.paper_comparison import compare, keep_finished, markdown
     from limitlab.stages import results_folder
 
+    if args.keep_from is not None and not args.keep_from.is_file():
+        raise LimitlabError(f"--keep-from {args.keep_from}: no such file (accepted: a CSV written by limitlab compare)")
     exp = P.load(args.params)
     folder = results_folder(exp, args.results_dir)
     frames = {}
@@ -54,10 +61,14 @@ def main(args) -> int:
         raise LimitlabError(f"{args.params} has studies on several datasets ({', '.join(sorted(datasets))}): "
                             "name the paper's one with --paper-dataset")
     frame = compare(frames["table.csv"], frames["selection.csv"], paper_dataset)
+    kept = 0
+    if args.keep_from is not None:
+        frame, kept = keep_finished(frame, pd.read_csv(args.keep_from), str(args.keep_from))
     io.write_text(args.out, frame.to_csv(index=False, float_format="%.4g", lineterminator="\n"), make_parents=True)
     if args.markdown is not None:
         io.write_text(args.markdown, markdown(frame), make_parents=True)
     done = frame[frame["ours_mean_pct"].notna() & (frame["rule"] == "paper")]
     print(f"{len(frame)} row(s), {len(done)} cell(s) with a result: {int(done['within'].eq(True).sum())} within the "
-          f"paper's range -> {args.out}")
+          f"paper's range -> {args.out}"
+          + (f" ({kept} row(s) kept from {args.keep_from}: their runs are not in this results folder)" if kept else ""))
     return 0
