@@ -10,7 +10,7 @@ import pytest
 from limitlab.cli import main
 from limitlab.errors import LimitlabError
 from limitlab.report.aggregate import aggregate
-from limitlab.report.paper_comparison import compare, markdown
+from limitlab.report.paper_comparison import compare, keep_finished, markdown
 from test_aggregate import experiment, method_runs, study
 from test_selection_rules import RUNS, write_run
 
@@ -176,7 +176,6 @@ def test_keep_from_fills_only_cells_not_run_here(tmp_path, capsys):
                                  table_row("mae", 0.8, None, None, **missing)]),
                    pd.DataFrame(selection_rows(setting50, "ce", []) + selection_rows(setting80, "ce", [])
                                 + selection_rows(setting80, "mae", [])), "mnist")
-    from limitlab.report.paper_comparison import keep_finished
     merged, kept = keep_finished(here, pd.read_csv(earlier_csv), "earlier.csv")
     assert kept == 3  # CE p = 0.5, three rules; MAE was in neither
     p50 = by_rule(merged, "ce", 0.5).loc["paper"]
@@ -187,6 +186,9 @@ def test_keep_from_fills_only_cells_not_run_here(tmp_path, capsys):
     assert "| ce | 0.5 | 1000 | 70.0 ± 3.0 | 5 | full | 71.8 ± 4.3 | -1.8 | yes | 71.0 (+1.0) |  |" in markdown(merged)
     with pytest.raises(LimitlabError, match="bad.csv is not a comparison CSV of this version: it lacks the column"):
         keep_finished(here, pd.DataFrame({"method_id": ["ce"]}), "bad.csv")
+    twice = pd.concat([pd.read_csv(earlier_csv)] * 2)
+    with pytest.raises(LimitlabError, match="twice.csv has more than one row for ce p = 0.5 n = 1000 rule paper"):
+        keep_finished(here, twice, "twice.csv")
     assert main(["compare", "--params", "x.yaml", "--keep-from", str(tmp_path / "nope.csv"),
                  "--out", str(tmp_path / "o.csv")]) == 2
     assert "nope.csv: no such file (accepted: a CSV written by limitlab compare)" in capsys.readouterr().err

@@ -220,8 +220,8 @@ def keep_finished(frame: pd.DataFrame, earlier: pd.DataFrame, source: str = "the
         else:
             rows.append(r)
     merged = pd.DataFrame(rows, columns=COLUMNS).reset_index(drop=True)
-    if "within" in merged:  # a CSV round trip reads booleans with gaps as objects; keep True / False / empty
-        merged["within"] = merged["within"].map(lambda v: None if v is None or v != v else bool(v))
+    # a CSV round trip reads booleans with gaps as objects; keep True / False / empty
+    merged["within"] = merged["within"].map(lambda v: None if v is None or v != v else bool(v))
     return merged, kept
 
 
