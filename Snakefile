@@ -18,14 +18,15 @@ onstart:
         print_plan_notes()
 
 
-# dvc.lock records what the run built, finished or not, so that `dvc exp run` and `dvc checkout` keep it
-# (common.smk, record_in_dvc; docs/pipeline.md, "DVC and Snakemake share one record")
+# runs refused for their inputs, grouped with the fix; then dvc.lock records what the run built, finished or not,
+# so that `dvc exp run` and `dvc checkout` keep it (common.smk, end_of_run; docs/pipeline.md, "DVC and Snakemake
+# share one record")
 onsuccess:
-    record_in_dvc(finished=True)
+    end_of_run(finished=True)
 
 
 onerror:
-    record_in_dvc(finished=False)
+    end_of_run(finished=False)
 
 
 rule all:

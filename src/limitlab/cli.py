@@ -17,8 +17,8 @@ from limitlab import __version__
 from limitlab.errors import LimitlabError, Terminated
 
 # Stage modules in pipeline order; each has register(subparsers).
-STAGES = ["params", "download", "corrupt", "labels", "run", "train", "evaluate", "bootstrap", "aggregate", "plot",
-          "cleanlab", "report_assets", "timing", "upgrade", "compare"]
+STAGES = ["params", "data", "download", "corrupt", "labels", "run", "train", "evaluate", "bootstrap", "aggregate", "plot",
+          "cleanlab", "report_assets", "timing", "upgrade", "compare", "plugins"]
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -58,11 +58,17 @@ def _raise_terminated(signum, frame):
 
 def main(argv: list[str] | None = None) -> int:
     """Exit statuses: 0 done; 2 a LimitlabError (bad input, a refused or diverged run: it would repeat);
-    1 a bug (traceback); 130 Ctrl-C, 143 SIGTERM, 75 out of memory: interruptions, which the pipeline resumes
-    instead of marking the cell failed (limitlab.jobs.failure_markers)."""
-    from limitlab.jobs.failure_markers import EXIT_OUT_OF_MEMORY, out_of_memory
+    1 a bug (traceback); 130 Ctrl-C, 143 SIGTERM, 75 out of memory or disk space: interruptions, which the pipeline
+    resumes instead of marking the cell failed (limitlab.jobs.failure_markers)."""
+    from limitlab.jobs.failure_markers import EXIT_OUT_OF_MEMORY, out_of_memory, out_of_resources
 
-    parser = build_parser()
+    try:  # the stages import the params schema, which reads the method registry: plugins load here
+        parser = build_parser()
+    except LimitlabError as exc:
+        from rich.markup import escape
+
+        print_error(escape(str(exc)))
+        return 2
     args = parser.parse_args(argv)
     previous = signal.signal(signal.SIGTERM, _raise_terminated)
     try:
@@ -71,7 +77,7 @@ def main(argv: list[str] | None = None) -> int:
         from rich.markup import escape
 
         print_error(escape(str(exc)))
-        return 2
+        return EXIT_OUT_OF_MEMORY if out_of_resources(exc) else 2  # a full disk: free space, then rerun
     except KeyboardInterrupt:
         print_error("interrupted (Ctrl-C); a rerun resumes from the last completed epoch")
         return 130
@@ -86,7 +92,7 @@ def main(argv: list[str] | None = None) -> int:
         from limitlab.io import write_error  # a write outside limitlab.io (e.g. a mkdir): same one line
 
         print_error(escape(str(write_error(exc.filename or "(unknown path)", exc))))
-        return 2
+        return EXIT_OUT_OF_MEMORY if out_of_resources(exc) else 2
     except Exception as exc:
         if not out_of_memory(exc):
             raise

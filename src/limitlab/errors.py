@@ -18,3 +18,18 @@ class Terminated(BaseException):
 
 class DivergedError(LimitlabError):
     """Training produced a non-finite loss; nothing was checkpointed from the bad step."""
+
+
+class InputRefused(LimitlabError):
+    """A run's input (dataset file, labels file) is damaged or no longer the one its record names, so the run is
+    not started. Not a failure of the run: restoring or regenerating the input lets the next plain run go on.
+    ``cause`` groups refusals in the pipeline's summary and ``fix`` says what works."""
+
+    def __init__(self, message: str, *, cause: str, fix: str):
+        super().__init__(f"{message}; {fix}")
+        self.cause = cause
+        self.fix = fix
+
+
+class ResourceExhausted(LimitlabError):
+    """The machine ran out of a resource (disk space, quota): an interruption, not a failure of the run."""

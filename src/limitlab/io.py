@@ -19,7 +19,7 @@ from typing import Any, Iterator
 
 import numpy as np
 
-from limitlab.errors import LimitlabError
+from limitlab.errors import LimitlabError, ResourceExhausted
 
 _UMASK = os.umask(0)
 os.umask(_UMASK)
@@ -104,7 +104,9 @@ def write_error(path: Path, exc: OSError) -> LimitlabError:
     if blocker is not None:  # the OS says "File exists" / "Not a directory"; the user needs to know which part
         return not_a_folder(path, blocker)
     cause = causes.get(exc.errno, exc.strerror or str(exc))
-    return LimitlabError(f"cannot write {path}: {cause}; nothing was written")
+    # a full disk or quota is the machine's state, not the input's: the run that met it is interrupted, not failed
+    kind = ResourceExhausted if exc.errno in (errno.ENOSPC, errno.EDQUOT) else LimitlabError
+    return kind(f"cannot write {path}: {cause}; nothing was written")
 
 
 @contextlib.contextmanager

@@ -10,7 +10,8 @@ import pytest
 
 import tiny_data
 from limitlab.data.content_identity import dataset_id, labels_ids, noise_id, verified_inputs
-from limitlab.errors import LimitlabError
+from limitlab.data.canonical import sha256_file
+from limitlab.errors import InputRefused, LimitlabError
 from limitlab.experiment.grid import runs_of
 from limitlab.io import load_npz, save_npz
 
@@ -65,8 +66,44 @@ def test_a_changed_dataset_is_refused(setting):
     arrays["train_x"] = arrays["train_x"].copy()
     arrays["train_x"][0] = 255 - arrays["train_x"][0]  # pixels replaced
     save_npz(setting.data_path, **arrays)
-    with pytest.raises(LimitlabError, match=f"dataset file {setting.data_path} is not the one the labels"):
+    # edited after the download stage wrote it: its own record says so, whichever stage reads it first
+    with pytest.raises(InputRefused, match=f"dataset file {setting.data_path} changed after the download stage"):
         verified_inputs(setting.data_path, setting.labels_path)
+    meta_path = setting.data_path.with_suffix(".json")
+    meta = json.loads(meta_path.read_text())
+    meta["npz_sha256"] = sha256_file(setting.data_path)  # another dataset downloaded in its place
+    meta_path.write_text(json.dumps(meta))
+    with pytest.raises(InputRefused, match=f"dataset file {setting.data_path} is not the one the labels") as info:
+        verified_inputs(setting.data_path, setting.labels_path)
+    assert info.value.cause == "dataset file changed" and "download stage writes it again" in info.value.fix
+
+
+@pytest.mark.parametrize("damage", ["truncated", "random bytes", "no arrays"])
+def test_a_damaged_labels_file_is_refused_not_a_traceback(setting, damage):
+    path = setting.labels_path
+    if damage == "truncated":
+        path.write_bytes(path.read_bytes()[:2000])
+    elif damage == "random bytes":
+        path.write_bytes(np.random.default_rng(0).bytes(5000))
+    else:
+        save_npz(path, other=np.zeros(3))
+    with pytest.raises(InputRefused, match=f"labels file {path}") as info:
+        verified_inputs(setting.data_path, path)
+    assert info.value.cause == "labels file damaged" and "corrupt stage draws it again" in info.value.fix
+
+
+def test_a_noise_file_is_keyed_on_its_content_not_its_name(tmp_path):
+    from limitlab.data.content_identity import source_file_id, sources_tag
+
+    a, b = tmp_path / "a" / "t2.csv", tmp_path / "b" / "t2.csv"
+    for path, label in ((a, 1), (b, 2)):
+        path.parent.mkdir()
+        path.write_text(f"index,noisy_label\n0,{label}\n")
+    assert source_file_id(tmp_path / "missing.csv") is None
+    tags = {sources_tag({"noise_file": source_file_id(p)}) for p in (a, b)}
+    assert len(tags) == 2  # same file name, other content: other folders
+    b.write_text(a.read_text())
+    assert sources_tag({"noise_file": source_file_id(b)}) == sources_tag({"noise_file": source_file_id(a)})
 
 
 def test_labels_without_a_summary_are_identified_not_checked(setting, tmp_path):

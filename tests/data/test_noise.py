@@ -293,3 +293,15 @@ def test_fixed_split_for_real_noise():
     assert summary["realised_noise_rate"] == {"train": None, "val": 0.0}
     sub = fixed_split(y, np.array([6, 7]), 10, seed=0, n=3)
     assert len(sub.train_index) == 3 and np.isin(sub.train_index, np.arange(6)).all()
+
+
+def test_a_model_without_a_transition_matrix_is_an_error_never_the_identity(monkeypatch):
+    """A model added to NOISE_MODELS but not dispatched used to fall through to the identity matrix: 0 % noise,
+    exit 0 (`limitlab corrupt --noise flip_to_zero --p 0.3`)."""
+    from limitlab.data.noise import transition
+
+    monkeypatch.setattr(transition, "NOISE_MODELS", (*transition.NOISE_MODELS, "flip_to_zero"))
+    for model in ("flip_to_zero", "instance", "file"):
+        with pytest.raises(LimitlabError, match=f"noise model '{model}' has no class-conditional transition"):
+            transition.transition_matrix(model, 0.3, 10)
+    assert (transition.transition_matrix("none", 0.0, 3) == np.eye(3)).all()

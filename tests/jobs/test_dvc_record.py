@@ -1,9 +1,12 @@
 """dvc.lock after a snakemake run (limitlab.jobs.dvc_record), without running DVC: which stages a run completes,
-dvc.yaml's paths, which lock entries stay up to date and which stay due, and what is said when nothing can be
-recorded. The whole flow with DVC: tests/workflow/test_dvc.py."""
+dvc.yaml's paths, which lock entries stay up to date and which stay due, what is said when nothing can be
+recorded, and what is put back after DVC's checkout removed it. The whole flow with DVC: tests/workflow/test_dvc.py."""
 
 from __future__ import annotations
 
+import hashlib
+import json
+import os
 import shutil
 import subprocess
 from pathlib import Path
@@ -131,3 +134,134 @@ def test_without_a_first_git_commit_it_records_and_says_that_dvc_exp_run_needs_o
     assert "dvc.lock records the outputs of data, built from params/default.yaml" in lines[0]
     assert lines[-1] == ("limitlab: dvc exp run needs a first git commit here: git add -A && "
                          "git commit -m 'limitlab'")
+
+
+# What DVC's checkout removed is put back (restore_removed): a DVC cache written by hand, as DVC 3 lays it out
+# (.dvc/cache/files/md5/ab/cdef..., a folder as a .dir JSON listing); the whole flow: tests/workflow/test_dvc.py.
+
+RUN_T1 = "uniform/mnist5k/uniform/p80/n300/s42/ce/default-aaa"
+RUN_T2 = "uniform/mnist5k/uniform/p80/n300/s42/mae/default-bbb"
+
+
+def cache_object(repo: Path, data: bytes) -> str:
+    md5 = hashlib.md5(data).hexdigest()
+    path = repo / ".dvc/cache/files/md5" / md5[:2] / md5[2:]
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(data)
+    path.chmod(0o444)  # DVC's cache is read-only
+    return md5
+
+
+def cache_tree(repo: Path, files: dict[str, bytes]) -> str:
+    listing = [{"md5": cache_object(repo, data), "relpath": rel} for rel, data in sorted(files.items())]
+    md5 = hashlib.md5(json.dumps(listing).encode()).hexdigest() + ".dir"
+    path = repo / ".dvc/cache/files/md5" / md5[:2] / md5[2:]
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(listing))
+    return md5
+
+
+def runs_lock(md5: str) -> dict:
+    return {"schema": "2.0", "stages": {"train": {"cmd": "x", "outs": [{"path": "data/runs", "hash": "md5",
+                                                                          "md5": md5}]}}}
+
+
+BOTH = {f"{RUN_T1}/model.pt": b"t1 model", f"{RUN_T1}/result.json": b"{}", f"{RUN_T2}/model.pt": b"t2 model"}
+
+
+def recorded_repo(root: Path) -> Path:
+    """dvc.yaml as shipped; data/runs with the runs of two params files, recorded by limitlab (_remember)."""
+    repo = dvc_project(root / "repo", git=False)
+    for rel, data in BOTH.items():
+        (repo / "data/runs" / rel).parent.mkdir(parents=True, exist_ok=True)
+        (repo / "data/runs" / rel).write_bytes(data)
+    R._remember(repo, runs_lock(cache_tree(repo, BOTH)), ["data/runs"])
+    return repo
+
+
+def workspace(repo: Path) -> dict[str, bytes]:
+    return {str(f.relative_to(repo / "data/runs")): f.read_bytes() for f in (repo / "data/runs").rglob("*")
+            if f.is_file()}
+
+
+def test_the_repository_dvc_yaml_caches_the_data_folders_not_the_results():
+    spec = yaml.safe_load((REPO / "dvc.yaml").read_text())
+    outs = R.cached_outs(spec, R.dvc_vars(spec, REPO))
+    assert set(outs) == {"data/datasets", "data/labels", "data/runs", "data/eval", "data/jobs", "data/cv"}
+    assert R.dvc_vars(spec, REPO)["RESTORE"] == R.RESTORE
+    # every stage puts back first, right after the profile check
+    assert all(stage["cmd"].startswith("${NEEDS_PROFILE} && ${RESTORE} && ") for stage in spec["stages"].values())
+
+
+def test_a_dvc_lock_record_missing_from_the_cache_gets_the_whole_folder_back(tmp_path):
+    """The probe: dvc.lock's record of data/runs is a hash the cache lacks, so DVC's checkout removed the folder."""
+    repo = recorded_repo(tmp_path)
+    (repo / "dvc.lock").write_text(yaml.safe_dump(runs_lock("0" * 32 + ".dir")))
+    shutil.rmtree(repo / "data/runs")
+    [line] = R.restore_removed(repo)
+    assert line.startswith("limitlab: put back 3 file(s) under data/runs that DVC's checkout removed (its record "
+                           "in dvc.lock is not in DVC's cache")
+    assert workspace(repo) == BOTH
+    assert os.access(repo / "data/runs" / RUN_T2 / "model.pt", os.W_OK)  # an ordinary file, not the cache's
+    assert R.restore_removed(repo) == []  # nothing missing any more
+
+
+def test_an_older_dvc_lock_gets_back_only_the_runs_it_does_not_record(tmp_path):
+    """A dvc.lock recording data/runs before the other params file's run (git checkout of an older commit): DVC's
+    checkout removed that run; the run dvc.lock records, deleted by hand, stays deleted (Snakemake redoes it)."""
+    repo = recorded_repo(tmp_path)
+    t1_only = {k: v for k, v in BOTH.items() if k.startswith(RUN_T1)}
+    (repo / "dvc.lock").write_text(yaml.safe_dump(runs_lock(cache_tree(repo, t1_only))))
+    shutil.rmtree(repo / "data/runs" / RUN_T2)  # what DVC's checkout did
+    (repo / "data/runs" / RUN_T1 / "model.pt").unlink()  # what the user did
+    [line] = R.restore_removed(repo)
+    assert "put back 1 file(s) under data/runs" in line and "dvc.lock does not record them" in line
+    assert workspace(repo) == {f"{RUN_T1}/result.json": b"{}", f"{RUN_T2}/model.pt": b"t2 model"}
+
+
+def test_nothing_is_put_back_without_a_record_or_when_the_lock_keeps_the_workspace(tmp_path):
+    repo = dvc_project(tmp_path / "repo", git=False)
+    assert R.restore_lines(repo) == []  # nothing recorded here yet (a fresh clone)
+    repo = recorded_repo(tmp_path / "two")
+    (repo / "dvc.lock").write_text(yaml.safe_dump(runs_lock(cache_tree(repo, BOTH))))
+    assert R.restore_removed(repo) == [] and workspace(repo) == BOTH
+    (repo / R.RECORDED).write_text("{not json")
+    [line] = R.restore_lines(repo)  # never raises: says what failed
+    assert line.startswith("limitlab: could not put back what DVC's checkout removed (JSONDecodeError")
+
+
+def test_the_restore_command_reads_the_cache_folder_dvc_is_configured_with(tmp_path, monkeypatch, capsys):
+    repo = recorded_repo(tmp_path)
+    shutil.move(repo / ".dvc/cache", tmp_path / "shared-cache")
+    (repo / ".dvc/config").write_text("[core]\n    analytics = false\n[cache]\n    dir = ../../shared-cache\n")
+    assert R.cache_dir(repo) == (tmp_path / "shared-cache").resolve()
+    shutil.rmtree(repo / "data/runs")
+    monkeypatch.chdir(repo)
+    assert R.main(["restore"]) == 0
+    assert "put back 3 file(s) under data/runs" in capsys.readouterr().err
+    assert workspace(repo) == BOTH
+    assert R.main([]) == 2
+
+
+def test_the_hook_puts_back_before_it_records_and_remembers_what_it_recorded(tmp_path):
+    repo = recorded_repo(tmp_path)
+    for folder in ("data/datasets", "data/labels", "data/eval", "data/jobs", "Snakefile", "workflow/rules"):
+        (repo / folder).mkdir(parents=True, exist_ok=True)
+    subprocess.run(["git", "init", "-q"], cwd=repo, check=True)
+    (repo / "dvc.lock").write_text(yaml.safe_dump(runs_lock("0" * 32 + ".dir")))
+    shutil.rmtree(repo / "data/runs" / RUN_T2)
+    seen = {}
+
+    def fake_run(cmd, **kwargs):
+        if "commit" in cmd:  # dvc commit: records the workspace as it is then
+            seen["at commit"] = workspace(repo)
+            (repo / "dvc.lock").write_text(yaml.safe_dump(runs_lock(cache_tree(repo, workspace(repo)))))
+            return subprocess.CompletedProcess(cmd, 0, "", "")
+        return subprocess.run(cmd, **kwargs)
+
+    lines = R.after_snakemake("params/default.yaml", ["train_all"], True, repo, environ={}, run=fake_run)
+    assert seen["at commit"] == BOTH  # t2's run was back before dvc commit recorded data/runs
+    assert "put back 1 file(s) under data/runs" in lines[0]
+    recorded = json.loads((repo / R.RECORDED).read_text())
+    assert recorded["data/runs"]["md5"] == yaml.safe_load((repo / "dvc.lock").read_text())["stages"]["train"][
+        "outs"][0]["md5"]

@@ -156,3 +156,25 @@ def test_corrupt_args_name_every_option_of_the_setting(tmp_path):
 
     (_, setting), *_ = all_settings(experiment(tmp_path)).values()
     assert corrupt_args(setting) == ("--dataset mnist5k --noise uniform --p 0.5 --n 300 --seed 42 --val-ratio 0.2")
+
+
+def test_a_run_another_job_is_training_is_not_announced_as_interrupted(tmp_path):
+    """A second Snakemake sharing a run sees the first one's 'in progress' marker: it says the run is being
+    trained by another job (it holds the run's lock), not that it was interrupted."""
+    import fcntl
+
+    from limitlab.jobs import failure_markers
+    from limitlab.jobs.execute import lock_path
+
+    plan = RunJobPlan(experiment(tmp_path))
+    busy, idle = plan.grid.specs[:2]
+    for spec in (busy, idle):
+        Path(spec.run_dir).mkdir(parents=True)
+        failure_markers.write_marker(spec.run_dir, "interrupted", 137, spec.model_dump(mode="json"))
+    lock = lock_path(busy)
+    lock.parent.mkdir(parents=True, exist_ok=True)
+    with open(lock, "a") as fh:
+        fcntl.flock(fh, fcntl.LOCK_EX)
+        notes = "\n".join(plan.messages())
+    assert "1 cell(s) were interrupted last time" in notes and idle.key in notes.split("interrupted")[1]
+    assert "1 cell(s) are being trained by another job now" in notes and busy.key in notes.split("another job")[1]

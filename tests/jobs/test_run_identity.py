@@ -8,6 +8,7 @@ import json
 import shutil
 from pathlib import Path
 
+import pytest
 import yaml
 
 from limitlab.experiment import params_file
@@ -61,12 +62,37 @@ def test_identity_is_the_hash_of_the_spec_with_untagged_folders(tmp_path):
     grid = GridIndex.of(smoke(tmp_path))
     spec = next(s for s in grid.specs if s.init_dir is None)
     legacy = spec.model_copy(update={"run_dir": untagged(spec.run_dir), "eval_dir": untagged(spec.eval_dir)})
-    assert spec_sha256(spec, grid) == hashlib.sha256(legacy.model_dump_json().encode()).hexdigest()
+    legacy_json = legacy.model_dump_json(exclude={"plugins"})  # a field of later releases, left out when None
+    assert spec_sha256(spec, grid) == hashlib.sha256(legacy_json.encode()).hexdigest()
     assert Path(spec.run_dir).name == f"{Path(legacy.run_dir).name}-{spec_sha256(spec, grid)[:12]}"
     assert str(untagged(spec.run_dir)) == str(Path(tmp_path / "data" / "runs" / spec.key))
 
 
+# identities computed by release 2f7e8d4 (before input content tags, own datasets and plugins): finished grids of
+# the shipped params files keep their folders only while these stay the same
+PINNED = {"params/default.yaml": {
+              "uniform/mnist5k/uniform/p0/nall/s42/ce/default":
+                  "195c5120ade13a068dd49356d56c107d5728a3a30c1cfc787a2acca01112dbe1",
+              "uniform/mnist5k/uniform/p0/nall/s42/fw/default":
+                  "8140639e6a322d6ffa8f3256a6d7121ac7773558328025a835629640cc0f9531"},
+          "params/table1_n1000_mnist5k.yaml": {
+              "n1000/mnist5k/uniform/p50/n1000/s42/ce/default":
+                  "231426943eb7df47c353e27ff4b269f76f5951ea9bd931e45907aa49d23c5931",
+              "n1000/mnist5k/uniform/p50/n1000/s42/fw/default":
+                  "bde4c9a4e76ff8fa86f3494727346edad83db8b7f6c3448188e4218b9786cd17"}}
+
+
+@pytest.mark.parametrize("params", list(PINNED))
+def test_identities_of_shipped_grids_are_those_of_the_earlier_release(params, monkeypatch):
+    monkeypatch.chdir(REPO)  # data_dir: data, relative to the repository as the pipeline runs
+    grid = GridIndex.of(params_file.load(params))
+    assert {key: grid.identity(grid.by_key[key]) for key in PINNED[params]} == PINNED[params]
+
+
 def fake_finished(spec, grid, outputs=True) -> list[Path]:
+    for given in (spec.data_path, spec.labels_path):  # its inputs are there (a missing one is drawn again)
+        Path(given).parent.mkdir(parents=True, exist_ok=True)
+        Path(given).touch()
     files = [Path(spec.run_dir) / n for n in RunFiles.TRAINED]
     files += [Path(spec.eval_dir) / n for n in (*RunFiles.EVALUATED, RunFiles.BOOTSTRAP)]
     for i, f in enumerate(files):
@@ -96,9 +122,9 @@ def test_runs_finished_before_tags_are_adopted_and_other_specs_left_alone(tmp_pa
     assert not adopt(mine, grid)  # once
 
 
-def test_missing_or_damaged_outputs_and_summaries_make_only_their_job_run_again(tmp_path):
-    exp = smoke(tmp_path)
-    plan = RunJobPlan(exp)
+def finished_grid(tmp_path) -> tuple[RunJobPlan, dict]:
+    """The smoke grid with every run and job summary faked finished (one run per job)."""
+    plan = RunJobPlan(smoke(tmp_path))
     jobs = plan.jobs(1)
     for job, specs in jobs.items():
         for spec in specs:
@@ -106,6 +132,11 @@ def test_missing_or_damaged_outputs_and_summaries_make_only_their_job_run_again(
         summary = plan.jobs_dir / f"{job}.json"
         summary.parent.mkdir(parents=True, exist_ok=True)
         summary.write_text(json.dumps({"job": job, "runs": [{"key": s.key, "status": "ok"} for s in specs]}))
+    return plan, jobs
+
+
+def test_missing_or_damaged_outputs_and_summaries_make_only_their_job_run_again(tmp_path):
+    plan, jobs = finished_grid(tmp_path)
     assert plan.stale_jobs(1) == {}
     (a, [sa]), (b, [sb]), (c, _), (d, [sd]) = list(jobs.items())[:4]
     (Path(sa.eval_dir) / RunFiles.EVAL).unlink()                     # deleted
@@ -125,6 +156,19 @@ def test_missing_or_damaged_outputs_and_summaries_make_only_their_job_run_again(
     assert damaged(sa, read_done(sa, plan.grid), [Path(sa.eval_dir) / RunFiles.EVAL])
 
 
+def test_a_deleted_input_or_a_lost_summary_beside_a_garbage_record_forces_the_job(tmp_path):
+    plan, jobs = finished_grid(tmp_path)
+    (a, [sa]), (b, [sb]) = list(jobs.items())[:2]
+    Path(sa.labels_path).unlink()  # deleted so that the corrupt stage draws it again
+    (plan.jobs_dir / f"{b}.json").unlink()  # the job summary deleted and the run's record garbage
+    (Path(sb.run_dir) / "done.json").write_bytes(b"\x98\x00garbage")
+    stale = plan.stale_jobs(1)
+    assert "labels.npz (missing: the pipeline writes it again)" in stale[a][0]
+    assert f"{b}.json (missing)" in stale[b][0]
+    on_a_setting = {j for j, [s] in jobs.items() if s.labels_path == sa.labels_path}
+    assert set(stale) == on_a_setting | {b}
+
+
 def test_upgrade_command_moves_runs_of_the_old_layout(tmp_path, capsys):
     from limitlab.cli import main
 
@@ -142,3 +186,41 @@ def test_upgrade_command_moves_runs_of_the_old_layout(tmp_path, capsys):
     assert main(["upgrade", "--params", str(params)]) == 0
     assert "moved 1 of" in capsys.readouterr().out and Path(spec.run_dir).is_dir()
     assert len(runs_of(exp)) == len(grid.specs)
+
+
+def test_runs_of_a_noise_file_finished_before_source_tags_are_adopted_only_for_the_same_content(tmp_path):
+    """A setting drawn from a noise file had its labels folder named after the file alone; now the folder ends in
+    the tag of the file's content and the runs' identities follow. A run of the earlier layout is moved, not
+    retrained, when the earlier labels summary records the file's present content and the run that noise draw;
+    after an edit of the file it stays where it is (it was trained on other labels)."""
+    from limitlab.data.content_identity import source_file_id
+    from limitlab.jobs.adopt import before_source_tags
+
+    noise = tmp_path / "t2.csv"
+    noise.write_text("index,noisy_label\n0,1\n")
+    data = {"name": "f", "data_dir": str(tmp_path / "data"), "results_dir": str(tmp_path / "results"),
+            "studies": {"s": {"dataset": {"name": "mnist5k"}, "noise": {"model": "file", "file": str(noise)},
+                              "n": [300], "seeds": [42], "training": {"epochs": 2},
+                              "methods": {"ce": {"label": "CE"}, "fw": {"label": "FW", "init": {"source": "ce"}}}}}}
+    grid = GridIndex.of(params_file.validate(data, "test"))
+    assert all(Path(s.labels_path).parent.name.startswith("s42-") for s in grid.specs)
+    for spec in grid.specs:  # finished in the earlier layout
+        old, identity = before_source_tags(spec, grid)
+        assert identity != spec_sha256(spec, grid) and "s42-" not in str(old.labels_path)
+        summary = Path(old.labels_path).with_suffix(".json")
+        summary.parent.mkdir(parents=True, exist_ok=True)
+        summary.write_text(json.dumps({"noise_id": "n" * 64, "noise_file_sha256": source_file_id(noise)}))
+        fake_finished(old, None)
+        done = read_done(old, None) or json.loads((Path(old.run_dir) / "done.json").read_text())
+        done.update(spec_sha256=identity, inputs={"dataset": "d" * 64, "noise": "n" * 64})
+        (Path(old.run_dir) / "done.json").write_text(json.dumps(done))
+    ce, fw = grid.specs
+    assert before_source_tags(fw, grid)[0].init_dir == before_source_tags(ce, grid)[0].run_dir
+    noise.write_text("index,noisy_label\n0,2\n")  # edited: the earlier runs are another file's
+    edited = GridIndex.of(params_file.validate(data, "test"))
+    assert not any(adoptable(s, edited) for s in edited.specs)
+    noise.write_text("index,noisy_label\n0,1\n")
+    assert all(adoptable(s, grid) for s in grid.specs)
+    assert all(adopt(s, grid) for s in grid.specs)
+    assert all(read_done(s, grid)["train"] is True and Path(s.eval_dir, "eval.json").is_file() for s in grid.specs)
+    assert not any(adoptable(s, grid) for s in grid.specs)

@@ -170,3 +170,38 @@ def test_a_killed_job_leaves_the_run_marked_interrupted_and_the_next_job_resumes
     assert "resuming from" in (tmp_path / "logs" / f"{spec.key}.log").read_text()
     assert markers.read_marker(spec.run_dir) is None
     assert len((Path(spec.run_dir) / "history.csv").read_text().splitlines()) == 1 + 40
+
+
+def test_a_full_disk_interrupts_a_run_and_a_restored_input_leaves_no_failure(tmp_path, monkeypatch, capsys):
+    """Disk full while training: the run is interrupted (it resumes once there is room), not failed. A stale
+    failed.json beside a finished run (an earlier release marked refusals as failures) neither leaves the run out
+    nor survives its next job."""
+    import errno
+
+    from limitlab.jobs import left_out
+    from limitlab.training import checkpoints
+
+    path = write_params(tmp_path, [{"id": "ce", "method": "ce"}])
+    tiny_data.prepare(tmp_path / "data", P.load(path))
+    (spec,) = [r.spec for r in runs_of(P.load(path))]
+    real = checkpoints.io.save_torch
+
+    def full(target, obj, **kwargs):
+        if Path(target).name == "last.pt":
+            raise checkpoints.io.write_error(Path(target), OSError(errno.ENOSPC, "No space left on device"))
+        return real(target, obj, **kwargs)
+
+    monkeypatch.setattr(checkpoints.io, "save_torch", full)
+    assert job(path, tmp_path, "n1-00000") == markers.EXIT_OUT_OF_MEMORY  # no summary: Snakemake retries the job
+    marker = markers.read_marker(spec.run_dir)
+    assert marker.kind == "interrupted" and "disk space" in marker.reason
+    assert not (tmp_path / "jobs" / "n1-00000.json").exists()
+    monkeypatch.setattr(checkpoints.io, "save_torch", real)
+    assert job(path, tmp_path, "n1-00000") == 0 and markers.read_marker(spec.run_dir) is None
+
+    grid = GridIndex([spec])
+    markers.write_marker(spec.run_dir, "failed", 2, spec.model_dump(mode="json"))  # stale: the run is finished
+    assert left_out.left_out_reason(spec, grid, retry_failed=False, sources_must_have_trained=True) is None
+    capsys.readouterr()
+    assert job(path, tmp_path, "n1-00000") == 0
+    assert markers.read_marker(spec.run_dir) is None and "failed" not in capsys.readouterr().err

@@ -205,3 +205,37 @@ def test_soft_reg_trains_a_bias_free_head(data_dir, tmp_path):
     assert "head.weight" in nets["classifier"] and "head.bias" not in nets["classifier"]
     assert "head.bias" in nets["q"]
     assert {"reg_fit", "reg_norm", "ce"} <= set(history(spec).columns)
+
+
+def test_a_resume_state_of_other_inputs_is_never_resumed(tmp_path, capsys):
+    """The same spec on another noise realisation (its labels redrawn and recorded as the corrupt stage does):
+    the finished state of the old labels is discarded and the run trains from epoch 0, to the numbers a fresh
+    training on the new labels gives. A state that records no inputs (an earlier release) is not trusted either."""
+    from limitlab.data.canonical import load_canonical
+    from limitlab.data.labels_file import write_labels
+    from limitlab.data.noise.class_conditional import corrupt
+    from limitlab.data.noise.transition import transition_matrix
+
+    root = tiny_data.prepare(tmp_path / "data", experiment(tmp_path / "data", [{"method": "ce"}]))
+    exp = experiment(root, [{"method": "ce"}])
+    spec, fresh = spec_of(exp, "ce", tmp_path / "runs"), spec_of(exp, "ce", tmp_path / "fresh")
+    old = train(spec)
+    canon = load_canonical(spec.data_path)
+    write_labels(spec.labels_path, corrupt(canon.train_y, transition_matrix("uniform", 0.5, 10), seed=2, n=200,
+                                           val_ratio=0.2))
+    for name in ("model.pt", "history.csv", "result.json"):
+        (Path(spec.run_dir) / name).unlink()
+    capsys.readouterr()
+    new = train(spec)
+    out = capsys.readouterr().out
+    assert "was trained on other inputs (noise" in out and "resuming" not in out
+    same_result(new, train(fresh))
+    assert new["test_acc"] != old["test_acc"] or new["best_val_acc"] != old["best_val_acc"]
+
+    last = Path(spec.run_dir) / "state" / "last.pt"
+    state = torch.load(last, weights_only=False)
+    del state["inputs"]
+    torch.save(state, last)
+    capsys.readouterr()
+    same_result(new, train(spec))
+    assert "not recorded by the release that wrote it" in capsys.readouterr().out

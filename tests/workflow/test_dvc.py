@@ -1,10 +1,12 @@
 """DVC over the Snakemake pipeline, in a temporary git repository (no mocks): repro, push, no-op repro, a
-changed hyperparameter retrains only its cells, metrics diff, pull into a fresh clone; and the README's DVC
-experiment after a grid built by Snakemake alone.
+changed hyperparameter retrains only its cells, metrics diff, pull into a fresh clone; the README's DVC
+experiment after a grid built by Snakemake alone; and the runs of another params file kept when dvc.lock
+disagrees with the workspace.
 
 dvc.yaml names its params file in `vars`; like a user switching experiments, the first test points that copy at
 params/smoke.yaml (a smaller grid of it: CE, MAE, LIMIT + init; 6 runs, to stay within a few minutes). The
-experiment test keeps dvc.yaml as shipped and writes a small grid (2 runs) into params/default.yaml."""
+experiment test keeps dvc.yaml as shipped and writes a small grid (2 runs) into params/default.yaml. The last test
+builds two params files of one run each into the shared data/."""
 
 from __future__ import annotations
 
@@ -20,7 +22,7 @@ import yaml
 
 from limitlab.experiment import params_file as P
 from limitlab.experiment.grid import runs_of
-from pipeline_support import REPO, check, copy_repo, missing_outputs, mtimes, run, smoke_subset
+from pipeline_support import REPO, check, copy_repo, missing_outputs, mtimes, run, run_outputs, smoke_subset
 
 pytestmark = [pytest.mark.dvc, pytest.mark.slow]
 LOCAL = {"SNAKEMAKE_PROFILE": "workflow/profiles/local"}
@@ -181,3 +183,61 @@ def test_readme_experiment_after_a_snakemake_grid_keeps_its_runs(tmp_path):
     header = table.splitlines()[0].split(",")
     assert "studies.uniform.methods.limit_l.beta" in header  # one column per value, named by id
     assert any(h.endswith("limit_l.test_acc") for h in header)
+
+
+def one_run_file(repo: Path, smoke: str, method: str, name: str) -> str:
+    """params/NAME.yaml: the smoke file cut to one run of METHOD (p = 0.8, no cleanlab), in the shared data/."""
+    (repo / "params/smoke.yaml").write_text(smoke)
+    params = yaml.safe_load(smoke_subset(repo, methods=[method], p=[0.8], name=name).read_text())
+    params["studies"]["uniform"].pop("cleanlab", None)
+    (repo / f"params/{name}.yaml").write_text(yaml.safe_dump(params, sort_keys=False, allow_unicode=True))
+    (repo / "params/smoke.yaml").write_text(smoke)
+    return f"params/{name}.yaml"
+
+
+def test_a_dvc_lock_that_disagrees_with_the_workspace_loses_no_run_of_another_params_file(tmp_path):
+    """The reliability probe: dvc.yaml runs t1 (one CE run); t2 (one MAE run) is built into the same data/runs by
+    Snakemake; dvc.lock is committed, then its record of data/runs is replaced by a hash DVC's cache does not hold.
+    DVC's checkout then removes the whole folder (`dvc exp run` did so silently, and t2's run was gone). Now the
+    train stage first copies back what limitlab recorded: both runs stay, byte for byte, nothing is trained, and
+    `dvc status` is clean afterwards. A plain `dvc checkout` still removes the folder (DVC runs nothing of ours
+    first); the restore command puts it back."""
+    repo = copy_repo(tmp_path / "repo")
+    smoke = (repo / "params/smoke.yaml").read_text()
+    t1 = one_run_file(repo, smoke, "ce", "t1_probe")
+    t2 = one_run_file(repo, smoke, "mae", "t2_probe")
+    dvc_yaml = repo / "dvc.yaml"
+    dvc_yaml.write_text(dvc_yaml.read_text().replace("params/default.yaml", t1))
+    git(repo, "init", "-q")
+    git(repo, "config", "user.name", "limitlab test")
+    git(repo, "config", "user.email", "test@limitlab.invalid")
+    git(repo, "add", "-A")
+    git(repo, "commit", "-q", "-m", "two params files")
+    for params in (t2, t1):
+        check(run(["snakemake", "--profile", "workflow/profiles/local", "--config", f"params={params}", "--", "all"],
+                  repo, timeout=600))
+    git(repo, "add", "-A")
+    git(repo, "commit", "-q", "-m", "built")
+    runs = {p: [r.spec for r in runs_of(P.load(repo / p))] for p in (t1, t2)}
+    files = {f: md5(f) for spec in runs[t1] + runs[t2] for f in map(repo.joinpath, run_outputs(spec))}
+    assert len(files) == 12
+
+    def corrupt_lock() -> None:  # the probe's edit: the train stage's record of data/runs, a hash nobody has
+        text = (repo / "dvc.lock").read_text()
+        at = text.index("md5: ", text.index("path: data/runs")) + 5
+        (repo / "dvc.lock").write_text(text[:at] + "0" * 32 + text[at + 32:])
+
+    corrupt_lock()
+    assert "not in cache:       data/runs" in check(run(["dvc", "status"], repo, timeout=120))
+    out = check(run(["dvc", "exp", "run"], repo, timeout=600, **LOCAL))
+    assert {str(f): md5(f) if f.is_file() else None for f in files} == {str(f): h for f, h in files.items()}
+    assert "limitlab: put back 8 file(s) under data/runs that DVC's checkout removed" in out, out[-3000:]
+    assert "Job stats" not in out, out[-3000:]  # nothing trained, evaluated or aggregated again
+    assert "up to date" in check(run(["dvc", "status"], repo, timeout=120))
+
+    corrupt_lock()
+    removed = check(run(["dvc", "checkout"], repo, timeout=120), expect_ok=False)
+    assert "Checkout failed" in removed and not (repo / "data/runs").exists()  # DVC's own doing, before any of ours
+    said = check(run(["python", "-m", "limitlab.jobs.dvc_record", "restore"], repo, timeout=120))
+    assert "put back 8 file(s) under data/runs" in said, said
+    assert {str(f): md5(f) if f.is_file() else None for f in files} == {str(f): h for f, h in files.items()}

@@ -131,7 +131,8 @@ def test_finished_results_survive_upgrade_other_params_damage_and_edited_labels(
     with open(labels, "wb") as fh:
         np.savez(fh, **arrays)
     refused = check(snakemake(work, "--keep-going", target="results/smoke/metrics.json"), expect_ok=False)
-    assert f"{by_method['ce'].key}: failed" in refused  # each run of the setting, and cleanlab's folds, refuse
+    assert f"{by_method['ce'].key}: refused: " in refused  # each run of the setting, and cleanlab's folds, refuse
+    assert "run(s) refused (labels file changed): not failures" in refused  # grouped at the end, with the fix
     for log in (work / "logs/smoke/runs" / f"{by_method['ce'].key}.log",
                 *(work / "logs/smoke/cleanlab").rglob("*.log")):
         text = log.read_text()

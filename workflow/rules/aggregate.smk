@@ -12,6 +12,7 @@ rule aggregate:
         **{name.replace(".", "_"): str(RESULTS / name) for name in REPORT_FILES},
         detection_csv=str(RESULTS / "detection.csv"),
         inputs_csv=str(RESULTS / "inputs.csv"),  # content identities of every setting's dataset and noise
+        experiment_json=str(RESULTS / "experiment.json"),  # which experiment and grid the tables are of (compare)
     log:
         f"{LOGS}/aggregate.log",
     threads: RES.default.cpus

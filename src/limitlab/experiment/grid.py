@@ -46,6 +46,17 @@ class RunSpec(BaseModel):
     run_dir: Path
     eval_dir: Path
     init_dir: Path | None = None
+    # 'distribution==version' of the installed packages whose entries this run uses (a plugin method), by role;
+    # None for limitlab's own entries only, and then not part of the identity (limitlab.experiment.identity)
+    plugins: dict[str, str] | None = None
+
+
+def plugins_of(method_name: str) -> dict[str, str] | None:
+    """The plugin packages (with versions) a run of this method uses; None when all are limitlab's own."""
+    from limitlab.methods import REGISTRY
+
+    version = REGISTRY.plugin_version(method_name)
+    return {"method": version} if version is not None else None
 
 
 @dataclass(frozen=True)
@@ -74,11 +85,25 @@ def noise_options(study: Study) -> dict:
 
 def settings_of(study: Study) -> list[Setting]:
     seeds = sorted({s for m in study.methods for s in (m.seeds or study.seeds)})
+    options = noise_options(study)
+    if study.dataset.own:  # its image folder or .npz is a source of every setting (its content tags the folders)
+        options["dataset_source"] = str(study.dataset.path)
+    tag = _sources_tag(Setting(study.dataset.name, study.noise.model, 0.0, "all", 0, **options).source_files())
     return [
         Setting(study.dataset.name, study.noise.model, p, n, seed, study.dataset.val_ratio,
-                study.dataset.clean_validation, **noise_options(study))
+                study.dataset.clean_validation, **options, sources_tag=tag)
         for p in study.noise.p for n in study.n for seed in seeds
     ]
+
+
+def _sources_tag(files: dict[str, str]) -> str | None:
+    """The content tag of a setting's source files that exist (a missing one is the corrupt stage's error, and
+    nothing can be drawn or trained from it before it exists); None when it has none. An own dataset's source
+    may be a folder (:func:`~limitlab.data.content_identity.source_id`)."""
+    from limitlab.data.content_identity import source_id, sources_tag
+
+    ids = {role: sha for role, path in files.items() if (sha := source_id(path)) is not None}
+    return sources_tag(ids) if ids else None
 
 
 def expand(exp: Experiment) -> list[Run]:
@@ -106,7 +131,7 @@ def expand(exp: Experiment) -> list[Run]:
                         method=m.at({**point, "label": None, "seeds": None}),
                         point=point, data_path=dataset_path(data_dir, setting.dataset),
                         labels_path=setting.labels_path(data_dir), run_dir=data_dir / "runs" / rel,
-                        eval_dir=data_dir / "eval" / rel, init_dir=init_dir,
+                        eval_dir=data_dir / "eval" / rel, init_dir=init_dir, plugins=plugins_of(m.method),
                     ))
     return [Run(spec, identity) for spec, identity in _tag_folders(specs)]
 
@@ -181,11 +206,12 @@ def load_spec(text_or_path: str) -> RunSpec:
 
 
 def all_settings(exp: Experiment) -> dict[str, tuple[Study, Setting]]:
-    """Distinct labelled datasets of an experiment, keyed by their path part."""
+    """Distinct labelled datasets of an experiment, keyed by their folder under data_dir/labels
+    (:attr:`~limitlab.experiment.paths.Setting.folder`)."""
     out: dict[str, tuple[Study, Setting]] = {}
     for study in exp.studies:
         for s in settings_of(study):
-            out.setdefault(s.path, (study, s))
+            out.setdefault(s.folder, (study, s))
     return out
 
 
@@ -228,7 +254,9 @@ def cleanlab_specs(exp: Experiment) -> list[CleanlabSpec]:
             s = run.spec
             if s.study != study.id or s.method_id != cfg.source:
                 continue
-            key = f"{study.id}/{s.setting_path}/{cfg.source}_k{cfg.folds}"
+            # the setting's labels folder, not its name: folds of two noise files of one name never mix
+            folder = Path(s.labels_path).parent.relative_to(data_dir / "labels").as_posix()
+            key = f"{study.id}/{folder}/{cfg.source}_k{cfg.folds}"
             cv_dir = data_dir / "cv" / key
             folds = [s.model_copy(update={
                 "key": f"{key}/fold{i}", "labels_path": cv_dir / f"fold{i}" / "labels.npz",

@@ -36,9 +36,12 @@ def tagged(path, identity: str) -> Path:
 
 
 def identity_json(spec) -> str:
-    """The JSON that a run's identity hashes: the spec, its folders without their tags."""
+    """The JSON that a run's identity hashes: the spec, its folders without their tags. ``plugins`` (the packages
+    and versions of plugin entries the run uses) is left out when there are none, so that the identities of runs of
+    limitlab's own entries are those of releases before plugins."""
     update = {f: untagged(getattr(spec, f)) for f in FOLDERS if getattr(spec, f, None) is not None}
-    return spec.model_copy(update=update).model_dump_json()
+    exclude = {"plugins"} if getattr(spec, "plugins", None) is None else None
+    return spec.model_copy(update=update).model_dump_json(exclude=exclude)
 
 
 def run_identity(spec, source_identity: str | None = None) -> str:

@@ -2,6 +2,9 @@
 
 Every problem becomes one :class:`~limitlab.errors.LimitlabError` that names the file, the dotted field path
 (list entries by their id: ``studies[uniform].methods[limit_g].beta``), the bad value and what is accepted.
+Beyond the schema: ``comparisons.reference`` must be a method id (:func:`check_reference`); :func:`load`, which
+every stage and the pipeline's planning call, also refuses a ``data_dir`` that is a file and a bad claims file
+(:func:`check_files`); ``limitlab params check`` also a missing ``model.pretrained`` (:func:`check_local_files`).
 """
 
 from __future__ import annotations
@@ -13,7 +16,7 @@ import yaml
 from pydantic import ValidationError
 
 from limitlab.errors import LimitlabError
-from limitlab.experiment.schema import Experiment
+from limitlab.experiment.schema import ComparisonConfig, Experiment
 from limitlab.methods import REGISTRY
 
 
@@ -88,13 +91,16 @@ def _readable_loc(loc: tuple, data: Any) -> str:
 
 def validate(data: Any, source: str = "<params>") -> Experiment:
     try:
-        return Experiment.model_validate(data)
+        exp = Experiment.model_validate(data)
     except ValidationError as exc:
         raise LimitlabError(format_errors(source, exc, data)) from None
+    check_reference(exp, source)
+    return exp
 
 
 def load(path: str | Path) -> Experiment:
-    """Read and validate an experiment file."""
+    """Read and validate an experiment file, with the files every stage relies on: data_dir must be a folder (or
+    not exist yet) and the claims file must be valid (:func:`check_files`)."""
     path = Path(path)
     if path.is_dir():
         raise LimitlabError(f"params file {path} is a folder, not a file; name a YAML file, e.g. {path}/default.yaml")
@@ -103,7 +109,67 @@ def load(path: str | Path) -> Experiment:
     data = read_yaml(path, _utf8_text(path))
     if not isinstance(data, dict):
         raise LimitlabError(f"{path}: expected a mapping at the top level (name:, studies:, ...), got {type(data).__name__}")
-    return validate(data, str(path))
+    exp = validate(data, str(path))
+    check_files(exp, str(path))
+    return exp
+
+
+def check_reference(exp: Experiment, source: str) -> None:
+    """``comparisons.reference`` must be a method id of a study. The default, ce, may be absent (a grid without
+    CE has no reference rows), but a named one that no study has would leave the comparisons out without a word."""
+    ids = list(dict.fromkeys(m.row_id for s in exp.studies for m in s.methods))
+    ref = exp.comparisons.reference
+    if ref not in ids and ref != ComparisonConfig.model_fields["reference"].default:
+        raise LimitlabError(f"{source}: comparisons.reference {ref!r} is not a method id of any study (accepted: "
+                            f"{', '.join(ids)})")
+
+
+def check_files(exp: Experiment, source: str) -> None:
+    """The files of the params that every stage relies on: ``data_dir`` must be a folder (or not exist yet: it is
+    created), and ``comparisons.claims`` a valid claims file, read as ``limitlab aggregate`` reads it, so that a
+    bad one stops the pipeline before training, not at its last step."""
+    from limitlab.io import file_in_the_way
+
+    blocker = file_in_the_way(exp.data_dir)
+    if blocker is not None:
+        what = f"data_dir {exp.data_dir}" + ("" if blocker == Path(exp.data_dir) else f": {blocker}")
+        raise LimitlabError(f"{source}: {what} is {'a file' if blocker.is_file() else 'not a folder'}, not a "
+                            "folder (accepted: a folder for the datasets, labels and runs, created when missing)")
+    if exp.comparisons.claims is not None:
+        from limitlab.report.claims import load_claims  # a report module: only when a params file names a claims file
+
+        try:
+            load_claims(exp.comparisons.claims)
+        except LimitlabError as exc:
+            raise LimitlabError(f"{source}: comparisons.claims: {exc}") from None
+
+
+def check_local_files(exp: Experiment, source: str) -> None:
+    """Files only the machine that trains needs (``limitlab params check``): each study's ``model.pretrained``
+    and the files its noise is drawn from (``noise.file``, ``noise.matrix``) must be files. Not part of
+    :func:`load`, which the report stages also call, where these may be absent."""
+    for study in exp.studies:
+        own = study.dataset.path
+        if own is not None and not (Path(own).is_dir() or Path(own).is_file()):
+            raise LimitlabError(f"{source}: studies[{study.id}].dataset.path: {own} does not exist (your own "
+                                "dataset: an image folder with train/<class>/ and test/<class>/, or an .npz; "
+                                "relative paths are read from the folder the pipeline runs in; the digits example: "
+                                "limitlab data digits --out data/own/digits)")
+        for field in ("file", "matrix"):
+            given = getattr(study.noise, field, None)
+            if given is not None and not Path(given).is_file():
+                state = "is a folder, not a file" if Path(given).is_dir() else "does not exist"
+                what = {"file": f"the {'noise' if study.noise.model == 'file' else 'human-label'} file its labels "
+                                "are read from", "matrix": "the transition matrix its labels are drawn with"}[field]
+                raise LimitlabError(f"{source}: studies[{study.id}].noise.{field}: {given} {state} ({what}; "
+                                    "relative paths are read from the folder the pipeline runs in, e.g. "
+                                    "params/noise/NAME.csv from the repository root)")
+        weights = study.model.pretrained
+        if weights is not None and not Path(weights).is_file():
+            state = "is a folder, not a file" if Path(weights).is_dir() else "does not exist"
+            raise LimitlabError(f"{source}: studies[{study.id}].model.pretrained: {weights} {state} (accepted: a local "
+                                "file of torchvision's resnet50 ImageNet weights, e.g. resnet50-11ad3fa6.pth; "
+                                "never downloaded), or leave 'pretrained' out for random initialisation")
 
 
 def _utf8_text(path: Path) -> str:

@@ -102,6 +102,18 @@ class Setting:
     human_file: str | None = None  # noise 'human'
     label_set: str | None = None   # noise 'human'
     noise_file: str | None = None  # noise 'file'
+    dataset_source: str | None = None  # an own dataset's image folder or .npz (limitlab.data.own); None: built-in
+    # the content of the files the user gives this setting (noise file, matrix, human labels, an own dataset), as
+    # the first hex digits of a SHA-256 (limitlab.data.content_identity.sources_tag); set by the grid, None
+    # without such files
+    sources_tag: str | None = None
+
+    def source_files(self) -> dict[str, str]:
+        """The files the user gives this setting, by role: what its labels are drawn from besides a built-in
+        dataset (an own dataset's source is one of them: role 'dataset', a file or a folder)."""
+        files = {"matrix": self.matrix, "human_file": self.human_file, "noise_file": self.noise_file,
+                 "dataset": self.dataset_source}
+        return {role: path for role, path in files.items() if path is not None}
 
     @property
     def noise_dir(self) -> str:
@@ -123,8 +135,15 @@ class Setting:
         """dataset/noise/pXX/nN/sSEED: the part of every artifact path that names the setting."""
         return f"{self.dataset}/{self.noise_dir}/{p_tag(self.p)}/{n_tag(self.n)}/s{self.seed}"
 
+    @property
+    def folder(self) -> str:
+        """The setting's folder under data_dir/labels (and data_dir/cv): :attr:`path`, ended by ``-<tag>`` of its
+        source files' content when it has any, so that two noise files of one name (or two versions of one
+        file) never share a labels folder nor, through the labels path in their specs, a run folder."""
+        return self.path if self.sources_tag is None else f"{self.path}-{self.sources_tag}"
+
     def labels_path(self, data_dir: Path) -> Path:
-        return Path(data_dir) / "labels" / self.path / "labels.npz"
+        return Path(data_dir) / "labels" / self.folder / "labels.npz"
 
 
 def dataset_path(data_dir: Path, dataset: str) -> Path:

@@ -17,29 +17,14 @@ from typing import Annotated, Any, Literal, Union
 
 from pydantic import Field, PrivateAttr, ValidationError, create_model, field_validator, model_validator
 
+from limitlab.experiment.dataset_config import (DATASET_NAMES, DatasetConfig, arch_problem,  # noqa: F401
+                                                one_source_per_name)
 from limitlab.experiment.strict import Strict
 from limitlab.methods import REGISTRY, MethodConfig
 
-DATASET_NAMES = ("mnist5k", "mnist", "cifar10", "cifar100", "clothing1m")
 NOISE_MODELS = ("uniform", "symmetric", "pair", "matrix", "none", "instance", "human", "file")
 NOISE_FILE_FORMATS = (".csv", ".npy", ".pt")  # model 'file' (limitlab.data.noise.from_file.FORMATS)
 ARCHS = ("auto", "cnn4", "mlp4", "resnet34", "resnet50")
-
-
-class DatasetConfig(Strict):
-    name: Literal[DATASET_NAMES]  # type: ignore[valid-type]
-    val_ratio: float = Field(0.2, gt=0, lt=1, description="fraction of the training file held out for validation")
-    clean_validation: bool = Field(False, description="keep validation labels clean (paper Figure 1 only)")
-    augment: Literal["auto", "none", "crop_flip"] = Field(
-        "auto", description="'auto': crop+flip for CIFAR, none for MNIST (as the paper)")
-    crop_padding: int = Field(4, ge=0, description="zero padding before the random crop (authors' code: 4)")
-    root: Path | None = Field(None, description="clothing1m: folder with images/ and the annotation lists")
-
-    @property
-    def augmentation(self) -> str:
-        if self.augment != "auto":
-            return self.augment
-        return "crop_flip" if self.name in ("cifar10", "cifar100") else "none"
 
 
 class NoiseConfig(Strict):
@@ -291,6 +276,8 @@ class Study(Strict):
         from limitlab.data.registry import DATASETS
         from limitlab.data.split import n_train_split
 
+        if self.dataset.own:  # its size is known once imported: the corrupt stage checks n against it
+            return self
         n_raw = DATASETS[self.dataset.name].n_train_raw
         if n_raw is None:  # clothing1m: the size is set by its noisy list
             return self
@@ -358,7 +345,8 @@ class Study(Strict):
                                  "from scratch with a single hyperparameter point (e.g. the CE entry)")
         from limitlab.data.noise.rules import setting_problem  # pure Python; the corrupt stage applies the same rules
 
-        problem = setting_problem(self.dataset.name, self.noise.model, self.noise.label_set)
+        problem = (setting_problem(self.dataset.name, self.noise.model, self.noise.label_set, own=self.dataset.own)
+                   or arch_problem(self.dataset, {self.model.resolve(self.dataset.name), self.model.q_arch}))
         if problem is not None:
             raise ValueError(problem)
         return self
@@ -425,6 +413,13 @@ class Experiment(Strict):
                 raise ValueError(", ".join(f"duplicate study id {d!r}" for d in dupes)
                                  + ": give each study its own id (it names the study's folders and table columns)")
         return studies
+
+    @model_validator(mode="after")
+    def _one_source_per_dataset(self) -> "Experiment":
+        problem = one_source_per_name([s.dataset for s in self.studies])
+        if problem is not None:
+            raise ValueError(problem)
+        return self
 
     @property
     def results_path(self) -> Path:

@@ -14,12 +14,25 @@ therefore call :func:`after_snakemake`, which runs ``dvc commit`` for every stag
 
 Inside a DVC stage (``$DVC_STAGE``) nothing is done: DVC records the stage itself when it ends. Torch-free: the
 Snakefile imports it while it is being read.
+
+What DVC removes is put back (:func:`restore_removed`). DVC's checkout makes each tracked folder exactly what
+dvc.lock records, so a dvc.lock that disagrees with the workspace (a ``git checkout`` / ``git pull`` of an older or
+another machine's dvc.lock, an edited one, a record missing from the cache) removes runs of every params file in
+the shared folders; when the record is not in the cache, DVC removes the whole folder. No DVC option or file can
+stop that or run anything before it (``dvc exp run`` checks out with ``--force`` before its first stage). So every
+record made here also notes, per tracked folder, the tree it recorded (``.dvc/tmp/limitlab/recorded.json``; the
+files are in DVC's cache), and each dvc.yaml stage starts with ``python -m limitlab.jobs.dvc_record restore``,
+which copies back from the cache every file of that tree that is missing and that the current dvc.lock does not
+keep (a file dvc.lock still records and the cache holds was deleted by hand: it stays deleted, Snakemake redoes
+it). :func:`after_snakemake` does the same before it records, and the command can be run by hand after a
+``dvc checkout``.
 """
 
 from __future__ import annotations
 
 import copy
 import importlib.util
+import json
 import os
 import re
 import shutil
@@ -40,6 +53,8 @@ LOCK = "dvc.lock"
 SECTION = 'docs/pipeline.md, "DVC and Snakemake share one record"'
 NOT_UPDATED = "limitlab: dvc.lock was not updated"
 AGAIN = "then run this snakemake command again (it trains nothing and records the outputs)"
+RECORDED = Path(".dvc/tmp/limitlab/recorded.json")  # per cached out, the tree limitlab last recorded
+RESTORE = "python -m limitlab.jobs.dvc_record restore"
 _VAR = re.compile(r"\$\{(\w+)\}")
 _MKDIR = re.compile(r"mkdir -p (\S+)")
 
@@ -84,6 +99,145 @@ def stage_paths(spec: Mapping[str, Any], values: Mapping[str, Any]) -> dict[str,
                              outs=paths(stage.get("outs")) + paths(stage.get("metrics")) + paths(stage.get("plots")),
                              made=[fill(m) for m in _MKDIR.findall(str(stage.get("cmd", "")))])
             for name, stage in (spec.get("stages") or {}).items()}
+
+
+def cached_outs(spec: Mapping[str, Any], values: Mapping[str, Any]) -> list[str]:
+    """The outputs of dvc.yaml that DVC keeps in its cache and checks out (``cache: false`` ones it never
+    touches), as paths with ``${...}`` filled in."""
+    found = []
+    for stage in (spec.get("stages") or {}).values():
+        for kind in ("outs", "metrics", "plots"):
+            for entry in stage.get(kind) or []:
+                path, flags = (next(iter(entry.items())) if isinstance(entry, dict) else (entry, None))
+                if (flags or {}).get("cache", True) is not False:
+                    found.append(_VAR.sub(lambda m: str(values[m[1]]), str(path)))
+    return found
+
+
+def cache_dir(root: Path) -> Path:
+    """DVC's cache folder: ``cache.dir`` of .dvc/config.local or .dvc/config (relative to .dvc/), else .dvc/cache."""
+    for name in ("config.local", "config"):
+        path = root / ".dvc" / name
+        section = ""
+        for line in (path.read_text().splitlines() if path.is_file() else []):
+            line = line.strip()
+            if line.startswith("["):
+                section = line.strip("[]").strip()
+            elif section == "cache" and (m := re.match(r"dir\s*=\s*(.+)$", line)):
+                return (root / ".dvc" / m[1].strip().strip("'\"")).resolve()
+    return root / ".dvc" / "cache"
+
+
+def _object(cache: Path, md5: str, legacy: bool = False) -> Path:
+    base = cache if legacy else cache / "files" / "md5"  # DVC 3 (hash: md5) / DVC 2 (md5-dos2unix) entries
+    return base / md5[:2] / md5[2:]
+
+
+def _tree(cache: Path, out: Mapping[str, Any] | None) -> dict[str, str] | None:
+    """A lock entry's folder as {relpath: md5} from DVC's cache; None when it is not a folder or not cached."""
+    md5 = str((out or {}).get("md5") or "")
+    legacy = (out or {}).get("hash") != "md5"
+    if not md5.endswith(".dir"):
+        return None
+    try:
+        listing = json.loads(_object(cache, md5, legacy).read_text())
+        return {str(f["relpath"]): str(f["md5"]) for f in listing}
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+
+
+def _kept(cache: Path, out: Mapping[str, Any] | None) -> dict[str, str]:
+    """What DVC's checkout keeps of an out: the files dvc.lock records, when its record is complete in the cache.
+    An incomplete one fails and DVC removes the whole folder, so it keeps nothing."""
+    tree = _tree(cache, out)
+    legacy = (out or {}).get("hash") != "md5"
+    if tree is None or not all(_object(cache, md5, legacy).is_file() for md5 in tree.values()):
+        return {}
+    return tree
+
+
+def _lock_outs(lock: Mapping[str, Any] | None) -> dict[str, Mapping[str, Any]]:
+    return {str(o.get("path")): o for entry in ((lock or {}).get("stages") or {}).values()
+            for o in (entry or {}).get("outs") or []}
+
+
+def _remember(root: Path, lock: Mapping[str, Any], paths: Iterable[str]) -> None:
+    """Note, for these outs, the tree dvc.lock now records (after a dvc commit: what the workspace holds)."""
+    cache = cache_dir(root)
+    outs = _lock_outs(lock)
+    file = root / RECORDED
+    try:
+        known = json.loads(file.read_text()) if file.is_file() else {}
+    except ValueError:
+        known = {}
+    for path in paths:
+        out = outs.get(path)
+        if out is not None and _tree(cache, out) is not None:
+            known[path] = {"hash": out.get("hash"), "md5": out.get("md5")}
+    file.parent.mkdir(parents=True, exist_ok=True)
+    tmp = file.with_suffix(".tmp")
+    tmp.write_text(json.dumps(known, indent=1, sort_keys=True))
+    os.replace(tmp, file)
+
+
+def _copy_back(src: Path, dest: Path) -> None:
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    tmp = dest.with_name(f".{dest.name}.limitlab-restore")
+    shutil.copyfile(src, tmp)  # DVC's cache files are read-only; the copy is an ordinary file
+    os.chmod(tmp, 0o644)
+    os.replace(tmp, dest)
+
+
+def restore_removed(root: str | Path = ".") -> list[str]:
+    """Put back what DVC's checkout removed: every file of the trees limitlab recorded (RECORDED) that is missing
+    from the workspace and that dvc.lock does not keep (it does not record it, or its record is not complete in
+    DVC's cache), copied from the cache. Return the lines to print (nothing when nothing was missing)."""
+    root = Path(root)
+    file = root / RECORDED
+    if not file.is_file() or not (root / "dvc.yaml").is_file():
+        return []
+    known = json.loads(file.read_text())
+    spec = yaml.safe_load((root / "dvc.yaml").read_text()) or {}
+    tracked = set(cached_outs(spec, dvc_vars(spec, root)))
+    cache = cache_dir(root)
+    outs = _lock_outs(_load(root / LOCK))
+    lines, lost = [], 0
+    for path, record in sorted(known.items()):
+        tree = _tree(cache, record) if path in tracked else None
+        if not tree:
+            continue
+        kept = _kept(cache, outs.get(path))
+        legacy = record.get("hash") != "md5"
+        back = 0
+        for rel, md5 in tree.items():
+            dest = root / path / rel
+            if rel in kept or dest.exists():
+                continue
+            src = _object(cache, md5, legacy)
+            if src.is_file():
+                _copy_back(src, dest)
+                back += 1
+            else:
+                lost += 1
+        if back:
+            why = ("its record in dvc.lock is not in DVC's cache, so DVC removed the folder"
+                   if path in outs and not kept else "dvc.lock does not record them")
+            lines.append(f"limitlab: put back {back} file(s) under {path} that DVC's checkout removed ({why}), from "
+                         f"DVC's cache as limitlab recorded them ({SECTION})")
+    if lost:
+        lines.append(f"limitlab: {lost} recorded file(s) are no longer in DVC's cache (dvc gc?) and could not be put "
+                     f"back; Snakemake builds again those of the params file it runs")
+    return lines
+
+
+def restore_lines(root: str | Path = ".") -> list[str]:
+    """:func:`restore_removed`, never raising: a restore that fails says so (Snakemake then builds again what is
+    missing of the params file it runs)."""
+    try:
+        return restore_removed(root)
+    except Exception as exc:  # noqa: BLE001 - never block a stage or the record
+        return [f"limitlab: could not put back what DVC's checkout removed ({type(exc).__name__}: {exc}); "
+                f"run `{RESTORE}` to see why ({SECTION})"]
 
 
 def _outs(entry: Mapping[str, Any] | None) -> list[tuple[Any, Any]]:
@@ -165,9 +319,10 @@ def _record(params: str, targets: Iterable[str], finished: bool, root: Path, env
         if all((root / p).exists() for p in paths.deps + paths.outs if p not in paths.made):
             for folder in paths.made:
                 (root / folder).mkdir(parents=True, exist_ok=True)
+    put_back = restore_lines(root)  # what a DVC checkout removed since the last record: recorded again below
     recorded = [name for name, paths in stages.items() if all((root / p).exists() for p in paths.deps + paths.outs)]
     if not recorded:
-        return []
+        return put_back
     before = _load(root / LOCK)
     done = run([*dvc, "commit", "--force", "--quiet", *recorded], cwd=root, capture_output=True, text=True,
                env={**environ, "DVC_NO_ANALYTICS": "1"})
@@ -180,8 +335,14 @@ def _record(params: str, targets: Iterable[str], finished: bool, root: Path, env
     merged = merge_lock(before, copy.deepcopy(after), recorded, up_to_date)
     if merged != after:
         (root / LOCK).write_text(yaml.safe_dump(merged, sort_keys=False, allow_unicode=True, width=1000))
+    lines = list(put_back)
+    cached = set(cached_outs(spec, values))
+    try:
+        _remember(root, merged, [p for name in recorded for p in stages[name].outs if p in cached])
+    except OSError as exc:  # dvc.lock is written: only what DVC's checkout might remove later is not noted
+        lines.append(f"limitlab: {RECORDED} was not updated ({exc}); what a later DVC checkout removes from these "
+                     f"outputs cannot be put back")
 
-    lines = []
     current = [s for s in recorded if s in up_to_date]
     due = [s for s in recorded if s not in up_to_date and "params" not in merged["stages"].get(s, {})]
     if current:
@@ -196,3 +357,20 @@ def _record(params: str, targets: Iterable[str], finished: bool, root: Path, env
     if not has_commit:
         lines.append("limitlab: dvc exp run needs a first git commit here: git add -A && git commit -m 'limitlab'")
     return lines
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m limitlab.jobs.dvc_record restore``: the first step of every dvc.yaml stage (right after DVC's
+    checkout), and what to run after a ``dvc checkout`` that removed runs. Never fails the stage: a restore that
+    fails says so, and Snakemake then builds again what is missing of the params file it runs."""
+    args = sys.argv[1:] if argv is None else argv
+    if args != ["restore"]:
+        print("usage: python -m limitlab.jobs.dvc_record restore", file=sys.stderr)
+        return 2
+    for line in restore_lines(Path.cwd()):
+        print(line, file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -8,9 +8,13 @@ resubmitted after it was killed. Around each run (:func:`run_job`):
 * ``interrupted.json`` is written when a run starts and removed when it finishes: if the job is killed (SIGKILL,
   a node failure) the marker stays and says so, and the next job resumes the run from its last epoch. SIGTERM
   and Ctrl-C end the job with the usual statuses 143 and 130;
+* a run whose inputs are refused (:class:`~limitlab.errors.InputRefused`: a dataset or labels file damaged or
+  changed since its record) is not started and gets no marker: it is not a failure of the run, and once the
+  input is restored or regenerated the next plain run goes on. Its job summary entry holds the cause, the reason
+  and the fix, which the pipeline prints grouped by cause when it ends (:func:`limitlab.jobs.plan.refusals`);
 * a run that fails in a way that would repeat (a :class:`LimitlabError`: exit status 2; a bug: 1) gets
-  ``failed.json`` and the job goes on with its other runs; running out of memory marks the run interrupted (75),
-  the job goes on, and then exits with 75 so that Snakemake retries it.
+  ``failed.json`` and the job goes on with its other runs; running out of memory or disk space marks the run
+  interrupted (75), the job goes on, and then exits with 75 so that Snakemake retries it.
 
 Each run's output goes to its own log, ``logs/<name>/runs/<key>.log``. The training code never sees any of this.
 """
@@ -26,7 +30,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from limitlab import io
-from limitlab.errors import LimitlabError, Terminated
+from limitlab.errors import InputRefused, LimitlabError, Terminated
 from limitlab.experiment.paths import RunFiles
 from limitlab.jobs import failure_markers as markers
 from limitlab.data.content_identity import SHOWN, verified_inputs
@@ -49,8 +53,9 @@ def run_one(spec, uses_q: bool, bootstrap: dict, grid=None) -> dict[str, float]:
     inputs = verified_inputs(spec.data_path, spec.labels_path)
     done = read_done(spec, grid)
     if done.get("inputs", inputs) != inputs:
+        # its resume state was trained on the old inputs too: limitlab.training.checkpoints discards it
         print(f"{spec.key}: its inputs changed since it trained ({_changes(done['inputs'], inputs)}): it trains "
-              "again", flush=True)
+              "again from epoch 0", flush=True)
         done = {}
     files = run_files(spec, uses_q)
     n_trained = len(RunFiles.TRAINED)
@@ -118,7 +123,7 @@ def run_lock(spec):
     it twice into the same files. The lock files stay (empty); data/locks is not a pipeline output."""
     import fcntl
 
-    lock = Path(spec.data_path).parent.parent / "locks" / f"{Path(spec.run_dir).name}.lock"
+    lock = lock_path(spec)
     lock.parent.mkdir(parents=True, exist_ok=True)
     with open(lock, "a") as fh:
         try:
@@ -133,37 +138,74 @@ def run_lock(spec):
             fcntl.flock(fh, fcntl.LOCK_UN)
 
 
-def _inputs_or_none(spec) -> dict | None:
-    """The run's input identities, or None when they cannot be checked now (run_one then says why)."""
+def lock_path(spec) -> Path:
+    """The run's lock file, ``<data_dir>/locks/<run folder name>.lock``."""
+    return Path(spec.data_path).parent.parent / "locks" / f"{Path(spec.run_dir).name}.lock"
+
+
+def is_running_elsewhere(spec) -> bool:
+    """Whether another process holds the run's lock now (a second Snakemake invocation training it)."""
+    import fcntl
+
     try:
-        return verified_inputs(spec.data_path, spec.labels_path)
-    except LimitlabError:
-        return None
+        with open(lock_path(spec)) as fh:
+            try:
+                fcntl.flock(fh, fcntl.LOCK_SH | fcntl.LOCK_NB)
+            except BlockingIOError:
+                return True
+            fcntl.flock(fh, fcntl.LOCK_UN)
+    except OSError:
+        pass
+    return False
 
 
-def _run_guarded(spec, uses_q: Callable, bootstrap: dict, logs: Path, grid) -> tuple[str, int]:
-    """One run of a job, holding its lock: adopted or skipped when finished, else run with its markers and log.
-    Returns (its status entry, the job's exit status it asks for: 75 when it ran out of memory, else 0)."""
-    adopt(spec, grid)  # a run finished by a release before run tags: moved into its folders, not retrained
-    inputs = _inputs_or_none(spec)  # None: refused (run_one says why, in a failure marker)
-    if inputs is not None and is_complete(spec, uses_q(spec), bootstrap, grid, inputs):
-        return "ok", 0
+def refusal_entry(spec, exc: InputRefused) -> dict:
+    """A job summary's entry of a refused run: the cause, the reason (the first line of the message) and the fix."""
+    reason = str(exc).removesuffix(f"; {exc.fix}").splitlines()[0]
+    return {"key": spec.key, "status": "refused", "cause": exc.cause, "reason": reason, "fix": exc.fix}
+
+
+def _clear_markers(spec) -> None:
     for folder in (spec.run_dir, spec.eval_dir):
-        Path(folder).mkdir(parents=True, exist_ok=True)
         for name in (markers.FAILED, markers.INTERRUPTED):
             (Path(folder) / name).unlink(missing_ok=True)
+
+
+def _run_guarded(spec, uses_q: Callable, bootstrap: dict, logs: Path, grid) -> tuple[dict, int]:
+    """One run of a job, holding its lock: adopted or skipped when finished, refused when its inputs are, else run
+    with its markers and log. Returns (its summary entry, the job's exit status it asks for: 75 when it ran out of
+    memory or disk space, else 0)."""
+    adopt(spec, grid)  # a run finished in an earlier release's folders: moved into its own, not retrained
+    log = Path(logs) / f"{spec.key}.log"
+    log.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        inputs = verified_inputs(spec.data_path, spec.labels_path)
+    except InputRefused as exc:  # not a failure: no marker, the next plain run checks again
+        entry = refusal_entry(spec, exc)
+        with open(log, "a") as fh:
+            print(f"refused: {exc}", file=fh)
+        print(f"limitlab: {spec.key}: refused: {entry['reason']}", file=sys.stderr, flush=True)
+        return entry, 0
+    if is_complete(spec, uses_q(spec), bootstrap, grid, inputs):
+        _clear_markers(spec)  # a marker beside a finished run is stale (e.g. left by a release that marked refusals)
+        return {"key": spec.key, "status": "ok"}, 0
+    for folder in (spec.run_dir, spec.eval_dir):
+        Path(folder).mkdir(parents=True, exist_ok=True)
+    _clear_markers(spec)
     _marker(spec.run_dir, "interrupted", 137, spec,
             "written when the run started: the job ended before the run finished (killed: SIGKILL, the OOM "
             "killer, a hard time limit or a node failure)")
-    log = Path(logs) / f"{spec.key}.log"
-    log.parent.mkdir(parents=True, exist_ok=True)
-    outcome, code = "ok", 0
+    outcome, code, refused = "ok", 0, None
     with open(log, "a") as fh, contextlib.redirect_stdout(fh), contextlib.redirect_stderr(fh):
         try:
             times = run_one(spec, uses_q(spec), bootstrap, grid)
+        except InputRefused as exc:  # an input changed while the job ran: as above
+            print(f"refused: {exc}", flush=True)
+            refused = refusal_entry(spec, exc)
         except LimitlabError as exc:
             print(f"error: {exc}", flush=True)
-            outcome, code = "failed", 2
+            outcome, code = ("interrupted", markers.EXIT_OUT_OF_MEMORY) if markers.out_of_resources(exc) \
+                else ("failed", 2)
         except (KeyboardInterrupt, SystemExit):
             _marker(spec.run_dir, "interrupted", 130, spec)
             raise
@@ -172,11 +214,14 @@ def _run_guarded(spec, uses_q: Callable, bootstrap: dict, logs: Path, grid) -> t
             raise
         except BaseException as exc:  # noqa: BLE001 - a bug in one run must not stop the others
             traceback.print_exc()
-            if markers.out_of_memory(exc):
+            if markers.out_of_resources(exc):
                 outcome, code = "interrupted", markers.EXIT_OUT_OF_MEMORY
             else:
                 outcome, code = "failed", 1
     (Path(spec.run_dir) / markers.INTERRUPTED).unlink(missing_ok=True)  # one marker says what happened
+    if refused is not None:
+        print(f"limitlab: {spec.key}: refused: {refused['reason']}", file=sys.stderr, flush=True)
+        return refused, 0
     if outcome == "ok":
         if times:
             _record_stage_times(spec, times)
@@ -186,7 +231,7 @@ def _run_guarded(spec, uses_q: Callable, bootstrap: dict, logs: Path, grid) -> t
         _marker(spec.run_dir, outcome, code, spec)
         print(f"limitlab: {spec.key}: {markers.read_marker(spec.run_dir).reason} (log: {log})",
               file=sys.stderr, flush=True)
-    return outcome, (code if outcome == "interrupted" else 0)
+    return {"key": spec.key, "status": outcome}, (code if outcome == "interrupted" else 0)
 
 
 def run_job(specs: Sequence, uses_q: Callable, bootstrap: dict, logs: Path, grid,
@@ -202,7 +247,7 @@ def run_job(specs: Sequence, uses_q: Callable, bootstrap: dict, logs: Path, grid
             entries.append({"key": spec.key, "status": why})
             continue
         with run_lock(spec):  # a run shared by two params files is never trained by two jobs at once
-            outcome, code = _run_guarded(spec, uses_q, bootstrap, logs, grid)
-        entries.append({"key": spec.key, "status": outcome})
+            entry, code = _run_guarded(spec, uses_q, bootstrap, logs, grid)
+        entries.append(entry)
         status = code or status
     return entries, status

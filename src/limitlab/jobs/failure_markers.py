@@ -8,7 +8,7 @@ A run that ends with an error leaves one marker in its run (or eval) folder, as
   changes or ``--config retry_failed=true``.
 * ``interrupted.json`` — the job was stopped from outside: Ctrl-C (130), SIGTERM from preemption, ``scancel`` or
   a time limit (143), SIGKILL from the kernel's OOM killer or ``kill -9`` (137), a hang-up (129), or limitlab
-  ran out of memory (75). Nothing is wrong with the cell: the next plain run trains it again and
+  ran out of memory or disk space (75). Nothing is wrong with the cell: the next plain run trains it again and
   ``limitlab train`` resumes from its last completed epoch. The marker only says why the cell is missing.
 
 ``limitlab run`` (:mod:`limitlab.jobs.execute`) writes them for each run of a pipeline job; :func:`guard_shell` is the
@@ -27,19 +27,30 @@ from limitlab.experiment.paths import RunFiles
 FAILED = RunFiles.FAILED
 INTERRUPTED = RunFiles.INTERRUPTED
 
-EXIT_OUT_OF_MEMORY = 75  # EX_TEMPFAIL: limitlab's exit status when it ran out of (GPU or host) memory
+EXIT_OUT_OF_MEMORY = 75  # EX_TEMPFAIL: limitlab's exit status when it ran out of memory or disk space
 INTERRUPT_STATUSES = {
     129: "hang-up (SIGHUP)",
     130: "Ctrl-C (SIGINT)",
     137: "killed by SIGKILL (the kernel's OOM killer, kill -9 or a hard time limit)",
     143: "terminated by SIGTERM (preemption, scancel, a time limit or Snakemake stopping)",
-    EXIT_OUT_OF_MEMORY: "out of memory",
+    EXIT_OUT_OF_MEMORY: "out of memory or disk space",
 }
 
 
 def out_of_memory(exc: BaseException) -> bool:
     """Whether an exception means the process ran out of (host or GPU) memory: an interruption, not a failure."""
     return isinstance(exc, MemoryError) or type(exc).__name__ == "OutOfMemoryError"  # torch.cuda.OutOfMemoryError
+
+
+def out_of_resources(exc: BaseException) -> bool:
+    """Whether an exception means the machine ran out of memory, disk space or quota: an interruption (the run
+    resumes once there is room again), not a failure that would repeat."""
+    import errno
+
+    from limitlab.errors import ResourceExhausted
+
+    return (out_of_memory(exc) or isinstance(exc, ResourceExhausted)
+            or isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EDQUOT))
 
 
 def write_marker(folder: str | Path, kind: str, exit_status: int, spec: dict, note: str | None = None) -> Path:

@@ -3,7 +3,8 @@
 A run is left out when
 
 * it has a failure marker (``failed.json`` in its run or eval folder, :mod:`limitlab.jobs.failure_markers`)
-  written for its current spec, unless ``--retry-failed`` (``--config retry_failed=true``) is given: ``failed``;
+  written for its current spec and has not finished since, unless ``--retry-failed`` (``--config
+  retry_failed=true``) is given: ``failed``;
 * its init source (the run of the grid whose model it starts from) is left out, recursively: ``skipped``;
 * when the job runs it (``sources_must_have_trained``), its init source has not trained: ``skipped``. At planning
   time the source has usually not trained yet because it trains in this very invocation, so the plan does not ask.
@@ -14,7 +15,7 @@ A skipped run gets no marker of its own, so it runs once its source is fixed.
 from __future__ import annotations
 
 from limitlab.jobs import failure_markers
-from limitlab.jobs.identity import has_trained
+from limitlab.jobs.identity import has_trained, read_done
 
 
 def left_out_reason(spec, grid, *, retry_failed: bool, sources_must_have_trained: bool,
@@ -24,7 +25,7 @@ def left_out_reason(spec, grid, *, retry_failed: bool, sources_must_have_trained
     if _cache is not None and spec.key in _cache:
         return _cache[spec.key]
     reason = None
-    if not retry_failed and _has_failed(spec):
+    if not retry_failed and _has_failed(spec, grid):
         reason = "failed"
     else:
         src = grid.init_source(spec)
@@ -38,12 +39,19 @@ def left_out_reason(spec, grid, *, retry_failed: bool, sources_must_have_trained
     return reason
 
 
-def _has_failed(spec) -> bool:
+def _has_failed(spec, grid) -> bool:
     # a stat first (failed_with reads the marker only when there is one): the plan asks this of every run
     spec_json = None
     for folder in (spec.run_dir, spec.eval_dir):
         if failure_markers.has_marker(folder, "failed"):
             spec_json = spec_json or spec.model_dump_json()
             if failure_markers.failed_with(folder, spec_json):
-                return True
+                return not _finished(spec, grid)
     return False
+
+
+def _finished(spec, grid) -> bool:
+    """Every stage finished for the run's identity: a failure marker beside it is stale (e.g. a refusal marked as
+    a failure by an earlier release, whose input was restored), and the next job that sees the run removes it."""
+    done = read_done(spec, grid)
+    return done.get("train") is True and done.get("evaluate") is True and "bootstrap" in done

@@ -22,14 +22,15 @@ import shlex
 from collections.abc import Mapping
 from pathlib import Path
 
-from limitlab.errors import LimitlabError
+from limitlab.data.content_identity import source_id, verified_dataset, verified_inputs
+from limitlab.errors import InputRefused, LimitlabError
 from limitlab.experiment.grid import GridIndex
-from limitlab.experiment.identity import untagged
 from limitlab.experiment.paths import RunFiles
 from limitlab.experiment.schema import Experiment, StageResources
 from limitlab.jobs import failure_markers
 from limitlab.jobs.grouping import parse_id, split
 from limitlab.jobs.adopt import adoptable
+from limitlab.jobs.execute import is_running_elsewhere, refusal_entry
 from limitlab.jobs.identity import DONE, damaged, read_done, specs_sha256
 from limitlab.jobs.left_out import left_out_reason
 from limitlab.jobs.run_config import ACCEPTED_KEYS, read_boolean, read_positive
@@ -159,7 +160,11 @@ class RunJobPlan:
         if self.failed[spec.key]:
             return []
         if adoptable(spec, self.grid):
-            return [f"{untagged(spec.run_dir)} (finished by a release before run tags: moved, not retrained)"]
+            return [f"{spec.run_dir} (finished in an earlier release's folders: moved, not retrained)"]
+        missing = [f"{path} (missing: the pipeline writes it again)" for path in (spec.data_path, spec.labels_path)
+                   if not os.path.exists(path)]
+        if missing:  # deleted to be regenerated: Snakemake alone would not rebuild an input of a finished job
+            return missing
         done = read_done(spec, self.grid)
         if not done.get("train") or not done.get("evaluate") or "bootstrap" not in done:
             return [f"{Path(spec.run_dir) / DONE} (missing: the run has not finished for its spec)"]
@@ -178,7 +183,7 @@ class RunJobPlan:
             summary = self.jobs_dir / f"{job}.json"
             runs = [p for spec in specs for p in self.run_problems(spec)]
             if not summary.is_file():
-                if any(read_done(spec, self.grid) for spec in specs):  # the job ran; its summary went missing
+                if any(os.path.exists(spec.run_dir) for spec in specs):  # the job ran; its summary went missing
                     out[job] = [f"{summary} (missing)", *runs]
                 continue
             problems = _summary_problem(summary, specs) + runs
@@ -194,11 +199,11 @@ class RunJobPlan:
         if not stale:
             return [], []
         problems = [p for ps in stale.values() for p in ps]
-        moved = sum("finished by a release before run tags" in p for p in problems)
+        moved = sum("finished in an earlier release's folders" in p for p in problems)
         out = [f"limitlab: {len(stale)} finished job(s) run again to rebuild what is missing or damaged, and only "
                f"that: {_first(problems)}"]
         if moved:
-            out.append(f"limitlab: {moved} run(s) finished by a release before run tags are moved by their jobs; "
+            out.append(f"limitlab: {moved} run(s) finished in an earlier release's folders are moved by their jobs; "
                        f"`limitlab upgrade --params {self.source}` moves them all at once without submitting jobs")
         return [f"{self.jobs_dir}/{job}.json" for job in stale], out
 
@@ -215,13 +220,55 @@ class RunJobPlan:
                 spec = self.grid.by_key[key]
                 why = [m.reason for d in (spec.run_dir, spec.eval_dir) if (m := failure_markers.read_marker(d))]
                 out.append(f"  {key}: {why[0] if why else 'its init source failed'}")
-        resumed = [s.key for s in self.grid.specs if s.key not in left_out and any(
+        interrupted = [s for s in self.grid.specs if s.key not in left_out and any(
             failure_markers.has_marker(d, "interrupted") and (m := failure_markers.read_marker(d))
             and m.kind == "interrupted" for d in (s.run_dir, s.eval_dir))]
+        running = [s.key for s in interrupted if is_running_elsewhere(s)]  # its marker is the other job's, live
+        resumed = [s.key for s in interrupted if s.key not in running]
         if resumed:
-            out.append(f"limitlab: {len(resumed)} cell(s) were interrupted last time (a signal or out of memory, not a "
-                       f"failure); they run again and resume: {_first(resumed)}")
+            out.append(f"limitlab: {len(resumed)} cell(s) were interrupted last time (a signal or out of memory or "
+                       f"disk space, not a failure); they run again and resume: {_first(resumed)}")
+        if running:
+            out.append(f"limitlab: {len(running)} cell(s) are being trained by another job now (another snakemake "
+                       f"sharing these runs); this one waits for it and then uses its result: {_first(running)}")
         return out
+
+    def refused_inputs(self) -> list[dict]:
+        """The runs whose inputs are refused now (:func:`~limitlab.data.content_identity.verified_inputs`), as
+        job summary entries (cause, reason, fix). Inputs not written yet are not refusals (their stage writes them)."""
+        out, seen = [], {}
+        for spec in self.grid.specs:
+            data, labels = os.fspath(spec.data_path), os.fspath(spec.labels_path)
+            if not os.path.exists(data):
+                continue
+            # the dataset alone when the labels are not drawn yet (or were removed with a failed corrupt job)
+            key = (data, labels) if os.path.exists(labels) else (data,)
+            if key not in seen:
+                try:
+                    verified_inputs(*key) if len(key) == 2 else verified_dataset(data)
+                    seen[key] = None
+                except InputRefused as exc:
+                    seen[key] = exc
+            if seen[key] is not None:
+                out.append(refusal_entry(spec, seen[key]))
+        return out
+
+
+def refusal_lines(entries: list[dict]) -> list[str]:
+    """What the user is told of refused runs, grouped by cause: how many, the first reasons, the fix that works."""
+    groups: dict[str, list[dict]] = {}
+    for e in entries:
+        if e.get("status") == "refused":
+            groups.setdefault(e.get("cause", "input refused"), []).append(e)
+    out = []
+    for cause, group in groups.items():
+        reasons = list(dict.fromkeys(e["reason"] for e in group))
+        out.append(f"limitlab: {len(group)} run(s) refused ({cause}): not failures, nothing of theirs was changed; "
+                   f"fix: {group[0]['fix']}")
+        out += [f"  {reason}" for reason in reasons[:SHOWN]]
+        out.append(f"  runs: {_first([e['key'] for e in group])}")
+    return out
+
 
 
 def _first(keys: list[str]) -> str:
@@ -248,7 +295,14 @@ def _summary_problem(path: Path, specs) -> list[str]:
 
 
 def download_args(dataset) -> str:
-    """Extra arguments of ``limitlab download`` for a dataset of the params file (a DatasetConfig)."""
+    """Extra arguments of ``limitlab download`` for a dataset of the params file (a DatasetConfig). An own dataset's
+    carry its source's content identity: a changed folder or .npz changes the rule's params, so Snakemake imports it
+    again (and the import refuses a source that changed after planning)."""
+    if dataset.path is not None:
+        args = ["--path", str(dataset.path)]
+        args += ["--resize", str(dataset.resize)] if dataset.resize is not None else []
+        sha = source_id(dataset.path)
+        return shlex.join(args + (["--source-sha256", sha] if sha is not None else []))
     return f"--clothing1m-root {shlex.quote(str(dataset.root))}" if dataset.root is not None else ""
 
 

@@ -21,6 +21,7 @@ from typing import Any, Callable, ClassVar, Literal
 from pydantic import Field, field_validator
 
 from limitlab.experiment.strict import Strict
+from limitlab.registry import Registry
 from limitlab.torch_on_demand import nn, torch
 
 Grid = float | list[float]  # a hyperparameter: one value, or a list of values to sweep
@@ -121,15 +122,15 @@ class Context:
     info: dict[str, Any] = field(default_factory=dict)
 
 
-REGISTRY: dict[str, type["Method"]] = {}
+# limitlab's methods and those of installed packages (entry-point group limitlab.methods): limitlab.registry
+REGISTRY: Registry[type["Method"]] = Registry("method", "limitlab.methods")
 
 
 def register(cls: type["Method"]) -> type["Method"]:
+    """Class decorator: register a :class:`Method` under the name its ``Config.method`` Literal gives."""
     name = cls.Config.model_fields["method"].annotation.__args__[0]  # Literal["name"] -> "name"
-    if name in REGISTRY:
-        raise RuntimeError(f"method {name!r} registered twice")
+    REGISTRY.register(name, cls)
     cls.name = name
-    REGISTRY[name] = cls
     return cls
 
 

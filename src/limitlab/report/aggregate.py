@@ -2,7 +2,9 @@
 detection.csv, curves.csv, inputs.csv (the content identities of every setting's dataset and noise realisation),
 paired.csv (every method against the reference and the best baseline on the same splits), claims.csv (the
 paper's claims checked on this grid)
-(and susceptibility.csv when runs tracked susceptibility) to the results folder, and print the table.
+(and susceptibility.csv when runs tracked susceptibility) and experiment.json (which experiment and grid the
+tables are of: :mod:`limitlab.report.provenance`) to the results folder, every file or none (:func:`write_together`),
+and print the table.
 
 Selection: :mod:`limitlab.report.cells`; the extra susceptibility rows:
 :mod:`limitlab.report.susceptibility_selection`; the tables: :mod:`limitlab.report.tables`; metrics.json:
@@ -11,6 +13,8 @@ Selection: :mod:`limitlab.report.cells`; the extra susceptibility rows:
 
 from __future__ import annotations
 
+import contextlib
+import json
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -24,7 +28,7 @@ from limitlab.report.curves import curves_frame
 from limitlab.report.detection_budget import budget_rows
 from limitlab.report.metrics import add_cleanlab, cleanlab_results, metrics_dict
 from limitlab.report.paired import add_paired_metrics, compare_cells, paired_frame, paired_markdown
-from limitlab.report.provenance import check_provenance, inputs_frame
+from limitlab.report.provenance import RECORD, check_provenance, inputs_frame, results_record
 from limitlab.report.run_outputs import read_run
 from limitlab.report.selection_rules import rule_results
 from limitlab.report.susceptibility_selection import susceptibility_cells
@@ -42,8 +46,9 @@ class Summary:
     claims: list = field(default_factory=list)
 
 
-def aggregate(exp: Experiment, results_dir: Path | None = None, console=None) -> Summary:
-    """Select, tabulate and write table.md/.csv, selection.csv, metrics.json and curves.csv to the results folder."""
+def aggregate(exp: Experiment, results_dir: Path | None = None, console=None, source: str | None = None) -> Summary:
+    """Select, tabulate and write table.md/.csv, selection.csv, metrics.json, curves.csv, ... and the record
+    experiment.json to the results folder, all or none; ``source`` is the params file's name (for the record)."""
     from rich.console import Console
     from rich.markup import escape
 
@@ -71,22 +76,26 @@ def aggregate(exp: Experiment, results_dir: Path | None = None, console=None) ->
     claims = check_claims(claims_list, method_cells, exp.bootstrap)
     metrics = add_paired_metrics(add_cleanlab(metrics_dict(cells), cleanlab), comparisons, method_cells)
     detection = detection_frame(cells, cleanlab, budget_rows(method_cells, exp))
-    files = {
-        "table_md": io.write_text(results_dir / "table.md",
-                                  markdown(exp, method_cells, missing, cleanlab, budget_markdown(detection)
-                                           + paired_markdown(comparisons) + claims_markdown(claims))
-                                  + susceptibility_markdown(exp, sus_cells)),
-        "table_csv": io.write_text(results_dir / "table.csv", long_frame(cells).to_csv(index=False)),
-        "selection_csv": io.write_text(results_dir / "selection.csv", selection_frame(cells).to_csv(index=False)),
-        "metrics": io.write_json(results_dir / "metrics.json", metrics),
-        "detection_csv": io.write_text(results_dir / "detection.csv", detection.to_csv(index=False)),
-        "curves_csv": io.write_text(results_dir / "curves.csv", curves.to_csv(index=False)),
-        "inputs_csv": io.write_text(results_dir / "inputs.csv", inputs_frame(grid, inputs).to_csv(index=False)),
-        "paired_csv": io.write_text(results_dir / "paired.csv", paired_frame(comparisons).to_csv(index=False)),
-        "claims_csv": io.write_text(results_dir / "claims.csv", claims_frame(claims).to_csv(index=False)),
+    texts = {
+        "table_md": ("table.md", markdown(exp, method_cells, missing, cleanlab, budget_markdown(detection)
+                                          + paired_markdown(comparisons) + claims_markdown(claims))
+                     + susceptibility_markdown(exp, sus_cells)),
+        "table_csv": ("table.csv", long_frame(cells).to_csv(index=False)),
+        "selection_csv": ("selection.csv", selection_frame(cells).to_csv(index=False)),
+        "metrics": ("metrics.json", json_text(metrics)),
+        "detection_csv": ("detection.csv", detection.to_csv(index=False)),
+        "curves_csv": ("curves.csv", curves.to_csv(index=False)),
+        "inputs_csv": ("inputs.csv", inputs_frame(grid, inputs).to_csv(index=False)),
+        "paired_csv": ("paired.csv", paired_frame(comparisons).to_csv(index=False)),
+        "claims_csv": ("claims.csv", claims_frame(claims).to_csv(index=False)),
     }
     if not sus_pool.empty:
-        files["susceptibility_csv"] = io.write_text(results_dir / "susceptibility.csv", sus_pool.to_csv(index=False))
+        texts["susceptibility_csv"] = ("susceptibility.csv", sus_pool.to_csv(index=False))
+    data = {name: text.encode("utf-8") for name, text in texts.values()}
+    data[RECORD] = json_text(results_record(exp, grid, source, data)).encode("utf-8")
+    write_together(results_dir, data)  # every file or none: a failed write leaves the folder as it was
+    files = {key: results_dir / name for key, (name, _) in texts.items()}
+    files["record"] = results_dir / RECORD
     console.print(rich_table(exp, method_cells))
     if sus_cells:
         console.print(rich_table(exp, sus_cells, "susceptibility selection, final-epoch clean test accuracy (%)"))
@@ -99,3 +108,23 @@ def aggregate(exp: Experiment, results_dir: Path | None = None, console=None) ->
         err.print(f"[yellow]warning:[/] {escape(m)}", highlight=False)
     console.print(f"wrote {', '.join(str(p) for p in files.values())}", highlight=False)
     return Summary(cells, missing, messages, files, comparisons, claims)
+
+
+def json_text(obj) -> str:
+    """Pretty, key-sorted JSON, as :func:`limitlab.io.write_json` writes it."""
+    return json.dumps(obj, indent=2, sort_keys=True, default=io._json_default) + "\n"
+
+
+def write_together(folder: Path, files: dict[str, bytes]) -> None:
+    """Write every file of ``files`` (name -> bytes) into ``folder``, or none of them.
+
+    Each file goes to a temporary file beside it first (:func:`limitlab.io.atomic_path`); only when every one is
+    written are they renamed into place. A failed write (a full disk, a quota) removes the temporary files and
+    leaves every earlier file of the folder as it was, with one error naming the file and the cause: a results
+    folder is never left half new, half old.
+    """
+    with contextlib.ExitStack() as stack:
+        for name, data in files.items():
+            tmp = stack.enter_context(io.atomic_path(folder / name))
+            tmp.write_bytes(data)
+        # leaving the stack renames every temporary file into place; an error above removes them all instead

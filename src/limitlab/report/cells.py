@@ -153,7 +153,7 @@ def cell_stats(pt: Point) -> dict[str, Any]:
             stats["test_acc_std"] = float(boot["std"])
             stats["error"] = "bootstrap_std"
             stats["bootstrap_samples"] = boot.get("samples")
-        else:
+        elif not done[0].is_broken(RunFiles.BOOTSTRAP):  # a broken one is named once, as a broken file
             stats["note"] = f"no {RunFiles.BOOTSTRAP} for {done[0].run.key}: no error bar"
     for name in ("detection_auc", "detection_ap"):
         vals = [r.eval.get(name) for r in done if r.eval is not None]

@@ -70,10 +70,17 @@ class ClaimsFile(Strict):
 def load_claims(path: Path | None = None) -> list[Claim]:
     """The claims of ``path`` (default: the paper's); a bad file is refused with the field that is wrong."""
     path = Path(path or PAPER_CLAIMS)
+    accepted = f"accepted: a YAML file of claims like {PAPER_CLAIMS.name} beside limitlab.report.claims"
+    if path.is_dir():
+        raise LimitlabError(f"claims file {path} is a folder, not a file ({accepted})")
+    if not path.exists():
+        raise LimitlabError(f"claims file {path} does not exist ({accepted})")
     try:
-        data = yaml.safe_load(path.read_text())
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
     except OSError as exc:
         raise LimitlabError(f"claims file {path}: cannot be read ({exc.strerror or exc})") from None
+    except UnicodeDecodeError as exc:
+        raise LimitlabError(f"claims file {path} is not text: not valid UTF-8 at byte {exc.start} ({accepted})") from None
     except yaml.YAMLError as exc:
         raise LimitlabError(f"claims file {path} is not valid YAML: {exc}") from None
     try:

@@ -8,10 +8,16 @@ setting's files hold now, is not used: the report marks it missing and says why 
 next run of the pipeline). Runs without ``done.json`` (written by ``limitlab train`` by hand) are used as they
 are. ``inputs.csv`` lists each setting's labels file with the two identities and, for noisy labels read from a
 file (noise models 'file' and 'human'), that file and its sha256 as ``labels.json`` recorded them.
+
+Which experiment a results folder is of: ``experiment.json`` (:data:`RECORD`, written by ``limitlab aggregate``
+with the tables) records the experiment's name, the params file it was aggregated from, the identity of its grid
+(:func:`grid_identity`) and the sha256 of the tables that ``limitlab compare`` reads. :func:`check_record` refuses a
+folder whose record names another grid, whose tables are not the ones recorded, or that has no record.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 from pathlib import Path
 
@@ -21,6 +27,7 @@ from limitlab.data.content_identity import SHOWN, verified_inputs
 from limitlab.errors import LimitlabError
 from limitlab.experiment.grid import GridIndex
 from limitlab.experiment.paths import RunFiles
+from limitlab.experiment.schema import Experiment
 
 RERUN = "rerun the pipeline: its job trains it again"
 
@@ -92,3 +99,58 @@ def noise_source(labels_path) -> dict[str, str]:
 
 def short(identity: str) -> str:
     return identity[:SHOWN]
+
+
+RECORD = "experiment.json"  # in the results folder: which experiment and grid its tables were aggregated from
+RECORDED_TABLES = ("table.csv", "selection.csv")  # the tables limitlab compare reads
+
+
+def grid_identity(grid: GridIndex) -> str:
+    """SHA-256 of every run key of the grid with its identity: changes when a run is added, left out or changed."""
+    h = hashlib.sha256()
+    for key, identity in sorted((s.key, grid.identity(s)) for s in grid.specs):
+        h.update(f"{key} {identity}\n".encode())
+    return h.hexdigest()
+
+
+def results_record(exp: Experiment, grid: GridIndex, source: str | None, files: dict[str, bytes]) -> dict:
+    """experiment.json: the experiment, its params file (as named on the command line), its grid's identity and
+    the sha256 of the tables compare reads (``files``: name -> the bytes written)."""
+    return {"experiment": exp.name, "params_file": source, "grid_sha256": grid_identity(grid),
+            "runs": len(grid.specs),
+            "files_sha256": {name: hashlib.sha256(files[name]).hexdigest() for name in RECORDED_TABLES if name in files}}
+
+
+def check_record(folder: Path, exp: Experiment, source: str, tables: dict[str, bytes], option: str = "") -> None:
+    """Refuse a results folder whose tables are not of ``exp`` (params file ``source``): its experiment.json names
+    another grid, is missing or damaged, or ``tables`` (name -> bytes read) are not the ones it records.
+    ``option`` is how the folder was given (' --results-dir DIR'), for the command that aggregates it again."""
+    again = f"limitlab aggregate --params {source}{option}"
+    path = Path(folder) / RECORD
+    try:
+        record = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise LimitlabError(f"{folder} has no {RECORD}, the record of the experiment its tables are of (tables "
+                            "aggregated before limitlab wrote one, or not by limitlab aggregate), so nothing says "
+                            f"they are {exp.name}'s: aggregate again ({again}), then compare") from None
+    except (OSError, ValueError) as exc:
+        raise LimitlabError(f"{path} is damaged ({exc}): aggregate again ({again}), then compare") from None
+    if not isinstance(record, dict) or not isinstance(record.get("grid_sha256"), str):
+        raise LimitlabError(f"{path} is not a record of limitlab aggregate (no grid_sha256): aggregate again "
+                            f"({again}), then compare")
+    name, made_from = record.get("experiment"), record.get("params_file")
+    if record["grid_sha256"] != grid_identity(GridIndex.of(exp)):
+        if name != exp.name:
+            raise LimitlabError(
+                f"{folder} holds the results of experiment {name!r}"
+                + (f" (aggregated from {made_from})" if made_from else "")
+                + f", not of {source} ({exp.name!r}): its cells are of another grid. Give {exp.name}'s own results "
+                f"folder (default: its results_dir, {exp.results_path}), or aggregate {source} into this one first")
+        raise LimitlabError(f"{folder} was aggregated from another grid of {exp.name!r} than {source} asks for now "
+                            f"(the params changed since): aggregate again ({again}), then compare")
+    recorded = record.get("files_sha256") if isinstance(record.get("files_sha256"), dict) else {}
+    for table, data in tables.items():
+        if recorded.get(table) != hashlib.sha256(data).hexdigest():
+            raise LimitlabError(f"{Path(folder) / table} is not the file limitlab aggregate wrote with {RECORD} "
+                                f"(changed, or restored from another aggregation since): aggregate again ({again}), "
+                                "then compare")

@@ -39,6 +39,10 @@ class RunRecord:
     def done(self) -> bool:
         return self.problem is None
 
+    def is_broken(self, name: str) -> bool:
+        """Whether the run's file ``name`` (eval.json, bootstrap.json) exists but is listed in :attr:`broken`."""
+        return any(b.startswith(f"{Path(self.run.spec.eval_dir) / name}: ") for b in self.broken)
+
 
 def read_json(path: Path) -> tuple[dict | None, str | None]:
     """A JSON object file, or (None, why) when it is missing, not JSON or not an object."""
@@ -92,6 +96,9 @@ def _eval_problem(d: dict) -> str | None:
 def _bootstrap_problem(d: dict) -> str | None:
     if not _number(d.get("std"), 0, 1):
         return f"std is {d.get('std')!r}, not a number in [0, 1]"
+    for k in ("mean", "accuracy", "ci_low", "ci_high"):  # accuracies: a NaN or 1.7 means the file is damaged
+        if k in d and not _number(d[k], 0, 1):
+            return f"{k} is {d[k]!r}, not a number in [0, 1]"
     if d.get("samples") is not None and not _number(d["samples"], 1):
         return f"samples is {d['samples']!r}, not a positive number"
     return None

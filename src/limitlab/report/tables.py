@@ -52,7 +52,10 @@ def error_caption(cells: list[Cell]) -> tuple[str, bool]:
         parts.append(f"std of {', '.join(map(str, samples))} bootstrap resamples of the test set (ddof = 0)"
                      f"{' [marked ᵇ]' if 'seed_std' in kinds else ''}")
     if "none" in kinds:
-        parts.append("no error bar where the bootstrap has not run")
+        broken = any(c.selected is not None and c.stats["error"] == "none" and len(c.selected.done) == 1
+                     and c.selected.done[0].is_broken(RunFiles.BOOTSTRAP) for c in cells)
+        parts.append("no error bar where the bootstrap has not run"
+                     + (f" or its {RunFiles.BOOTSTRAP} is broken (marked !)" if broken else ""))
     mixed = "seed_std" in kinds and "bootstrap_std" in kinds
     return ("± = " + "; ".join(parts) + "." if parts else "No finished cells yet."), mixed
 

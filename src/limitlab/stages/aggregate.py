@@ -2,7 +2,9 @@
 
 Reads result.json / eval.json / bootstrap.json of every run of the params file and writes to the results folder:
 table.md, table.csv (with the paper's numbers where the setting matches), selection.csv, metrics.json (DVC) and
-curves.csv (DVC plots). Unfinished runs are reported, never fatal.
+curves.csv (DVC plots), detection.csv, inputs.csv, paired.csv, claims.csv and experiment.json (which experiment
+and grid the tables are of: ``limitlab compare`` checks it). Every file is written or none is (a full disk leaves
+the folder as it was). Unfinished runs are reported, never fatal.
 """
 
 from __future__ import annotations
@@ -26,5 +28,5 @@ def main(args) -> int:
     from limitlab.stages import results_folder
 
     exp = P.load(args.params)
-    aggregate(exp, results_folder(exp, args.results_dir))
+    aggregate(exp, results_folder(exp, args.results_dir), source=args.params)
     return 0

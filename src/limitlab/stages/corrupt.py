@@ -12,8 +12,8 @@ from pathlib import Path
 
 import numpy as np
 
-from limitlab.data.canonical import load_canonical, sha256_file
-from limitlab.data.content_identity import dataset_id
+from limitlab.data.canonical import load_canonical, sha256_file, stored_dataset
+from limitlab.data.content_identity import dataset_id, verified_dataset
 from limitlab.data.labels_file import write_labels
 from limitlab.data.noise.class_conditional import corrupt, fixed_split
 from limitlab.data.noise.from_file import corrupt_file, read_noise_file
@@ -21,7 +21,7 @@ from limitlab.data.noise.human import check_human_labels, corrupt_human, read_hu
 from limitlab.data.noise.instance import corrupt_instance
 from limitlab.data.noise.rules import flip_std_problem, setting_problem
 from limitlab.data.noise.transition import NOISE_MODELS, load_matrix, transition_matrix
-from limitlab.data.registry import DATASETS, HUMAN_LABEL_SETS, get_info
+from limitlab.data.registry import BUILTIN, DATASETS, HUMAN_LABEL_SETS, get_info
 from limitlab.data.split import parse_n
 from limitlab.errors import LimitlabError
 from limitlab.io import check_npz_out
@@ -30,7 +30,8 @@ from limitlab.io import check_npz_out
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("corrupt", help="draw the train/validation split and noisy labels of one setting",
                        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--dataset", required=True, help=f"one of: {', '.join(DATASETS)}")
+    p.add_argument("--dataset", required=True,
+                   help=f"one of: {', '.join(DATASETS)}, or your own dataset's name (imported by limitlab download)")
     p.add_argument("--data", type=Path, default=None,
                    help="canonical dataset .npz (default: data/datasets/<DATASET>.npz)")
     p.add_argument("--noise", required=True, help=f"noise model, one of: {', '.join(NOISE_MODELS)}")
@@ -83,8 +84,12 @@ def run_corrupt(dataset: str, data_path: str | Path | None, noise: str, p: float
     ``data_path`` None means ``data/datasets/<dataset>.npz``; ``n`` None or 'all' means the whole training
     split; ``matrix`` is a file or an array (noise 'matrix' only); ``flip_std`` (default 0.1) is for noise
     'instance'; ``human_file`` and ``label_set`` for noise 'human'; ``noise_file`` for noise 'file'. Returns the summary written to
-    ``out.with_suffix('.json')``. Cheap argument checks run before the dataset is loaded.
+    ``out.with_suffix('.json')``. Cheap argument checks run before the dataset is loaded (but after an own dataset
+    is: its facts are read from its canonical file, :mod:`limitlab.data.own`).
     """
+    data_path = Path(data_path) if data_path is not None else Path("data/datasets") / f"{dataset}.npz"
+    own = dataset not in BUILTIN and data_path.is_file() and stored_dataset(data_path) in (dataset, None)
+    data = _load(data_path, dataset) if own else None
     info = get_info(dataset)
     out = check_npz_out(out, "summary")
     if noise not in NOISE_MODELS:
@@ -106,8 +111,8 @@ def run_corrupt(dataset: str, data_path: str | Path | None, noise: str, p: float
             matrix = load_matrix(matrix, info.num_classes)
         T = transition_matrix(noise, p, info.num_classes, pairs=info.pairs, matrix=matrix)
 
-    data_path = Path(data_path) if data_path is not None else Path("data/datasets") / f"{dataset}.npz"
-    data = load_canonical(data_path, name=dataset)
+    if data is None:
+        data = _load(data_path, dataset)
     extra = {}
     if noise == "instance":
         labels = corrupt_instance(data.train_x, data.train_y, info.num_classes, p=p, seed=seed,
@@ -134,6 +139,12 @@ def run_corrupt(dataset: str, data_path: str | Path | None, noise: str, p: float
     extra.update({"data_file": data_path.name, "data_sha256": sha256_file(data_path),
                   "dataset_id": dataset_id(data_path), "n_train_raw": data.n_train_raw})
     return write_labels(out, labels, extra=extra)
+
+
+def _load(data_path: Path, dataset: str):
+    if data_path.is_file():  # an edited dataset is refused here too, so a redraw cannot re-record it as the truth
+        verified_dataset(data_path)
+    return load_canonical(data_path, name=dataset)
 
 
 def _check_model_options(dataset: str, noise: str, p: float, flip_std, human_file, label_set,

@@ -1,4 +1,5 @@
-"""``limitlab params check FILE`` validates an experiment file and summarises its grid;
+"""``limitlab params check FILE`` validates an experiment file (with the files it names: data_dir, the claims
+file, model.pretrained) and summarises its grid;
 ``limitlab params runs FILE`` lists its run keys; ``limitlab params spec FILE KEY`` prints one run's spec."""
 
 from __future__ import annotations
@@ -37,6 +38,7 @@ def check(args) -> int:
     for path in args.file:
         try:
             exp = P.load(path)
+            P.check_local_files(exp, path)  # the pretrained weights: needed to train, checked before it starts
             runs_of(exp)  # noqa: B018  expanding the grid is part of the check
         except LimitlabError as exc:  # report every file, not only the first bad one
             problems.append(str(exc))

@@ -55,7 +55,7 @@ def main(args) -> int:
     bootstrap = exp.bootstrap.model_dump()
     entries, status = run_job(runs, lambda s: REGISTRY[s.method.method].uses_q, bootstrap, args.logs, grid,
                               retry_failed=args.retry_failed)
-    counts = {k: sum(e["status"] == k for e in entries) for k in ("ok", "failed", "skipped", "interrupted")}
+    counts = {k: sum(e["status"] == k for e in entries) for k in ("ok", "refused", "failed", "skipped", "interrupted")}
     print(f"job {args.job}: " + ", ".join(f"{v} {k}" for k, v in counts.items() if v))
     if status:
         return status  # a run ran out of memory: no summary, so Snakemake retries the job

@@ -1,8 +1,10 @@
-"""``limitlab upgrade``: move the runs a release before run tags finished into their tagged folders.
+"""``limitlab upgrade``: move the runs that earlier releases finished into their present folders.
 
 Run folders end in a tag made from the run's identity (``data/runs/<key>-<tag>/``), so that two params files
-that differ never share a run. Runs finished by a release whose folders had no tag are found by the identity in
-their ``done.json`` and moved, never retrained; a folder that belongs to another spec stays where it is. Run it
+that differ never share a run, and the labels folder of a setting drawn from a user's file ends in a tag of that
+file's content. Runs finished by a release whose folders had no run tag, or whose settings had no content tag,
+are found by the identity in their ``done.json`` (and, for the second, by the file content their labels summary
+records) and moved, never retrained; a folder that belongs to another spec stays where it is. Run it
 once per params file after upgrading, before the pipeline (Snakemake then plans no run job for them); a run job
 that finds such a run moves it too. ``--dry-run`` only counts.
 """
@@ -13,7 +15,7 @@ import argparse
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("upgrade", help="move runs finished by a release before run tags into their tagged folders",
+    p = sub.add_parser("upgrade", help="move runs finished by earlier releases into their present folders",
                        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--params", required=True, help="experiment params file")
     p.add_argument("--dry-run", action="store_true", help="count the runs that would move, move nothing")
@@ -29,6 +31,6 @@ def main(args) -> int:
     grid = GridIndex.of(exp)
     moved = [s.key for s in grid.specs if (adoptable(s, grid) if args.dry_run else adopt(s, grid))]
     verb = "would move" if args.dry_run else "moved"
-    print(f"{args.params}: {verb} {len(moved)} of {len(grid.specs)} run(s) into their tagged folders"
+    print(f"{args.params}: {verb} {len(moved)} of {len(grid.specs)} run(s) into their present folders"
           + (f" (first: {moved[0]})" if moved else ""))
     return 0

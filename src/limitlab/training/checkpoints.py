@@ -128,10 +128,11 @@ def load_best(state_dir: Path) -> dict[str, Any]:
 
 
 def save_state(state_dir: Path, spec: RunSpec, epoch: int, networks, optimizer, method, generator, device, history,
-               best, prepared) -> None:
-    """Write ``state/last.pt`` after a completed epoch (:data:`STATE_KEYS`, plus the run key and CUDA's RNG)."""
+               best, prepared, inputs: dict | None) -> None:
+    """Write ``state/last.pt`` after a completed epoch (:data:`STATE_KEYS`, plus the run key and CUDA's RNG).
+    ``inputs``: the content identities of the dataset and noise realisation the epochs were trained on."""
     io.save_torch(state_dir / LAST, {
-        "key": spec.key, "spec": spec.model_dump(mode="json"), "epoch": epoch,
+        "key": spec.key, "spec": spec.model_dump(mode="json"), "inputs": inputs, "epoch": epoch,
         "networks": networks.state_dict(), "optimizer": optimizer.state_dict(), "method": method.state_dict(),
         "generator": generator.get_state(), "torch_rng": torch.get_rng_state(),
         "cuda_rng": torch.cuda.get_rng_state(device) if device.type == "cuda" else None,
@@ -150,13 +151,15 @@ def restore_rng(st: dict, generator: torch.Generator, device: torch.device) -> N
         torch.cuda.set_rng_state(st["cuda_rng"].cpu(), device)
 
 
-def load_resume_state(state_dir: Path, spec: RunSpec, resume: bool = True) -> dict[str, Any] | None:
+def load_resume_state(state_dir: Path, spec: RunSpec, resume: bool = True,
+                      inputs: dict | None = None) -> dict[str, Any] | None:
     """Make ``state_dir`` ready and return the resume state it holds (loaded to the CPU), or None for epoch 0.
 
     A kill can leave partial or stale state; each case is one printed line, never a traceback:
     a file where the folder should be is removed; unfinished ``.*.tmp`` files are removed; a ``last.pt`` that
-    is empty, truncated, not a torch file, lacks an entry (e.g. the optimizer) or was written for another spec
-    is removed and the run starts over; a ``best.pt`` that is missing or damaged is rebuilt from ``last.pt``
+    is empty, truncated, not a torch file, lacks an entry (e.g. the optimizer), was written for another spec or
+    for other ``inputs`` (another dataset or noise realisation, or a release that did not record them: a state is
+    never resumed on data it was not trained on) is removed and the run starts over; a ``best.pt`` that is missing or damaged is rebuilt from ``last.pt``
     when the best epoch is the last one, otherwise the run starts over (the selected model would be lost).
     """
     def say(text: str) -> None:
@@ -191,6 +194,8 @@ def load_resume_state(state_dir: Path, spec: RunSpec, resume: bool = True) -> di
     if st["spec"] != spec.model_dump(mode="json"):
         # the params of this cell changed since that state was written: it is a different run now
         return start_over(f"{last} was written for another spec of this run")
+    if st.get("inputs") != inputs:
+        return start_over(f"{last} was trained on other inputs ({_changes(st.get('inputs'), inputs)})")
     if not isinstance(st["history"], list) or len(st["history"]) != st["epoch"] + 1:
         return start_over(f"resume state {last} is inconsistent (epoch {st['epoch']}, "
                           f"{len(st['history']) if isinstance(st['history'], list) else '?'} history rows)")
@@ -207,3 +212,12 @@ def load_resume_state(state_dir: Path, spec: RunSpec, resume: bool = True) -> di
         say(f"{problem}: rebuilt it from {last} (the best epoch {best_epoch} is the last one)")
     say(f"resuming from {last} after epoch {st['epoch']}")
     return st
+
+
+def _changes(old: dict | None, new: dict | None) -> str:
+    """'noise 1a2b… -> 3c4d…' for each input identity that differs (the first 12 hex digits)."""
+    if not isinstance(old, dict):
+        return "not recorded by the release that wrote it"
+    new = new or {}
+    return ", ".join(f"{k} {str(old.get(k))[:12]} -> {str(new.get(k))[:12]}"
+                     for k in sorted(set(old) | set(new)) if old.get(k) != new.get(k))

@@ -168,7 +168,7 @@ def train(spec: RunSpec, *, resume: bool = True) -> dict[str, Any]:
     autocast = run.fast.autocast_bf16
     # loaded onto the CPU: RNG states must stay CPU ByteTensors (set_rng_state rejects CUDA tensors), and
     # load_state_dict moves network and optimizer tensors to the device of the parameters they belong to
-    st = load_resume_state(state_dir, spec, resume)
+    st = load_resume_state(state_dir, spec, resume, data.inputs)
     if st is not None:
         networks.load_state_dict(st["networks"])
         optimizer.load_state_dict(st["optimizer"])
@@ -214,7 +214,7 @@ def train(spec: RunSpec, *, resume: bool = True) -> dict[str, Any]:
                 best = {"epoch": epoch, "val_acc": row["val_acc"], "last_best_epoch": epoch}
                 save_best(state_dir, networks.state_dict(), epoch)
             save_state(state_dir, spec, epoch, networks, optimizer, method, run.generator, run.device, history, best,
-                       prepared)
+                       prepared, data.inputs)
             progress.epoch(row)
             stopped_early = should_stop(history, best, t.patience)
 

@@ -65,7 +65,7 @@ def mlp4(num_classes: int, in_features: int = 784, dropout: float = 0.0, head_bi
     return Net(nn.Sequential(*layers), nn.Linear(512, num_classes, bias=head_bias), "mlp4")
 
 
-def resnet34_cifar(num_classes: int, head_bias: bool = True) -> Net:
+def resnet34_cifar(num_classes: int, head_bias: bool = True, in_channels: int = 3) -> Net:
     """torchvision ResNet-34 for 32×32 inputs: 3×3 stride-1 first conv, no max-pool (paper App. B).
 
     torchvision's adaptive average pool equals the authors' avg_pool2d(4) on the final 4×4 map. torchvision
@@ -80,7 +80,7 @@ def resnet34_cifar(num_classes: int, head_bias: bool = True) -> Net:
     for module in m.modules():
         if isinstance(module, nn.Conv2d):
             module.reset_parameters()
-    m.conv1 = nn.Conv2d(3, 64, kernel_size=3, stride=1, padding=1, bias=False)
+    m.conv1 = nn.Conv2d(in_channels, 64, kernel_size=3, stride=1, padding=1, bias=False)
     m.maxpool = nn.Identity()
     head = nn.Linear(m.fc.in_features, num_classes, bias=head_bias)
     m.fc = nn.Identity()
@@ -146,14 +146,18 @@ def build(arch: str, num_classes: int, in_channels: int, image_size: int, *, q_n
           dropout: float = 0.0, pretrained: Path | None = None, head_bias: bool = True) -> Net:
     if arch == "cnn4":
         if image_size != 28:
-            raise LimitlabError(f"model.arch cnn4 expects 28×28 inputs, the dataset has {image_size}×{image_size}")
+            raise LimitlabError(f"model.arch cnn4 expects 28×28 inputs, the dataset has {image_size}×{image_size} "
+                                "(your own dataset: dataset.resize: 28, or model.arch: mlp4)")
         return cnn4(num_classes, in_channels, q_network=q_network, head_bias=head_bias)
     if arch == "mlp4":
         return mlp4(num_classes, in_channels * image_size * image_size,
                     dropout=0.0 if q_network else dropout, head_bias=head_bias)
     if arch == "resnet34":
-        return resnet34_cifar(num_classes, head_bias=head_bias)
+        return resnet34_cifar(num_classes, head_bias=head_bias, in_channels=in_channels)
     if arch == "resnet50":
+        if in_channels != 3:
+            raise LimitlabError(f"model.arch resnet50 (ImageNet's) takes RGB images, the dataset has {in_channels} "
+                                "channel(s); use resnet34, cnn4 or mlp4")
         return resnet50(num_classes, None if q_network else pretrained, head_bias=head_bias)
     raise LimitlabError(f"unknown architecture {arch!r} (accepted: cnn4, mlp4, resnet34, resnet50)")
 

@@ -29,19 +29,20 @@ class RunData:
     test: Split
     info: DatasetInfo
     transition: np.ndarray | None = None  # the setting's true T (labels file), for methods that assume it known
+    inputs: dict | None = None  # content identities of the dataset and noise realisation (verified_inputs)
 
 
 def load_run_data(spec: RunSpec, device: torch.device, channels_last: bool) -> RunData:
     """Training and (noisy) validation split of the setting, clean test set; images in ``channels_last`` if set.
     Inputs that no longer match what their ``labels.json`` recorded are refused first (:func:`verified_inputs`)."""
-    verified_inputs(spec.data_path, spec.labels_path)
+    inputs = verified_inputs(spec.data_path, spec.labels_path)
     canon = load_canonical(spec.data_path)
     info = canon.info
     labels = io.load_npz(spec.labels_path, "labels file")
     n_pool = len(canon.train_files) if info.kind == "files" else len(canon.train_y)
     check_labels(labels, spec.labels_path, n_pool, info.num_classes, spec.n)
     if info.kind == "files":
-        return _file_run_data(spec, canon, labels, device, channels_last)
+        return _file_run_data(spec, canon, labels, device, channels_last, inputs)
     augment = spec.dataset.augmentation
     train_images = ImageTensors(canon.train_x, info.mean, info.std, device, augment, spec.dataset.crop_padding,
                                 channels_last)
@@ -57,10 +58,11 @@ def load_run_data(spec: RunSpec, device: torch.device, channels_last: bool) -> R
         test=Split(test_images, t(canon.test_y), t(canon.test_y), torch.arange(n_test, device=device)),
         info=info,
         transition=labels.get("transition"),
+        inputs=inputs,
     )
 
 
-def _file_run_data(spec: RunSpec, canon, labels, device, channels_last) -> RunData:
+def _file_run_data(spec: RunSpec, canon, labels, device, channels_last, inputs) -> RunData:
     """Clothing1M: labels on the device, images streamed from disk by DataLoader workers."""
     info = canon.info
 
@@ -75,4 +77,5 @@ def _file_run_data(spec: RunSpec, canon, labels, device, channels_last) -> RunDa
         test=split(canon.test_files, np.arange(len(canon.test_y)), canon.test_y, canon.test_y),
         info=info,
         transition=labels.get("transition"),
+        inputs=inputs,
     )

@@ -34,21 +34,24 @@ _SPELLINGS: dict[str, dict[str, str]] = {
 
 
 def setting_problem(dataset: str, noise_model: str, label_set: str | None = None, *,
-                    spelling: str = "params") -> str | None:
+                    spelling: str = "params", own: bool = False) -> str | None:
     """The error text when ``dataset`` does not accept ``noise_model`` (with ``label_set`` for 'human'), else None.
 
     ``label_set`` None is not checked here: whether it was given is the caller's question (a missing option).
-    ``spelling`` is 'params' (params-file keys) or 'cli' (command-line options).
+    ``spelling`` is 'params' (params-file keys) or 'cli' (command-line options). ``own``: ``dataset`` is a user's
+    dataset given by path, which the registry knows only once it is imported; every own dataset is a tensor
+    dataset without class pairs or human labels (:mod:`limitlab.data.own`).
     """
     words = _SPELLINGS[spelling]
     info = DATASETS.get(dataset)
-    if info is None:
+    if info is None and not own:
         return f"unknown dataset {dataset!r}; accepted: {', '.join(DATASETS)}"
-    if noise_model == "pair" and not info.pairs:
+    pairs, kind = (info.pairs, info.kind) if info is not None else (None, "tensor")
+    if noise_model == "pair" and not pairs:
         with_pairs = [d.name for d in DATASETS.values() if d.pairs]
         return (f"noise model 'pair' is not defined for dataset {dataset!r} (it has no class pairs); "
                 f"pair noise is defined for: {', '.join(with_pairs)}")
-    if info.kind == "files" and noise_model != "none":
+    if kind == "files" and noise_model != "none":
         return (f"{dataset} has real label noise and a fixed clean validation list: use {words['none']} "
                 f"(got {words['got'].format(model=noise_model)})")
     if noise_model == "human":

@@ -76,8 +76,12 @@ def transition_matrix(model: str, p: float, num_classes: int, pairs=None, matrix
             T[src, dst] = p
     elif model == "matrix":
         T = check_matrix(matrix, K)
-    else:
+    elif model == "none":
         T = np.eye(K)
+    else:  # a model without a class-conditional T (instance, human, file) or one added to NOISE_MODELS alone:
+        # never the identity matrix (it would report 0 % noise and exit 0)
+        raise LimitlabError(f"noise model {model!r} has no class-conditional transition matrix; models with one: "
+                            "uniform, symmetric, pair, matrix, none")
     return T
 
 

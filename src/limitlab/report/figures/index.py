@@ -242,7 +242,8 @@ def make_figures(exp: Experiment, results_dir: Path | None = None, console=None,
 
     for row in cleanlab:
         cell = next((c for c in cells if c.key == row["setting"]), None)
-        model = None if cell is None else model_matrix(cell.noise_model, cell.p, cell.dataset)
+        model = None if cell is None else model_matrix(cell.noise_model, cell.p, cell.dataset,
+                                                       len(row["noise_matrix_true"]))
         emit(f"noise_matrices_{row['setting'].replace('/', '_')}", "noise_matrices",
              lambda row=row, model=model: noise_matrices_figure(row, model), row["setting"])
 

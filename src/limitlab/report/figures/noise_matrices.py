@@ -9,13 +9,16 @@ import numpy as np
 from limitlab.report.figures.style import setup
 
 
-def model_matrix(noise: str, p: float, dataset: str) -> np.ndarray | None:
-    """The noise model's transition matrix for uniform and pair noise; None for the others (no fixed matrix)."""
+def model_matrix(noise: str, p: float, dataset: str, num_classes: int | None = None) -> np.ndarray | None:
+    """The noise model's transition matrix for uniform and pair noise; None for the others (no fixed matrix). An own
+    dataset (not in this process's registry: its file is not read here) takes ``num_classes`` and has no pairs."""
     if noise not in ("uniform", "pair"):
         return None
     from limitlab.data.noise.transition import transition_matrix
-    from limitlab.data.registry import get_info
+    from limitlab.data.registry import DATASETS, get_info
 
+    if dataset not in DATASETS and num_classes is not None:
+        return transition_matrix(noise, p, num_classes) if noise == "uniform" else None
     info = get_info(dataset)
     return transition_matrix(noise, p, info.num_classes, pairs=info.pairs)
 
