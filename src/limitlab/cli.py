@@ -18,7 +18,7 @@ from limitlab.errors import LimitlabError, Terminated
 
 # Stage modules in pipeline order; each has register(subparsers).
 STAGES = ["params", "data", "download", "corrupt", "labels", "run", "train", "evaluate", "bootstrap", "aggregate", "plot",
-          "cleanlab", "report_assets", "timing", "upgrade", "compare", "plugins"]
+          "cleanlab", "report_assets", "timing", "upgrade", "compare", "plugins", "examples"]
 
 
 def build_parser() -> argparse.ArgumentParser:

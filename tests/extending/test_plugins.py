@@ -15,47 +15,7 @@ from pathlib import Path
 import yaml
 
 from pipeline_support import env
-
-PLUGIN = '''
-"""Soft bootstrapping (Reed et al., ICLR 2015 workshop): ℓ = CE(β·e_ỹ + (1 − β)·softmax(a), a)."""
-from typing import Literal
-
-from limitlab.methods import Method, MethodConfig, StepOutput, register
-from limitlab.methods.base import Grid
-from limitlab.torch_on_demand import F
-
-
-class BootConfig(MethodConfig):
-    method: Literal["{name}"]
-    beta: Grid = 0.95
-    HYPERPARAMETERS = ("beta",)
-
-
-@register
-class Boot(Method):
-    Config = BootConfig
-
-    def loss(self, x, y, index):
-        logits = self.classifier(x).float()
-        target = self.cfg.beta * F.one_hot(y, logits.shape[1]) + (1 - self.cfg.beta) * logits.softmax(1).detach()
-        return StepOutput(-(target * logits.log_softmax(1)).sum(1).mean(), logits)
-'''
-
-
-def install(site: Path, version: str = "0.1", name: str = "boot", body: str | None = None) -> Path:
-    """A plugin package 'limitlab-test-plugin' (module limitlab_test_plugin) at ``version`` under ``site``."""
-    site.mkdir(parents=True, exist_ok=True)
-    (site / "limitlab_test_plugin.py").write_text(body if body is not None else PLUGIN.replace("{name}", name))
-    for old in site.glob("limitlab_test_plugin-*.dist-info"):
-        for f in old.iterdir():
-            f.unlink()
-        old.rmdir()
-    info = site / f"limitlab_test_plugin-{version}.dist-info"
-    info.mkdir()
-    (info / "METADATA").write_text(f"Metadata-Version: 2.1\nName: limitlab-test-plugin\nVersion: {version}\n")
-    (info / "entry_points.txt").write_text("[limitlab.methods]\nboot = limitlab_test_plugin\n")
-    return site
-
+from plugin_support import install
 
 def limitlab(site: Path, *args: str, cwd: Path | None = None) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, "-m", "limitlab.cli", *args], capture_output=True, text=True, cwd=cwd,

@@ -14,7 +14,7 @@ from pathlib import Path
 import json
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, model_serializer
 
 from limitlab.errors import LimitlabError
 
@@ -50,13 +50,30 @@ class RunSpec(BaseModel):
     # None for limitlab's own entries only, and then not part of the identity (limitlab.experiment.identity)
     plugins: dict[str, str] | None = None
 
+    @model_serializer(mode="wrap")
+    def _no_plugins_left_out(self, handler):
+        # a spec of limitlab's own entries dumps as in releases before plugins: its identity, the params of the
+        # jobs that carry it (cleanlab) and the spec its failure markers record all stay the same
+        data = handler(self)
+        if data.get("plugins") is None:
+            data.pop("plugins", None)
+        return data
 
-def plugins_of(method_name: str) -> dict[str, str] | None:
-    """The plugin packages (with versions) a run of this method uses; None when all are limitlab's own."""
+
+def plugins_of(method_name: str, noise_model: str) -> dict[str, str] | None:
+    """The plugin packages (with versions) a run of this method under this noise model uses, by role; None when
+    all are limitlab's own."""
     from limitlab.methods import REGISTRY
 
-    version = REGISTRY.plugin_version(method_name)
-    return {"method": version} if version is not None else None
+    found = {"method": REGISTRY.plugin_version(method_name), "noise_model": noise_plugin(noise_model)}
+    return {role: version for role, version in found.items() if version is not None} or None
+
+
+def noise_plugin(noise_model: str) -> str | None:
+    """'distribution==version' of a noise model from another package (None for limitlab's own)."""
+    from limitlab.data.noise.transition import NOISE_REGISTRY
+
+    return NOISE_REGISTRY.plugin_version(noise_model) if noise_model in NOISE_REGISTRY else None
 
 
 @dataclass(frozen=True)
@@ -88,7 +105,8 @@ def settings_of(study: Study) -> list[Setting]:
     options = noise_options(study)
     if study.dataset.own:  # its image folder or .npz is a source of every setting (its content tags the folders)
         options["dataset_source"] = str(study.dataset.path)
-    tag = _sources_tag(Setting(study.dataset.name, study.noise.model, 0.0, "all", 0, **options).source_files())
+    tag = _sources_tag(Setting(study.dataset.name, study.noise.model, 0.0, "all", 0, **options).source_files(),
+                       noise_plugin(study.noise.model))
     return [
         Setting(study.dataset.name, study.noise.model, p, n, seed, study.dataset.val_ratio,
                 study.dataset.clean_validation, **options, sources_tag=tag)
@@ -96,13 +114,16 @@ def settings_of(study: Study) -> list[Setting]:
     ]
 
 
-def _sources_tag(files: dict[str, str]) -> str | None:
+def _sources_tag(files: dict[str, str], noise_plugin_version: str | None = None) -> str | None:
     """The content tag of a setting's source files that exist (a missing one is the corrupt stage's error, and
-    nothing can be drawn or trained from it before it exists); None when it has none. An own dataset's source
-    may be a folder (:func:`~limitlab.data.content_identity.source_id`)."""
+    nothing can be drawn or trained from it before it exists) and of the package of a plugin noise model (its
+    labels are drawn by that version); None when it has neither. An own dataset's source may be a folder
+    (:func:`~limitlab.data.content_identity.source_id`)."""
     from limitlab.data.content_identity import source_id, sources_tag
 
     ids = {role: sha for role, path in files.items() if (sha := source_id(path)) is not None}
+    if noise_plugin_version is not None:
+        ids["noise_model"] = noise_plugin_version
     return sources_tag(ids) if ids else None
 
 
@@ -131,7 +152,7 @@ def expand(exp: Experiment) -> list[Run]:
                         method=m.at({**point, "label": None, "seeds": None}),
                         point=point, data_path=dataset_path(data_dir, setting.dataset),
                         labels_path=setting.labels_path(data_dir), run_dir=data_dir / "runs" / rel,
-                        eval_dir=data_dir / "eval" / rel, init_dir=init_dir, plugins=plugins_of(m.method),
+                        eval_dir=data_dir / "eval" / rel, init_dir=init_dir, plugins=plugins_of(m.method, setting.noise),
                     ))
     return [Run(spec, identity) for spec, identity in _tag_folders(specs)]
 

@@ -22,7 +22,14 @@ from limitlab.experiment.dataset_config import (DATASET_NAMES, DatasetConfig, ar
 from limitlab.experiment.strict import Strict
 from limitlab.methods import REGISTRY, MethodConfig
 
-NOISE_MODELS = ("uniform", "symmetric", "pair", "matrix", "none", "instance", "human", "file")
+
+def _noise_models():
+    from limitlab.data.noise.transition import NOISE_MODELS as DEFINITIONS
+
+    return DEFINITIONS
+
+# the class-conditional models of the noise registry (plugins included), then those drawn their own way
+NOISE_MODELS = tuple(_noise_models())
 NOISE_FILE_FORMATS = (".csv", ".npy", ".pt")  # model 'file' (limitlab.data.noise.from_file.FORMATS)
 ARCHS = ("auto", "cnn4", "mlp4", "resnet34", "resnet50")
 

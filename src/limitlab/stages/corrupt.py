@@ -20,7 +20,7 @@ from limitlab.data.noise.from_file import corrupt_file, read_noise_file
 from limitlab.data.noise.human import check_human_labels, corrupt_human, read_human_file
 from limitlab.data.noise.instance import corrupt_instance
 from limitlab.data.noise.rules import flip_std_problem, setting_problem
-from limitlab.data.noise.transition import NOISE_MODELS, load_matrix, transition_matrix
+from limitlab.data.noise.transition import NOISE_MODELS, NOISE_REGISTRY, load_matrix, transition_matrix
 from limitlab.data.registry import BUILTIN, DATASETS, HUMAN_LABEL_SETS, get_info
 from limitlab.data.split import parse_n
 from limitlab.errors import LimitlabError
@@ -65,7 +65,7 @@ def _parse_seed(seed) -> int:
 
 def _resolve_p(noise: str, p) -> float:
     if p is None:
-        if noise in ("uniform", "symmetric", "pair", "instance"):
+        if noise == "instance" or noise in NOISE_REGISTRY and NOISE_REGISTRY[noise].needs_p:
             raise LimitlabError(f"noise model {noise!r} needs a rate: pass --p in [0, 1)")
         return 0.0
     try:

@@ -1,7 +1,9 @@
-"""``limitlab plugins``: every registered method (limitlab's own and other packages'), with where it comes from.
+"""``limitlab plugins``: every registered method and noise model (limitlab's own and other packages'), with where
+each comes from.
 
-Another installed package adds a method by declaring an entry point in the group ``limitlab.methods`` (see
-docs/extending.md); its name is then usable in a params file like a built-in one. A plugin that fails to import,
+Another installed package adds a method or a class-conditional noise model by declaring an entry point in the group
+``limitlab.methods`` or ``limitlab.noise_models`` (see docs/extending.md); its name is then usable in a params
+file like a built-in one. A plugin that fails to import,
 or registers a name that exists, is a clear error naming the package and the entry point.
 """
 
@@ -11,7 +13,7 @@ import argparse
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("plugins", help="list the registered methods and the packages they come from",
+    p = sub.add_parser("plugins", help="list the registered methods and noise models and the packages they come from",
                        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.set_defaults(func=main)
 
@@ -20,12 +22,13 @@ def main(args) -> int:
     from rich.console import Console
     from rich.table import Table
 
+    from limitlab.data.noise.transition import NOISE_REGISTRY
     from limitlab.methods import REGISTRY
 
     table = Table(title="registered entries (params files name them)", title_justify="left")
     for column in ("kind", "name", "package", "version", "entry point"):
         table.add_column(column)
-    for kind, name, origin in REGISTRY.rows():
+    for kind, name, origin in [*REGISTRY.rows(), *NOISE_REGISTRY.rows()]:
         table.add_row(kind, name, origin.distribution, origin.version, origin.entry_point or "built in")
     Console(width=120).print(table)
     return 0

@@ -12,25 +12,24 @@ artifact records. Noisy labels are drawn by inverse CDF, one uniform per example
 from __future__ import annotations
 
 import os
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
 from limitlab.errors import LimitlabError
+from limitlab.registry import Registry
 
 ROW_SUM_TOL = 1e-6
 
 # Definitions stored with every labels artifact: each names its convention explicitly (uniform vs
 # symmetric differ in whether a corrupted label may stay the same class; docs/methods.md, "Noise models").
-NOISE_MODELS: dict[str, str] = {
-    "uniform": "paper's uniform 'error' noise: T_ii = 1-p, T_ij = p/(K-1) for j != i (a corrupted label is "
-               "always a different class; expected wrong-label fraction p)",
-    "symmetric": "uniform over all K classes: T_ii = 1-p+p/K, T_ij = p/K (the new label may equal the old one; "
-                 "expected wrong-label fraction p(K-1)/K)",
-    "pair": "one-directional flips src->dst with probability p for the dataset's pairs (cifar10: 9->1, 2->0, "
-            "4->7, 3->5): T[src,dst] = p, T[src,src] = 1-p, all other rows identity (LIMIT/DMI 'pair' noise)",
+# These models are drawn by their own modules (a user's matrix, per-example rates, human labels, a file); the
+# class-conditional ones given by a transition matrix are entries of NOISE_REGISTRY (below), open to plugins.
+DRAWN_OWN_WAY: dict[str, str] = {
     "matrix": "user-given row-stochastic KxK matrix T[i,j] = P(noisy=j | clean=i) (p is only a label)",
-    "none": "no synthetic noise: T = identity (p must be 0)",
     "instance": "instance-dependent 'part-dependent'/IDN noise of Xia et al. (NeurIPS 2020): example i flips with its "
                 "own rate q_i ~ N(p, flip_std^2) truncated to [0, 1]; the wrong class j != y_i is drawn with "
                 "probability softmax_j(x_i^T W_{y_i}) over j != y_i, W a seeded standard-normal projection of the "
@@ -43,6 +42,91 @@ NOISE_MODELS: dict[str, str] = {
 }
 
 
+@dataclass(frozen=True)
+class ClassConditional:
+    """A noise model given by its class-level transition matrix: the shape a noise-model plugin registers.
+
+    ``matrix(p, num_classes, pairs)`` returns ``T[i, j] = P(noisy = j | clean = i)`` for rate ``p`` (``pairs``: the
+    dataset's class pairs, for models that use them); it is validated as every user matrix is (square, finite,
+    non-negative, rows summing to 1) and drawn by :func:`sample_noisy_labels`. ``definition`` is the one line
+    every labels artifact records; ``needs_p``: whether ``p`` must be given."""
+
+    definition: str
+    matrix: Callable[[float, int, Any], np.ndarray]
+    needs_p: bool = True
+
+
+# limitlab's class-conditional models and those of installed packages (entry-point group limitlab.noise_models)
+NOISE_REGISTRY: Registry[ClassConditional] = Registry("noise model", "limitlab.noise_models")
+
+
+def register_noise_model(name: str, definition: str, needs_p: bool = True):
+    """Decorator: register ``matrix(p, num_classes, pairs)`` as the class-conditional noise model ``name``."""
+    def add(matrix: Callable[[float, int, Any], np.ndarray]):
+        NOISE_REGISTRY.register(name, ClassConditional(definition, matrix, needs_p))
+        return matrix
+    return add
+
+
+@register_noise_model("uniform", "paper's uniform 'error' noise: T_ii = 1-p, T_ij = p/(K-1) for j != i (a corrupted "
+                      "label is always a different class; expected wrong-label fraction p)")
+def _uniform(p: float, K: int, pairs=None) -> np.ndarray:
+    if K < 2:
+        raise LimitlabError("uniform noise needs at least 2 classes")
+    T = np.full((K, K), p / (K - 1))
+    np.fill_diagonal(T, 1.0 - p)
+    return T
+
+
+@register_noise_model("symmetric", "uniform over all K classes: T_ii = 1-p+p/K, T_ij = p/K (the new label may equal "
+                      "the old one; expected wrong-label fraction p(K-1)/K)")
+def _symmetric(p: float, K: int, pairs=None) -> np.ndarray:
+    T = np.full((K, K), p / K)
+    np.fill_diagonal(T, 1.0 - p + p / K)
+    return T
+
+
+@register_noise_model("pair", "one-directional flips src->dst with probability p for the dataset's pairs (cifar10: "
+                      "9->1, 2->0, 4->7, 3->5): T[src,dst] = p, T[src,src] = 1-p, all other rows identity (LIMIT/DMI "
+                      "'pair' noise)")
+def _pair(p: float, K: int, pairs=None) -> np.ndarray:
+    T = np.eye(K)
+    for src, dst in _check_pairs(pairs, K):
+        T[src, src] = 1.0 - p
+        T[src, dst] = p
+    return T
+
+
+@register_noise_model("none", "no synthetic noise: T = identity (p must be 0)", needs_p=False)
+def _none(p: float, K: int, pairs=None) -> np.ndarray:
+    if p != 0.0:
+        raise LimitlabError(f"noise model 'none' adds no noise, so p must be 0; got p = {p}")
+    return np.eye(K)
+
+
+class _Definitions(Mapping[str, str]):
+    """Every noise model's one-line definition, by name: the registry's (plugins included) and those drawn their
+    own way. Read when asked, so that a plugin registered later is in it."""
+
+    ORDER = ("uniform", "symmetric", "pair", "matrix", "none", "instance", "human", "file")  # limitlab's, as listed
+
+    def _all(self) -> dict[str, str]:
+        every = {**{name: entry.definition for name, entry in NOISE_REGISTRY.items()}, **DRAWN_OWN_WAY}
+        return {name: every[name] for name in (*self.ORDER, *(n for n in every if n not in self.ORDER))}
+
+    def __getitem__(self, name: str) -> str:
+        return self._all()[name]
+
+    def __iter__(self):
+        return iter(self._all())
+
+    def __len__(self) -> int:
+        return len(self._all())
+
+
+NOISE_MODELS: Mapping[str, str] = _Definitions()
+
+
 def transition_matrix(model: str, p: float, num_classes: int, pairs=None, matrix=None) -> np.ndarray:
     """Row-stochastic ``T[i, j] = P(noisy = j | clean = i)`` (float64, K x K) of a noise model.
 
@@ -52,6 +136,8 @@ def transition_matrix(model: str, p: float, num_classes: int, pairs=None, matrix
     * ``matrix``:    ``matrix`` itself (validated: K x K, finite, non-negative, rows sum to 1 within 1e-6);
       ``p`` is only recorded (the matrix sets the rates)
     * ``none``:      identity; ``p`` must be 0
+    * a model of another package (:data:`NOISE_REGISTRY`, entry-point group ``limitlab.noise_models``): its own
+      matrix function, validated like a user matrix
 
     ``p`` must lie in [0, 1).
     """
@@ -59,30 +145,16 @@ def transition_matrix(model: str, p: float, num_classes: int, pairs=None, matrix
         raise LimitlabError(f"unknown noise model {model!r}; accepted: {', '.join(NOISE_MODELS)}")
     K = check_num_classes(num_classes)
     p = check_p(p)
-    if model == "none" and p != 0.0:
-        raise LimitlabError(f"noise model 'none' adds no noise, so p must be 0; got p = {p}")
-    if model == "uniform":
-        if K < 2:
-            raise LimitlabError("uniform noise needs at least 2 classes")
-        T = np.full((K, K), p / (K - 1))
-        np.fill_diagonal(T, 1.0 - p)
-    elif model == "symmetric":
-        T = np.full((K, K), p / K)
-        np.fill_diagonal(T, 1.0 - p + p / K)
-    elif model == "pair":
-        T = np.eye(K)
-        for src, dst in _check_pairs(pairs, K):
-            T[src, src] = 1.0 - p
-            T[src, dst] = p
-    elif model == "matrix":
-        T = check_matrix(matrix, K)
-    elif model == "none":
-        T = np.eye(K)
-    else:  # a model without a class-conditional T (instance, human, file) or one added to NOISE_MODELS alone:
+    if model == "matrix":
+        return check_matrix(matrix, K)
+    if model not in NOISE_REGISTRY:  # instance, human, file: drawn per example, no class-conditional T
         # never the identity matrix (it would report 0 % noise and exit 0)
         raise LimitlabError(f"noise model {model!r} has no class-conditional transition matrix; models with one: "
-                            "uniform, symmetric, pair, matrix, none")
-    return T
+                            f"{', '.join(['matrix', *NOISE_REGISTRY])}")
+    T = NOISE_REGISTRY[model].matrix(p, K, pairs)
+    origin = NOISE_REGISTRY.origin(model)
+    return check_matrix(T, K, where=f"the transition matrix of noise model {model!r}"
+                        + ("" if origin.builtin else f" ({origin})"))
 
 
 def check_num_classes(num_classes) -> int:
