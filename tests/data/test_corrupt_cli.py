@@ -184,3 +184,32 @@ def test_clothing1m_labels(tmp_path):
         assert z["train_clean"].tolist() == [-1, -1, -1] and z["val_index"].tolist() == [3]
     with pytest.raises(LimitlabError, match="real label noise.*--noise none"):
         run_corrupt("clothing1m", data, "uniform", 0.2, "all", 42, tmp_path / "l2.npz")
+
+
+def test_corrupt_from_a_params_file_draws_the_pipelines_labels(data, tmp_path, capsys):
+    """`limitlab corrupt --params FILE --setting FOLDER` reads the one definition the pipeline reads: the same
+    bytes as the options spelled out; options beside it, a setting not in the file or a half command are refused."""
+    import yaml
+
+    params = tmp_path / "p.yaml"
+    params.write_text(yaml.safe_dump({
+        "name": "p", "data_dir": str(tmp_path / "data"), "results_dir": str(tmp_path / "results"),
+        "studies": {"s": {"dataset": {"name": "mnist5k"}, "noise": {"model": "uniform", "p": [0.5]}, "n": [300],
+                          "seeds": [42], "methods": {"ce": {}}}}}))
+    by_options, by_params = tmp_path / "a" / "labels.npz", tmp_path / "b" / "labels.npz"
+    for out in (by_options, by_params):
+        out.parent.mkdir()
+    assert main(corrupt_args(data, by_options, n="300")) == 0
+    setting = "mnist5k/uniform/p50/n300/s42"
+    assert main(["corrupt", "--params", str(params), "--setting", setting, "--data", str(data),
+                 "--out", str(by_params)]) == 0
+    assert by_params.read_bytes() == by_options.read_bytes()
+    capsys.readouterr()
+    assert main(["corrupt", "--params", str(params), "--setting", setting, "--seed", "1", "--out", str(by_params)]) == 2
+    assert "leave out --seed" in capsys.readouterr().err
+    assert main(["corrupt", "--params", str(params), "--setting", "mnist5k/uniform/p80/n300/s42"]) == 2
+    assert f"has no setting 'mnist5k/uniform/p80/n300/s42'; its settings: {setting}" in capsys.readouterr().err
+    assert main(["corrupt", "--setting", setting]) == 2
+    assert "give --params FILE too" in capsys.readouterr().err
+    assert main(["corrupt", "--dataset", "mnist5k"]) == 2
+    assert "missing --noise, --seed, --out" in capsys.readouterr().err

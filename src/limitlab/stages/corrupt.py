@@ -30,15 +30,21 @@ from limitlab.io import check_npz_out
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("corrupt", help="draw the train/validation split and noisy labels of one setting",
                        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--dataset", required=True,
+    p.add_argument("--params", type=Path, default=None,
+                   help="read the setting from this params file (with --setting) instead of the options below: the "
+                        "pipeline's and this command's labels then come from one definition")
+    p.add_argument("--setting", default=None,
+                   help="with --params: the setting's folder under data_dir/labels, e.g. mnist5k/uniform/p50/n300/s42 "
+                        "(limitlab params check lists the grid)")
+    p.add_argument("--dataset", default=None,
                    help=f"one of: {', '.join(DATASETS)}, or your own dataset's name (imported by limitlab download)")
     p.add_argument("--data", type=Path, default=None,
                    help="canonical dataset .npz (default: data/datasets/<DATASET>.npz)")
-    p.add_argument("--noise", required=True, help=f"noise model, one of: {', '.join(NOISE_MODELS)}")
+    p.add_argument("--noise", default=None, help=f"noise model, one of: {', '.join(NOISE_MODELS)}")
     p.add_argument("--p", default=None,
                    help="noise rate in [0, 1) (required for uniform/symmetric/pair; default 0 for none/matrix)")
     p.add_argument("--n", default="all", help="training-set size: a positive integer or 'all' (default)")
-    p.add_argument("--seed", required=True, help="seed of the split and the noise draw (integer)")
+    p.add_argument("--seed", default=None, help="seed of the split and the noise draw (integer)")
     p.add_argument("--val-ratio", default=0.2, help="validation fraction of the training file (default 0.2)")
     p.add_argument("--matrix", type=Path, default=None, help="noise 'matrix': KxK file (.npy, .csv or .txt)")
     p.add_argument("--flip-std", default=None,
@@ -52,7 +58,8 @@ def register(sub: argparse._SubParsersAction) -> None:
                         "limitlab labels export writes them)")
     p.add_argument("--clean-validation", action="store_true",
                    help="keep validation labels clean (the paper's Figure 1 runs)")
-    p.add_argument("--out", type=Path, required=True, help="labels .npz to write, e.g. PATH/labels.npz")
+    p.add_argument("--out", type=Path, default=None,
+                   help="labels .npz to write, e.g. PATH/labels.npz (with --params: the setting's labels file)")
     p.set_defaults(func=main)
 
 
@@ -174,7 +181,47 @@ def _check_model_options(dataset: str, noise: str, p: float, flip_std, human_fil
             raise LimitlabError(f"--noise file takes its labels from the file: leave --p out (or 0), got {p:g}")
 
 
+SETTING_OPTIONS = ("dataset", "noise", "p", "seed", "matrix", "flip_std", "human_file", "label_set", "file")
+
+
+def _from_params(args: argparse.Namespace) -> argparse.Namespace:
+    """The options of the setting ``--setting`` of the params file ``--params`` (what the pipeline's corrupt job
+    draws); an option given beside them is refused, so that the two cannot disagree."""
+    from limitlab.experiment import params_file
+    from limitlab.experiment.grid import all_settings
+    from limitlab.experiment.paths import dataset_path
+
+    given = [f"--{name.replace('_', '-')}" for name in SETTING_OPTIONS if getattr(args, name) is not None]
+    given += ["--clean-validation"] if args.clean_validation else []
+    given += ["--n"] if args.n != "all" else []
+    given += ["--val-ratio"] if args.val_ratio != 0.2 else []
+    if given:
+        raise LimitlabError(f"--params and --setting define the setting: leave out {', '.join(given)}")
+    if args.setting is None:
+        raise LimitlabError("--params needs --setting: the setting's folder under data_dir/labels, e.g. "
+                            "mnist5k/uniform/p50/n300/s42")
+    exp = params_file.load(args.params)
+    settings = all_settings(exp)
+    if args.setting not in settings:
+        shown = ", ".join(list(settings)[:5]) + (" ..." if len(settings) > 5 else "")
+        raise LimitlabError(f"{args.params} has no setting {args.setting!r}; its settings: {shown}")
+    _, s = settings[args.setting]
+    data_dir = Path(exp.data_dir)
+    return argparse.Namespace(
+        dataset=s.dataset, data=args.data or dataset_path(data_dir, s.dataset), noise=s.noise, p=s.p, n=s.n,
+        seed=s.seed, val_ratio=s.val_ratio, matrix=s.matrix, clean_validation=s.clean_validation,
+        flip_std=s.flip_std if s.noise == "instance" else None, human_file=s.human_file, label_set=s.label_set,
+        file=s.noise_file, out=args.out or s.labels_path(data_dir))
+
+
 def main(args: argparse.Namespace) -> int:
+    if args.params is not None:
+        args = _from_params(args)
+    elif args.setting is not None:
+        raise LimitlabError("--setting names a setting of a params file: give --params FILE too")
+    missing = [f"--{name}" for name in ("dataset", "noise", "seed", "out") if getattr(args, name) is None]
+    if missing:
+        raise LimitlabError(f"missing {', '.join(missing)}: give them, or --params FILE --setting FOLDER")
     try:
         val_ratio = float(args.val_ratio)
     except ValueError:
