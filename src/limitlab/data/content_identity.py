@@ -159,9 +159,20 @@ def source_id(path) -> str | None:
     return source_file_id(path)
 
 
+def input_changes(old: Mapping | None, new: Mapping | None) -> str:
+    """'noise 1a2b… -> 3c4d…' for each input identity that differs between two records (first :data:`SHOWN` hex
+    digits); a record that is not a mapping was written by a release that did not record inputs."""
+    if not isinstance(old, Mapping):
+        return "not recorded by the release that wrote it"
+    new = new or {}
+    return ", ".join(f"{k} {str(old.get(k))[:SHOWN]} -> {str(new.get(k))[:SHOWN]}"
+                     for k in sorted(set(old) | set(new)) if old.get(k) != new.get(k))
+
+
 def sources_tag(ids: Mapping[str, str]) -> str:
     """The tag that keys a setting's folders on the content of its source files: the first :data:`SHOWN` hex digits
-    of the SHA-256 over ``role=sha256`` lines in role order (two files of one name never share a folder)."""
+    of the SHA-256 over ``role=sha256`` lines in role order (two files of one name never share a folder). It has the
+    shape of a run's folder tag (12 hex digits, limitlab.experiment.identity), whose ``untagged`` takes it off."""
     text = "".join(f"{role}={ids[role]}\n" for role in sorted(ids))
     return hashlib.sha256(text.encode()).hexdigest()[:SHOWN]
 
@@ -176,9 +187,10 @@ def verified_dataset(data_path) -> str:
     data = dataset_id(data_path)
     meta = _read_record(data_path.with_suffix(".json"), "dataset metadata", REDOWNLOAD)
     recorded = (meta or {}).get("npz_sha256")
-    if recorded is not None and _file_sha256(_stat_key(data_path)) != recorded:
+    sha = _file_sha256(_stat_key(data_path)) if recorded is not None else None
+    if sha != recorded:
         raise InputRefused(f"dataset file {data_path} changed after the download stage wrote it (sha256 "
-                           f"{_file_sha256(_stat_key(data_path))[:SHOWN]}, recorded {str(recorded)[:SHOWN]} in "
+                           f"{sha[:SHOWN]}, recorded {str(recorded)[:SHOWN]} in "
                            f"{data_path.with_suffix('.json')}), and is not used", cause="dataset file changed",
                            fix=REDOWNLOAD)
     return data

@@ -27,7 +27,6 @@ from __future__ import annotations
 
 import json
 import os
-import re
 from pathlib import Path
 
 from limitlab import io
@@ -37,7 +36,6 @@ from limitlab.experiment.identity import FOLDERS, run_identity, tagged, untagged
 from limitlab.experiment.paths import RunFiles
 from limitlab.jobs.identity import DONE, file_record, output_name, spec_sha256
 
-_SOURCE_TAG = re.compile(r"-[0-9a-f]{12}$")  # the setting folder's content tag (paths.Setting.folder)
 _RECORDED = {"noise_file": "noise_file_sha256", "human_file": "human_file_sha256"}  # labels.json of such settings
 
 
@@ -50,12 +48,11 @@ def before_source_tags(spec, grid=None):
     """The run as the layout before source tags named it (its labels folder without the content tag, its folders
     tagged with that spec's identity), or None when its setting has no such tag."""
     labels_dir = Path(spec.labels_path).parent
-    if not _SOURCE_TAG.search(labels_dir.name):
+    if untagged(labels_dir) == labels_dir:  # the content tag has the shape of a run tag (Setting.folder)
         return None
     src = grid.init_source(spec) if grid is not None else None
     old_src = before_source_tags(src, grid) if src is not None else None
-    bare = spec.model_copy(update={"labels_path": labels_dir.with_name(_SOURCE_TAG.sub("", labels_dir.name))
-                                   / Path(spec.labels_path).name,
+    bare = spec.model_copy(update={"labels_path": untagged(labels_dir) / Path(spec.labels_path).name,
                                    **{f: untagged(getattr(spec, f)) for f in FOLDERS if getattr(spec, f) is not None}})
     identity = run_identity(bare, old_src[1] if old_src is not None else None)
     update = {"run_dir": tagged(bare.run_dir, identity), "eval_dir": tagged(bare.eval_dir, identity)}
@@ -80,7 +77,7 @@ def _drawn_from_the_same_files(old_spec, spec, done: dict) -> bool:
     summary = _read(Path(old_spec.labels_path).with_suffix(".json"))
     ids = {role: summary[key] for role, key in _RECORDED.items() if isinstance(summary.get(key), str)}
     inputs = done.get("inputs")
-    return (bool(ids) and f"-{sources_tag(ids)}" == _SOURCE_TAG.search(Path(spec.labels_path).parent.name)[0]
+    return (bool(ids) and Path(spec.labels_path).parent.name.endswith(f"-{sources_tag(ids)}")
             and isinstance(inputs, dict) and inputs.get("noise") == summary.get("noise_id"))
 
 

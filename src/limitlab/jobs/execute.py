@@ -11,7 +11,7 @@ resubmitted after it was killed. Around each run (:func:`run_job`):
 * a run whose inputs are refused (:class:`~limitlab.errors.InputRefused`: a dataset or labels file damaged or
   changed since its record) is not started and gets no marker: it is not a failure of the run, and once the
   input is restored or regenerated the next plain run goes on. Its job summary entry holds the cause, the reason
-  and the fix, which the pipeline prints grouped by cause when it ends (:func:`limitlab.jobs.plan.refusals`);
+  and the fix, which the pipeline prints grouped by cause when it ends (:func:`limitlab.jobs.plan.refusal_lines`);
 * a run that fails in a way that would repeat (a :class:`LimitlabError`: exit status 2; a bug: 1) gets
   ``failed.json`` and the job goes on with its other runs; running out of memory or disk space marks the run
   interrupted (75), the job goes on, and then exits with 75 so that Snakemake retries it.
@@ -33,7 +33,7 @@ from limitlab import io
 from limitlab.errors import InputRefused, LimitlabError, Terminated
 from limitlab.experiment.paths import RunFiles
 from limitlab.jobs import failure_markers as markers
-from limitlab.data.content_identity import SHOWN, verified_inputs
+from limitlab.data.content_identity import input_changes, verified_inputs
 from limitlab.jobs.adopt import adopt
 from limitlab.jobs.identity import damaged, is_complete, read_done, run_files, spec_sha256, write_done
 from limitlab.jobs.left_out import left_out_reason
@@ -54,7 +54,7 @@ def run_one(spec, uses_q: bool, bootstrap: dict, grid=None) -> dict[str, float]:
     done = read_done(spec, grid)
     if done.get("inputs", inputs) != inputs:
         # its resume state was trained on the old inputs too: limitlab.training.checkpoints discards it
-        print(f"{spec.key}: its inputs changed since it trained ({_changes(done['inputs'], inputs)}): it trains "
+        print(f"{spec.key}: its inputs changed since it trained ({input_changes(done['inputs'], inputs)}): it trains "
               "again from epoch 0", flush=True)
         done = {}
     files = run_files(spec, uses_q)
@@ -86,11 +86,6 @@ def run_one(spec, uses_q: bool, bootstrap: dict, grid=None) -> dict[str, float]:
         times["bootstrap"] = time.perf_counter() - tic
         write_done(spec, identity, files, inputs, train=True, evaluate=True, bootstrap=bootstrap)
     return times
-
-
-def _changes(old: dict, new: dict) -> str:
-    return ", ".join(f"{k} {str(old.get(k))[:SHOWN]} -> {str(new.get(k))[:SHOWN]}"
-                     for k in sorted(set(old) | set(new)) if old.get(k) != new.get(k))
 
 
 def _report_damaged(spec, done: dict, files) -> bool:
@@ -165,6 +160,16 @@ def refusal_entry(spec, exc: InputRefused) -> dict:
     return {"key": spec.key, "status": "refused", "cause": exc.cause, "reason": reason, "fix": exc.fix}
 
 
+def _refused(spec, exc: InputRefused, log: Path) -> dict:
+    """Say why the run is refused, in its log and on the console (the reason's first line), and return its job
+    summary entry; no marker: the next plain run checks its inputs again."""
+    entry = refusal_entry(spec, exc)
+    with open(log, "a") as fh:
+        print(f"refused: {exc}", file=fh)
+    print(f"limitlab: {spec.key}: refused: {entry['reason']}", file=sys.stderr, flush=True)
+    return entry
+
+
 def _clear_markers(spec) -> None:
     for folder in (spec.run_dir, spec.eval_dir):
         for name in (markers.FAILED, markers.INTERRUPTED):
@@ -180,12 +185,8 @@ def _run_guarded(spec, uses_q: Callable, bootstrap: dict, logs: Path, grid) -> t
     log.parent.mkdir(parents=True, exist_ok=True)
     try:
         inputs = verified_inputs(spec.data_path, spec.labels_path)
-    except InputRefused as exc:  # not a failure: no marker, the next plain run checks again
-        entry = refusal_entry(spec, exc)
-        with open(log, "a") as fh:
-            print(f"refused: {exc}", file=fh)
-        print(f"limitlab: {spec.key}: refused: {entry['reason']}", file=sys.stderr, flush=True)
-        return entry, 0
+    except InputRefused as exc:  # not a failure of the run
+        return _refused(spec, exc, log), 0
     if is_complete(spec, uses_q(spec), bootstrap, grid, inputs):
         _clear_markers(spec)  # a marker beside a finished run is stale (e.g. left by a release that marked refusals)
         return {"key": spec.key, "status": "ok"}, 0
@@ -199,9 +200,8 @@ def _run_guarded(spec, uses_q: Callable, bootstrap: dict, logs: Path, grid) -> t
     with open(log, "a") as fh, contextlib.redirect_stdout(fh), contextlib.redirect_stderr(fh):
         try:
             times = run_one(spec, uses_q(spec), bootstrap, grid)
-        except InputRefused as exc:  # an input changed while the job ran: as above
-            print(f"refused: {exc}", flush=True)
-            refused = refusal_entry(spec, exc)
+        except InputRefused as exc:  # an input changed while the job ran: as above, once the log is closed
+            refused = exc
         except LimitlabError as exc:
             print(f"error: {exc}", flush=True)
             outcome, code = ("interrupted", markers.EXIT_OUT_OF_MEMORY) if markers.out_of_resources(exc) \
@@ -220,8 +220,7 @@ def _run_guarded(spec, uses_q: Callable, bootstrap: dict, logs: Path, grid) -> t
                 outcome, code = "failed", 1
     (Path(spec.run_dir) / markers.INTERRUPTED).unlink(missing_ok=True)  # one marker says what happened
     if refused is not None:
-        print(f"limitlab: {spec.key}: refused: {refused['reason']}", file=sys.stderr, flush=True)
-        return refused, 0
+        return _refused(spec, refused, log), 0
     if outcome == "ok":
         if times:
             _record_stage_times(spec, times)

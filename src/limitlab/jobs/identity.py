@@ -102,6 +102,11 @@ def damaged(spec, done: dict, files: Sequence, checksums_up_to: float = math.inf
     return problems
 
 
+def stages_finished(done: dict) -> bool:
+    """Whether a done.json record says training, evaluation and the bootstrap finished."""
+    return done.get("train") is True and done.get("evaluate") is True and "bootstrap" in done
+
+
 def has_trained(spec, grid=None) -> bool:
     """Training finished for this run's identity and its model file is there (what an init source must be)."""
     return read_done(spec, grid).get("train") is True and (Path(spec.run_dir) / RunFiles.MODEL).is_file()

@@ -15,7 +15,7 @@ A skipped run gets no marker of its own, so it runs once its source is fixed.
 from __future__ import annotations
 
 from limitlab.jobs import failure_markers
-from limitlab.jobs.identity import has_trained, read_done
+from limitlab.jobs.identity import has_trained, read_done, stages_finished
 
 
 def left_out_reason(spec, grid, *, retry_failed: bool, sources_must_have_trained: bool,
@@ -46,12 +46,7 @@ def _has_failed(spec, grid) -> bool:
         if failure_markers.has_marker(folder, "failed"):
             spec_json = spec_json or spec.model_dump_json()
             if failure_markers.failed_with(folder, spec_json):
-                return not _finished(spec, grid)
+                # stale beside a run that finished since (an earlier release marked refused inputs as failures):
+                # not left out, and the next job that sees the run removes it
+                return not stages_finished(read_done(spec, grid))
     return False
-
-
-def _finished(spec, grid) -> bool:
-    """Every stage finished for the run's identity: a failure marker beside it is stale (e.g. a refusal marked as
-    a failure by an earlier release, whose input was restored), and the next job that sees the run removes it."""
-    done = read_done(spec, grid)
-    return done.get("train") is True and done.get("evaluate") is True and "bootstrap" in done

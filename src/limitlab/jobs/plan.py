@@ -31,7 +31,7 @@ from limitlab.jobs import failure_markers
 from limitlab.jobs.grouping import parse_id, split
 from limitlab.jobs.adopt import adoptable
 from limitlab.jobs.execute import is_running_elsewhere, refusal_entry
-from limitlab.jobs.identity import DONE, damaged, read_done, specs_sha256
+from limitlab.jobs.identity import DONE, damaged, read_done, specs_sha256, stages_finished
 from limitlab.jobs.left_out import left_out_reason
 from limitlab.jobs.run_config import ACCEPTED_KEYS, read_boolean, read_positive
 
@@ -166,7 +166,7 @@ class RunJobPlan:
         if missing:  # deleted to be regenerated: Snakemake alone would not rebuild an input of a finished job
             return missing
         done = read_done(spec, self.grid)
-        if not done.get("train") or not done.get("evaluate") or "bootstrap" not in done:
+        if not stages_finished(done):
             return [f"{Path(spec.run_dir) / DONE} (missing: the run has not finished for its spec)"]
         recorded = done.get("outputs")
         run_dir, eval_dir = os.fspath(spec.run_dir), os.fspath(spec.eval_dir)
@@ -245,7 +245,7 @@ class RunJobPlan:
             key = (data, labels) if os.path.exists(labels) else (data,)
             if key not in seen:
                 try:
-                    verified_inputs(*key) if len(key) == 2 else verified_dataset(data)
+                    verified_inputs(data, labels) if len(key) == 2 else verified_dataset(data)
                     seen[key] = None
                 except InputRefused as exc:
                     seen[key] = exc
@@ -268,7 +268,6 @@ def refusal_lines(entries: list[dict]) -> list[str]:
         out += [f"  {reason}" for reason in reasons[:SHOWN]]
         out.append(f"  runs: {_first([e['key'] for e in group])}")
     return out
-
 
 
 def _first(keys: list[str]) -> str:

@@ -21,6 +21,7 @@ import torch
 from torch import nn
 
 from limitlab import io
+from limitlab.data.content_identity import input_changes
 from limitlab.data.registry import DatasetInfo
 from limitlab.errors import LimitlabError
 from limitlab.experiment.grid import RunSpec
@@ -195,7 +196,7 @@ def load_resume_state(state_dir: Path, spec: RunSpec, resume: bool = True,
         # the params of this cell changed since that state was written: it is a different run now
         return start_over(f"{last} was written for another spec of this run")
     if st.get("inputs") != inputs:
-        return start_over(f"{last} was trained on other inputs ({_changes(st.get('inputs'), inputs)})")
+        return start_over(f"{last} was trained on other inputs ({input_changes(st.get('inputs'), inputs)})")
     if not isinstance(st["history"], list) or len(st["history"]) != st["epoch"] + 1:
         return start_over(f"resume state {last} is inconsistent (epoch {st['epoch']}, "
                           f"{len(st['history']) if isinstance(st['history'], list) else '?'} history rows)")
@@ -213,11 +214,3 @@ def load_resume_state(state_dir: Path, spec: RunSpec, resume: bool = True,
     say(f"resuming from {last} after epoch {st['epoch']}")
     return st
 
-
-def _changes(old: dict | None, new: dict | None) -> str:
-    """'noise 1a2b… -> 3c4d…' for each input identity that differs (the first 12 hex digits)."""
-    if not isinstance(old, dict):
-        return "not recorded by the release that wrote it"
-    new = new or {}
-    return ", ".join(f"{k} {str(old.get(k))[:12]} -> {str(new.get(k))[:12]}"
-                     for k in sorted(set(old) | set(new)) if old.get(k) != new.get(k))
