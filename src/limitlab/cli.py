@@ -60,6 +60,9 @@ def main(argv: list[str] | None = None) -> int:
     """Exit statuses: 0 done; 2 a LimitlabError (bad input, a refused or diverged run: it would repeat);
     1 a bug (traceback); 130 Ctrl-C, 143 SIGTERM, 75 out of memory or disk space: interruptions, which the pipeline
     resumes instead of marking the cell failed (limitlab.jobs.failure_markers)."""
+    if (sys.argv[1:] if argv is None else argv) == ["--version"]:  # before the stages: a broken plugin cannot stop it
+        print(f"limitlab {__version__}")
+        return 0
     from limitlab.jobs.failure_markers import EXIT_OUT_OF_MEMORY, out_of_memory, out_of_resources
 
     try:  # the stages import the params schema, which reads the method registry: plugins load here

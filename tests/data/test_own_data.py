@@ -24,11 +24,11 @@ CLASSES = ("cat", "dog", "emu")
 
 @pytest.fixture(autouse=True)
 def _registry():
-    """Own datasets register themselves when loaded: each test starts from the built-in registry again."""
-    before = dict(registry.DATASETS)
+    """Own datasets register themselves when loaded: each test starts without them again."""
+    before = dict(registry.OWN_DATASETS)
     yield
-    registry.DATASETS.clear()
-    registry.DATASETS.update(before)
+    registry.OWN_DATASETS.clear()
+    registry.OWN_DATASETS.update(before)
 
 
 def pixels(seed: int, size=(8, 8), channels: int = 1) -> np.ndarray:
@@ -196,8 +196,9 @@ def test_not_an_npz_and_a_missing_source(tmp_path):
 
 
 @pytest.mark.parametrize("dataset, message", [
-    ({"name": "mnist5k", "path": "x"}, "'mnist5k' is a built-in dataset's"),
-    ({"name": "digits"}, "unknown dataset 'digits'; accepted: mnist5k, .* or your own dataset"),
+    ({"name": "mnist5k", "path": "x"}, r"'mnist5k' is a registered dataset's \(limitlab "),
+    ({"name": "digits"}, "unknown dataset 'digits'; accepted: mnist, .*mnist5k.* entry-point group limitlab.datasets"
+                         ".* or an own dataset given by path"),
     ({"name": "mnist5k", "resize": 28}, "'resize' is only used with 'path'"),
     ({"name": "my/data", "path": "x"}, "not a safe folder name"),
 ])
@@ -237,12 +238,12 @@ def test_corrupt_train_and_evaluate_on_an_imported_folder(tmp_path):
     setting.labels_path(data).parent.mkdir(parents=True)
     download("tiny", tmp_path / "raw", data / "datasets" / "tiny.npz", path=src, resize=28,
              expect_source=source_id(src))
-    assert "tiny" not in registry.DATASETS  # as in a fresh process: the stages read the facts from the file
+    assert "tiny" not in registry.OWN_DATASETS  # as in a fresh process: the stages read the facts from the file
     summary = run_corrupt("tiny", data / "datasets" / "tiny.npz", "uniform", 0.4, "all", 1,
                           setting.labels_path(data))
     assert summary["n_train_raw"] == 30 and summary["sizes"]["train"] == 24
     for run in runs_of(exp):
-        registry.DATASETS.pop("tiny", None)
+        registry.OWN_DATASETS.pop("tiny", None)
         result = train(run.spec)
         assert result["epochs_run"] == 2 and 0.0 <= result["test_acc"] <= 1.0
         assert 0.0 <= evaluate(run.spec)["test_acc"] <= 1.0

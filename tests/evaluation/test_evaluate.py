@@ -141,6 +141,41 @@ def test_limit_run_writes_predictions_scores_and_ranking(runs, capsys):
     assert top.given_label == sc["given_label"][pos] and top.predicted_label == sc["predicted_label"][pos]
 
 
+def test_validation_predictions_reproduce_the_selected_checkpoint(runs, tmp_path, capsys):
+    """val_predictions.npz holds the checkpoint's validation logits with the labels file's noisy and clean labels
+    and T; its accuracy on the noisy labels is result.json's best_val_acc. Adding it alone to an evaluated run
+    (--val-predictions-only) writes the same bytes and leaves every other file of the eval folder as it was."""
+    spec = runs["limit_g"].model_copy(update={"eval_dir": tmp_path / "ev"})
+    evaluate(spec)
+    path = Path(spec.eval_dir) / "val_predictions.npz"
+    val = io.load_npz(path)
+    labels = io.load_npz(spec.labels_path)
+    result = json.loads((Path(spec.run_dir) / "result.json").read_text())
+    assert np.array_equal(val["index"], labels["val_index"]) and np.array_equal(val["given_label"], labels["val_noisy"])
+    assert np.array_equal(val["clean_label"], labels["val_clean"])
+    assert np.array_equal(val["transition"], labels["transition"])
+    assert val["logits"].dtype == np.float32 and val["logits"].shape == (len(labels["val_index"]), 10)
+    assert (val["logits"].argmax(1) == val["given_label"]).mean() == pytest.approx(result["best_val_acc"], abs=1e-9)
+    first = path.read_bytes()
+    others = {f.name: f.read_bytes() for f in Path(spec.eval_dir).iterdir() if f.name != path.name}
+    path.unlink()
+    assert main(["evaluate", "--spec", spec.model_dump_json(), "--val-predictions-only"]) == 0
+    assert path.read_bytes() == first
+    assert {f.name: f.read_bytes() for f in Path(spec.eval_dir).iterdir() if f.name != path.name} == others
+    assert "val_predictions.npz" in capsys.readouterr().out
+
+
+def test_clean_validation_stores_the_identity(runs, tmp_path):
+    spec = runs["ce"]
+    spec = spec.model_copy(update={"eval_dir": tmp_path / "ev",
+                                   "dataset": spec.dataset.model_copy(update={"clean_validation": True})})
+    from limitlab.evaluation.evaluate import write_val_predictions
+
+    val = io.load_npz(write_val_predictions(spec))
+    assert np.array_equal(val["transition"], np.eye(10))
+    assert sorted(p.name for p in Path(spec.eval_dir).iterdir()) == ["val_predictions.npz"]  # nothing else
+
+
 def test_ce_run_has_no_detection(runs):
     spec = runs["ce"]
     ev = evaluate(spec)
@@ -178,6 +213,6 @@ def test_evaluate_follows_channels_last_like_training(runs, tmp_path, monkeypatc
     spec = spec.model_copy(update={"training": spec.training.model_copy(update={"channels_last": flag}),
                                    "eval_dir": tmp_path / "ev"})
     ev = evaluate(spec)
-    assert len(seen) == 3  # test set, then classifier and q-network on the training set
+    assert len(seen) == 4  # test set, validation set, then classifier and q-network on the training set
     assert all(s == {want} for s in seen), seen
     assert ev["has_q"] is True

@@ -19,8 +19,10 @@ A training method (``limitlab.methods.REGISTRY``) is used by the pipeline in thr
     def test_boot_keeps_limitlabs_method_contracts():
         check_method("boot", {"method": "boot", "beta": 0.9})
 
-A dataset entry (``limitlab.data.registry.DATASETS``) must describe itself consistently
-(:func:`check_dataset_info`) and, where its canonical file is at hand, agree with it (:func:`check_dataset_file`).
+A dataset entry (``limitlab.data.registry.DATASET_REGISTRY``) must describe itself consistently
+(:func:`check_dataset_info`) and agree with the canonical file it builds (:func:`check_dataset_file`); where it can
+be built here, its builder must write the same arrays every time (:func:`check_dataset` runs all three: a plugin's
+test calls it on the plugin's dataset, ``check_dataset("sk_digits", tmp_path)``).
 
 Everything runs on the CPU on a fake MNIST-shaped dataset (1×28×28, 10 classes): a fraction of a second per call.
 """
@@ -343,9 +345,10 @@ def check_dataset_info(key: str, info: DatasetInfo) -> None:
             assert 0 <= s < K and 0 <= d < K and s != d, f"{key}: pair ({s}, {d}) out of 0..{K - 1} or a self-flip"
 
 
-def check_dataset_file(key: str, info: DatasetInfo, path: Path) -> None:
-    """A canonical file of the dataset loads against the entry (load_canonical checks names, dtypes, shapes and
-    label ranges) and holds n_train_raw training examples."""
+def check_dataset_file(key: str, info: DatasetInfo, path: Path):
+    """A canonical file of the dataset loads against the entry (load_canonical checks names, dtypes, shapes (N, C,
+    S, S) as the entry says, and label ranges), holds n_train_raw training examples and every class in both splits.
+    Returns the dataset, loaded."""
     from limitlab.data.canonical import load_canonical
 
     data = load_canonical(path, key)
@@ -355,7 +358,45 @@ def check_dataset_file(key: str, info: DatasetInfo, path: Path) -> None:
             f"{key}: {path} holds {data.n_train_raw} training examples, the entry says {info.n_train_raw}"
     for split in ("train", "test"):
         y = getattr(data, f"{split}_y")
-        assert len(y) and 0 <= y.min() and y.max() < info.num_classes
+        assert len(y) and 0 <= y.min() and y.max() < info.num_classes, f"{key}: {split} labels outside 0..K-1"
+        counts = np.bincount(y, minlength=info.num_classes)
+        assert (counts > 0).all(), f"{key}: class(es) {np.flatnonzero(counts == 0).tolist()} absent from {split}"
+        if info.kind == "tensor":
+            x = getattr(data, f"{split}_x")
+            assert x.shape == (len(y), info.channels, info.image_size, info.image_size) and x.dtype == np.uint8, \
+                f"{key}: {split}_x is {x.dtype} {x.shape}"
+    return data
+
+
+def check_dataset(name: str, workdir: Path, raw_root: Path | None = None):
+    """Every contract of the registered dataset ``name``: its facts agree with each other (:func:`check_dataset_info`);
+    its builder, run by ``limitlab download`` twice into ``workdir``, writes files that agree with the facts
+    (:func:`check_dataset_file`) and have one content identity (the same arrays both times; run identities build on
+    it); the metadata records the sizes and, for a plugin's dataset, its package and version. ``raw_root`` is where
+    the builder may keep downloads (default ``workdir/raw``, reused by the second build). Returns the dataset."""
+    from limitlab.data.canonical import metadata_path
+    from limitlab.data.content_identity import dataset_id
+    from limitlab.data.download import download
+    from limitlab.data.registry import DATASET_REGISTRY
+
+    assert name in DATASET_REGISTRY, f"{name!r} is not a registered dataset (registered: {', '.join(DATASET_REGISTRY)})"
+    entry, origin = DATASET_REGISTRY[name], DATASET_REGISTRY.origin(name)
+    check_dataset_info(name, entry.info)
+    built = []
+    for attempt in ("first", "second"):
+        (Path(workdir) / attempt).mkdir(parents=True, exist_ok=True)
+        built.append(download(name, Path(raw_root or Path(workdir) / "raw"), Path(workdir) / attempt / f"{name}.npz"))
+    first, second = (dataset_id(path) for path in built)
+    assert first == second, f"{name}: two builds hold different arrays (content identity {first[:12]} / {second[:12]})"
+    data = check_dataset_file(name, entry.info, built[0])
+    meta = json.loads(metadata_path(built[0]).read_text())
+    assert meta["sizes"] == {"train": len(data.train_y), "test": len(data.test_y), **(
+        {"fixed_val": len(data.fixed_val_index)} if entry.info.kind == "files" else {})}
+    json.dumps(meta["source"])  # the builder's description of its source is plain JSON
+    if not origin.builtin:
+        assert meta["source"]["plugin"] == {"package": origin.distribution, "version": origin.version,
+                                            "entry_point": origin.entry_point}, meta["source"]
+    return data
 
 
 # --- noise models (limitlab.data.noise.transition.NOISE_REGISTRY) ----------------------------------------------

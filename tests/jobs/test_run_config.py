@@ -9,7 +9,7 @@ import pytest
 from snakemake.cli import parse_config
 
 from limitlab.errors import LimitlabError
-from limitlab.jobs.run_config import ACCEPTED_KEYS, DEFAULT_PARAMS, check_config
+from limitlab.jobs.run_config import ACCEPTED_KEYS, CONFIG_FILE, check_config
 
 
 def checked(*entries: str) -> dict:
@@ -24,7 +24,11 @@ def problem(*entries: str) -> str:
 
 
 def test_no_config_means_the_defaults():
-    assert check_config({}) == {"params": DEFAULT_PARAMS, "retry_failed": False, "runs_per_job": None}
+    assert check_config({"params": "params/default.yaml"}) == {  # params: from config/config.yaml, the one default
+        "params": "params/default.yaml", "retry_failed": False, "runs_per_job": None}
+    with pytest.raises(LimitlabError, match="no params file is named") as caught:  # no config file, no params=
+        check_config({})
+    assert "--config params=FILE" in str(caught.value) and CONFIG_FILE in str(caught.value)
 
 
 def test_accepted_values_come_back_normalised():
@@ -32,7 +36,7 @@ def test_accepted_values_come_back_normalised():
         "params": "params/smoke.yaml", "retry_failed": True, "runs_per_job": 5}
     for word, meaning in [("true", True), ("True", True), ("YES", True), ("1", True), ("yes", True),
                           ("false", False), ("False", False), ("no", False), ("0", False), ("No", False)]:
-        assert checked(f"retry_failed={word}")["retry_failed"] is meaning, word
+        assert checked("params=p.yaml", f"retry_failed={word}")["retry_failed"] is meaning, word
 
 
 def test_a_misspelt_key_is_refused_with_the_closest_accepted_one():
@@ -52,7 +56,7 @@ def test_retry_failed_that_is_not_a_boolean_is_refused(value):
 def test_an_empty_params_value_is_refused():
     message = problem("params=")
     assert "params=:" in message and "empty" in message and "None" not in message
-    assert f"leave params= out to use {DEFAULT_PARAMS}" in message
+    assert f"leave params= out to use the one {CONFIG_FILE} names" in message
     with pytest.raises(LimitlabError, match="empty"):  # blanks only (Snakemake's own parser stops at 'params= ')
         check_config({"params": "  "})
 

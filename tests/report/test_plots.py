@@ -56,7 +56,7 @@ def test_every_figure_is_written_and_nonempty(smoke, capsys):
     names = {f["name"] for f in index["figures"]}
     expected = {"fano", "accuracy_vs_noise", "detection", "paired_differences"} | {
         f"{kind}_mnist5k_uniform_{p}_n300" for kind in ("curves", "limit_beta", "beta_curve", "gradient_histograms",
-                                                        "confusing") for p in ("p50", "p80")}
+                                                        "confusing", "selection_reliability") for p in ("p50", "p80")}
     assert names == expected
     for f in index["figures"]:
         png, pdf = fig_dir / f["png"], fig_dir / f["pdf"]
@@ -65,7 +65,7 @@ def test_every_figure_is_written_and_nonempty(smoke, capsys):
     # The untrained p = 0.2 setting is skipped with a message, for every per-setting figure.
     skipped = {s["name"] for s in index["skipped"]}
     assert {f"{k}_mnist5k_uniform_p20_n300" for k in ("curves", "limit_beta", "beta_curve", "gradient_histograms",
-                                                       "confusing")} <= skipped
+                                                       "confusing", "selection_reliability")} <= skipped
     assert "skipped curves_mnist5k_uniform_p20_n300" in out
     hist = next(f for f in index["figures"] if f["kind"] == "gradient_histograms")
     assert hist["method_id"] in {"limit_g", "limit_l"} and hist["run"].startswith("uniform/mnist5k/uniform/")
@@ -77,7 +77,7 @@ def test_figures_drawn_in_worker_processes_are_the_same(smoke, tmp_path):
     _, exp = smoke
     for folder in ("one", "two"):
         (tmp_path / folder).mkdir()
-        for name in ("detection.csv", "paired.csv"):
+        for name in ("detection.csv", "paired.csv", "table.csv", "selection.csv"):
             shutil.copy(Path(exp.results_path) / name, tmp_path / folder / name)
     one = make_figures(exp, tmp_path / "one", jobs=1)
     two = make_figures(exp, tmp_path / "two", jobs=2)

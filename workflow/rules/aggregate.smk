@@ -20,5 +20,6 @@ rule aggregate:
         **stage_resources(RES.default),
     conda:
         "../envs/limitlab.yaml"
+    localrule: True
     shell:
         "limitlab aggregate --params {input.params:q} > {log:q} 2>&1"

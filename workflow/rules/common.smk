@@ -13,7 +13,7 @@ from limitlab.experiment import params_file
 from limitlab.experiment.grid import all_settings
 from limitlab.experiment.paths import RunFiles, dataset_path
 from limitlab.jobs import dvc_record, failure_markers, plan, snakemake_lock
-from limitlab.jobs.run_config import check_config
+from limitlab.jobs.run_config import CONFIG_FILE, check_config
 
 try:
     CONFIG = check_config(config)  # unknown --config keys and unreadable values, before any planning
@@ -24,7 +24,8 @@ try:
     EXP = params_file.load(PARAMS)
     PLAN = plan.RunJobPlan(EXP, CONFIG, source=PARAMS)
 except LimitlabError as exc:  # print the params problem, not a traceback into pydantic
-    raise WorkflowError(f"{exc}\n(choose the params file with: --config params=params/NAME.yaml)") from None
+    raise WorkflowError(f"{exc}\n(choose the params file with: --config params=params/NAME.yaml, or `params:` in "
+                        f"{CONFIG_FILE})") from None
 
 # Snakemake's lock: its refusal names the exact unlock command; limitlab's notes on the plan (failed cells left
 # out, interrupted cells that resume) wait for the Snakefile's onstart when a lock is there
@@ -42,9 +43,18 @@ if not NOTES_AFTER_LOCK:
     print_plan_notes()
 
 
+def on_start() -> None:
+    """The Snakefile's onstart (and that of a Snakefile using this workflow as a module): the notes on the plan,
+    when a lock kept them back while the workflow was read."""
+    if NOTES_AFTER_LOCK:
+        print_plan_notes()
+
+
 def end_of_run(finished: bool) -> None:
-    """The Snakefile's onsuccess / onerror: the runs refused for their inputs, grouped by cause with the fix that
-    works (limitlab.jobs.plan.refusal_lines), then the DVC record."""
+    """The Snakefile's onsuccess / onerror, and those of a Snakefile using this workflow as a module (Snakemake
+    runs only the main Snakefile's: docs/pipeline.md, "Layout, and limitlab as a Snakemake module"): the runs
+    refused for their inputs, grouped by cause with the fix that works (limitlab.jobs.plan.refusal_lines), then
+    the DVC record of the working directory's dvc.yaml, if it has one."""
     for line in plan.refusal_lines(PLAN.refused_inputs()):
         print(line, file=sys.stderr)
     record_in_dvc(finished)

@@ -20,5 +20,6 @@ rule corrupt:
         **stage_resources(RES.default),
     conda:
         "../envs/limitlab.yaml"
+    localrule: True
     shell:
         "limitlab corrupt {params.args} --data {input.data:q} --out {output.labels:q} > {log:q} 2>&1"

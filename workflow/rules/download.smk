@@ -17,6 +17,7 @@ rule download:
         **stage_resources(RES.default),
     conda:
         "../envs/limitlab.yaml"
+    localrule: True
     shell:
         "limitlab download --dataset {wildcards.dataset} --out {output.npz:q} --raw-root {params.raw_root:q} "
         "{params.extra} > {log:q} 2>&1"

@@ -14,5 +14,6 @@ rule plot:
         **stage_resources(RES.default),
     conda:
         "../envs/limitlab.yaml"
+    localrule: True
     shell:
         "limitlab plot --params {input.params:q} --jobs {threads} > {log:q} 2>&1"

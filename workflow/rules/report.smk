@@ -39,9 +39,7 @@ rule report_assets:
         **stage_resources(RES.default),
     conda:
         "../envs/limitlab.yaml"
+    localrule: True
     shell:
         "limitlab report-assets --params {input.params:q} > {log:q} 2>&1"
 
-
-localrules:
-    report_assets,

@@ -19,5 +19,6 @@ rule timing:
         **stage_resources(RES.default),
     conda:
         "../envs/limitlab.yaml"
+    localrule: True
     shell:
         "limitlab timing --params {input.params:q} --benchmarks {params.benchmarks:q} > {log:q} 2>&1"

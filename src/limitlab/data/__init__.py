@@ -1,8 +1,9 @@
 """The data family: everything between a dataset's source and the labels a run trains on.
 
-It owns the dataset registry (:mod:`~limitlab.data.registry`: classes, shapes, sizes, pair-noise pairs, human
-label sets), the canonical on-disk format of a dataset and its loading (:mod:`~limitlab.data.canonical`),
-download and conversion into that format (:mod:`~limitlab.data.download`, :mod:`~limitlab.data.clothing1m`), a
+It owns the dataset registry (:mod:`~limitlab.data.registry`, open to plugins: classes, shapes, sizes, pair-noise
+pairs, human label sets, and each dataset's builder; the entry's types in :mod:`~limitlab.data.dataset_info`), the
+canonical on-disk format of a dataset and its loading (:mod:`~limitlab.data.canonical`), building that format
+(:mod:`~limitlab.data.download`; limitlab's builders :mod:`~limitlab.data.sources`, :mod:`~limitlab.data.clothing1m`), a
 user's own image folder or .npz checked and imported into it (:mod:`~limitlab.data.own`; the example folder of
 scikit-learn's digits: :mod:`~limitlab.data.digits`), the seeded train/validation split (:mod:`~limitlab.data.split`), the noise models and the rules of which dataset
 accepts which (:mod:`limitlab.data.noise`), the labels file of one data setting

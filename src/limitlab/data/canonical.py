@@ -6,7 +6,8 @@ Every dataset is converted once (``limitlab download``) into ONE uncompressed, b
 (:func:`limitlab.io.save_npz`, ``allow_pickle=False`` everywhere) plus a metadata JSON beside it
 (``<out>.with_suffix('.json')``).
 
-Tensor datasets (``kind == 'tensor'``: mnist, cifar10, cifar100, mnist5k):
+Tensor datasets (``kind == 'tensor'``: mnist, cifar10, cifar100, mnist5k, and a plugin's, e.g. the example
+plugin's sk_digits):
 
 =========== ======== =============== =====================================================
 array       dtype    shape           meaning
@@ -46,13 +47,13 @@ as one-element arrays (``save_npz`` writes contiguous arrays, which are at least
 
 This module owns that format: :class:`CanonicalData` (a file loaded into memory), :func:`validate_arrays` (the
 table above, checked against the registry), :func:`load_canonical`, :func:`metadata_path` and
-:func:`sha256_file` (the checksums recorded in metadata and labels summaries). Writing is
+:func:`sha256_file` (the checksums recorded in metadata and labels summaries; defined in
+:mod:`limitlab.data.content_identity`). Writing is
 :mod:`limitlab.data.download`.
 """
 
 from __future__ import annotations
 
-import hashlib
 import os
 import zipfile
 from dataclasses import dataclass
@@ -60,7 +61,8 @@ from pathlib import Path
 
 import numpy as np
 
-from limitlab.data.registry import BUILTIN, DATASETS, DatasetInfo, register
+from limitlab.data.content_identity import sha256_file  # noqa: F401 - the checksum this format records, re-exported
+from limitlab.data.registry import DatasetInfo, get_info, register, registered, unknown_dataset
 from limitlab.errors import LimitlabError
 from limitlab.io import load_npz
 
@@ -87,14 +89,6 @@ class CanonicalData:
     def n_train_raw(self) -> int:
         """Number of examples in the raw training file (what the train/validation split is drawn from)."""
         return int(len(self.train_y))
-
-
-def sha256_file(path: str | os.PathLike) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 def _expected_arrays(info: DatasetInfo) -> dict[str, tuple[str, int]]:
@@ -124,6 +118,10 @@ def validate_arrays(info: DatasetInfo, arrays: dict[str, np.ndarray], where: str
         raise LimitlabError(f"{where}: missing array(s) {', '.join(missing)} for dataset {info.name!r} "
                             f"(a canonical {info.kind} dataset holds {', '.join(sorted(expected))}); "
                             "rerun `limitlab download`")
+    unexpected = sorted(set(arrays) - set(expected))
+    if unexpected:
+        raise LimitlabError(f"{where}: unexpected array(s) {', '.join(unexpected)} for dataset {info.name!r} (a "
+                            f"canonical {info.kind} dataset holds exactly {', '.join(sorted(expected))})")
     for key, (dtype, ndim) in expected.items():
         arr = arrays[key]
         if not _dtype_matches(arr, dtype) or arr.ndim != ndim:
@@ -190,12 +188,12 @@ def load_canonical(path: str | os.PathLike, name: str | None = None) -> Canonica
         raise LimitlabError(f"dataset file {path} has no 'dataset' array: it was not written by "
                             "`limitlab download`; rerun that stage")
     stored = _single_str(arrays["dataset"])
-    own = stored not in BUILTIN and stored is not None and "class_names" in arrays
-    if stored not in BUILTIN and not own:
-        raise LimitlabError(f"dataset file {path} names dataset {arrays['dataset']!r}, which is not one of "
-                            f"{', '.join(sorted(BUILTIN))} nor an own dataset (no class_names array); rerun "
+    own = stored is not None and not registered(stored) and "class_names" in arrays
+    if not own and not registered(stored):
+        raise LimitlabError(f"dataset file {path}: {unknown_dataset(str(stored))}; the file is no own dataset either "
+                            f"(no class_names array): install the package that registers {stored!r}, or rerun "
                             "`limitlab download`")
-    info = own_info(stored, arrays) if own else DATASETS[stored]
+    info = own_info(stored, arrays) if own else get_info(stored)
     if name is not None and name != stored:
         raise LimitlabError(f"dataset file {path} holds {stored!r}, but --dataset is {name!r}")
     validate_arrays(info, arrays, where=f"dataset file {path}")

@@ -14,8 +14,8 @@ from pathlib import Path
 
 import numpy as np
 
-from limitlab.data.canonical import sha256_file
-from limitlab.data.registry import DatasetInfo
+from limitlab.data.content_identity import sha256_file
+from limitlab.data.dataset_info import DatasetInfo
 from limitlab.errors import LimitlabError
 
 CLOTHING1M_LISTS = ("noisy_train.txt", "clean_val.txt", "clean_test.txt")

@@ -32,6 +32,15 @@ NOISE_ARRAYS = ("train_index", "train_noisy", "val_index", "val_noisy")
 SHOWN = 12  # hex digits of an identity in messages and tables
 
 
+def sha256_file(path: str | os.PathLike) -> str:
+    """SHA-256 (hex) of a file's bytes: the checksums recorded in dataset metadata and labels summaries."""
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
 def _update(h, name: str, a: np.ndarray) -> None:
     a = np.ascontiguousarray(a)
     h.update(f"{name}|{a.dtype.str}|{a.shape}\n".encode())
@@ -92,8 +101,6 @@ def _dataset_id(key: tuple) -> str:
 @functools.lru_cache(maxsize=4096)
 def _labels(key: tuple) -> tuple[str, str]:
     """(file sha256, noise identity) of a labels file."""
-    from limitlab.data.canonical import sha256_file
-
     try:
         with np.load(key[0], allow_pickle=False) as npz:
             missing = [name for name in NOISE_ARRAYS if name not in npz.files]
@@ -107,8 +114,6 @@ def _labels(key: tuple) -> tuple[str, str]:
 
 @functools.lru_cache(maxsize=256)
 def _file_sha256(key: tuple) -> str:
-    from limitlab.data.canonical import sha256_file
-
     return sha256_file(key[0])
 
 

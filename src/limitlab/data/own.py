@@ -3,8 +3,9 @@ data").
 
 A params file names it ``dataset: {name: NAME, path: PATH}`` (optionally ``resize: S``); the pipeline's download
 stage imports it (``limitlab download --dataset NAME --path PATH --out data/datasets/NAME.npz``) and from there it
-is a dataset like the built-in ones: an entry of the dataset registry (``DatasetInfo.own``), read from its
-canonical file (:mod:`limitlab.data.canonical`). Two kinds of source:
+is a dataset like the registered ones: its facts (``DatasetInfo.own``) are read from its canonical file
+(:mod:`limitlab.data.canonical`), and its name may not be a registered dataset's (limitlab's or a plugin's,
+:mod:`limitlab.data.registry`). Two kinds of source:
 
 * **an image folder**, as torchvision's ``ImageFolder``: ``PATH/train/<class>/*.png`` and ``PATH/test/<class>/*.png``
   (images may lie deeper below their class folder; extensions :data:`IMAGE_EXTENSIONS`, any case; names starting
@@ -34,7 +35,7 @@ import numpy as np
 
 from limitlab.data.canonical import own_info, validate_arrays
 from limitlab.data.content_identity import source_id
-from limitlab.data.registry import BUILTIN, DatasetInfo
+from limitlab.data.registry import DATASET_REGISTRY, DatasetInfo, registered
 from limitlab.errors import LimitlabError
 
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp", ".ppm", ".pgm")
@@ -51,9 +52,9 @@ def import_own(name: str, path: str | os.PathLike, resize: int | None = None,
     ``expect_source`` is the content identity the pipeline planned with; a source that changed since is refused.
     """
     path = Path(path)
-    if name in BUILTIN:
-        raise LimitlabError(f"dataset name {name!r} is a built-in dataset's; give your own dataset ({path}) another "
-                            "name")
+    if registered(name):
+        raise LimitlabError(f"dataset name {name!r} is a registered dataset's ({DATASET_REGISTRY.origin(name)}); give "
+                            f"your own dataset ({path}) another name")
     if resize is not None and not (isinstance(resize, int) and resize > 0):
         raise LimitlabError(f"resize must be a positive number of pixels, got {resize!r}")
     sha = source_id(path)

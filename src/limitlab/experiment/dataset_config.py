@@ -1,9 +1,10 @@
-"""A study's ``dataset:`` block: a built-in dataset by name, or your own by path (docs/methods.md, "Datasets").
+"""A study's ``dataset:`` block: a registered dataset by name, or your own by path (docs/methods.md, "Datasets").
 
-``dataset: {name: mnist5k}`` names a built-in dataset (:mod:`limitlab.data.registry`). ``dataset: {name: digits,
+``dataset: {name: mnist5k}`` names a registered dataset (:mod:`limitlab.data.registry`: limitlab's own, or one an
+installed package registers, docs/extending.md). ``dataset: {name: digits,
 path: data/own/digits, resize: 28}`` is your own: an image folder or an .npz (:mod:`limitlab.data.own` says what
 it must hold), imported by the pipeline's download stage; ``name`` is how it shows in folders and tables
-(``data/datasets/<name>.npz``, the settings' ``<name>/noise/...``), so it must not be a built-in name. Its source
+(``data/datasets/<name>.npz``, the settings' ``<name>/noise/...``), so it must not be a registered name. Its source
 is a source file of every setting (:meth:`limitlab.experiment.paths.Setting.source_files`): the content of the
 folder or file is part of every labels folder, so a changed source never reuses a draw or a run.
 
@@ -21,14 +22,18 @@ from pydantic import Field, model_serializer, model_validator
 
 from limitlab.experiment.strict import Strict
 
+# limitlab's built-in datasets, for readers that may not import limitlab.data (the params JSON schema); validation
+# reads the dataset registry, plugins included, and tests/extending checks this tuple against its built-in entries
 DATASET_NAMES = ("mnist5k", "mnist", "cifar10", "cifar100", "clothing1m")
+# the name of an own dataset (and of a registered one: limitlab.data.registry.SAFE_NAME, checked to be the same)
 OWN_NAME = re.compile(r"[A-Za-z][A-Za-z0-9_-]{0,63}")
 CNN4_SIZE = 28  # the paper's MNIST network (limitlab.training.networks.cnn4) takes 28×28 images
 
 
 class DatasetConfig(Strict):
-    name: str = Field(description="a built-in dataset (mnist5k, mnist, cifar10, cifar100, clothing1m) or, with "
-                                  "'path', the name of your own (folders and tables show it)")
+    name: str = Field(description="a registered dataset (built in: mnist5k, mnist, cifar10, cifar100, clothing1m; "
+                                  "or a plugin's, `limitlab plugins`) or, with 'path', the name of your own (folders "
+                                  "and tables show it)")
     path: Path | None = Field(None, description="your own dataset: an image folder (train/<class>/*.png, "
                               "test/<class>/*.png) or an .npz (train_x, train_y, test_x, test_y[, class_names])")
     resize: int | None = Field(None, gt=0, le=4096, description="own dataset: resize every image to resize×resize "
@@ -53,16 +58,19 @@ class DatasetConfig(Strict):
 
     @model_validator(mode="after")
     def _builtin_or_own(self) -> "DatasetConfig":
+        # the dataset registry, plugins included (limitlab.data.registry): read here, never at import time
+        from limitlab.data.registry import DATASET_REGISTRY, registered, unknown_dataset
+
         if self.path is None:
-            if self.name not in DATASET_NAMES:
-                raise ValueError(f"unknown dataset {self.name!r}; accepted: {', '.join(DATASET_NAMES)}, or your own "
-                                 "dataset: a name of your choice with 'path' (an image folder or an .npz)")
+            problem = unknown_dataset(self.name)
+            if problem is not None:
+                raise ValueError(problem)
             if self.resize is not None:
                 raise ValueError("'resize' is only used with 'path' (your own dataset)")
             return self
-        if self.name in DATASET_NAMES:
-            raise ValueError(f"dataset name {self.name!r} is a built-in dataset's; give your own dataset ({self.path}) "
-                             "another name")
+        if registered(self.name):
+            raise ValueError(f"dataset name {self.name!r} is a registered dataset's ("
+                             f"{DATASET_REGISTRY.origin(self.name)}); give your own dataset ({self.path}) another name")
         if not OWN_NAME.fullmatch(self.name):
             raise ValueError(f"dataset name {self.name!r} is not a safe folder name (it names data/datasets/<name>.npz "
                              "and every setting's folder); accepted: a letter, then letters, digits, '_' and '-', at "

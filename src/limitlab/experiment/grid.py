@@ -60,12 +60,13 @@ class RunSpec(BaseModel):
         return data
 
 
-def plugins_of(method_name: str, noise_model: str) -> dict[str, str] | None:
-    """The plugin packages (with versions) a run of this method under this noise model uses, by role; None when
-    all are limitlab's own."""
+def plugins_of(method_name: str, noise_model: str, dataset: DatasetConfig) -> dict[str, str] | None:
+    """The plugin packages (with versions) a run of this method under this noise model on this dataset uses, by
+    role ('method', 'noise_model', 'dataset'); None when all are limitlab's own (or the dataset is your own)."""
     from limitlab.methods import REGISTRY
 
-    found = {"method": REGISTRY.plugin_version(method_name), "noise_model": noise_plugin(noise_model)}
+    found = {"method": REGISTRY.plugin_version(method_name), "noise_model": noise_plugin(noise_model),
+             "dataset": dataset_plugin(dataset)}
     return {role: version for role, version in found.items() if version is not None} or None
 
 
@@ -74,6 +75,23 @@ def noise_plugin(noise_model: str) -> str | None:
     from limitlab.data.noise.transition import NOISE_REGISTRY
 
     return NOISE_REGISTRY.plugin_version(noise_model) if noise_model in NOISE_REGISTRY else None
+
+
+def dataset_plugin(dataset: DatasetConfig) -> str | None:
+    """'distribution==version' of a study's dataset when another package registers it (None for limitlab's own and
+    for your own, given by path: its content tags its settings instead, ``Setting.source_files``).
+
+    It enters a run's identity where a plugin noise model's does, for the same reason: the setting's labels are drawn
+    from what that version builds, so it tags the setting's labels folder (:func:`_sources_tag`, role
+    'dataset_plugin'; two versions never share a draw, and a labels file is never refused or overwritten because
+    the other version's dataset file replaced it), and through the labels path every run of the setting; and
+    ``RunSpec.plugins`` records it (role 'dataset') beside the method's and the noise model's. The pipeline's
+    download stage is given it too (``--plugin-version``), so an upgrade builds the file again."""
+    from limitlab.data.registry import DATASET_REGISTRY
+
+    if dataset.own or dataset.name not in DATASET_REGISTRY:
+        return None
+    return DATASET_REGISTRY.plugin_version(dataset.name)
 
 
 @dataclass(frozen=True)
@@ -105,8 +123,9 @@ def settings_of(study: Study) -> list[Setting]:
     options = noise_options(study)
     if study.dataset.own:  # its image folder or .npz is a source of every setting (its content tags the folders)
         options["dataset_source"] = str(study.dataset.path)
+    plugins = {"noise_model": noise_plugin(study.noise.model), "dataset_plugin": dataset_plugin(study.dataset)}
     tag = _sources_tag(Setting(study.dataset.name, study.noise.model, 0.0, "all", 0, **options).source_files(),
-                       noise_plugin(study.noise.model))
+                       {role: version for role, version in plugins.items() if version is not None})
     return [
         Setting(study.dataset.name, study.noise.model, p, n, seed, study.dataset.val_ratio,
                 study.dataset.clean_validation, **options, sources_tag=tag)
@@ -114,16 +133,15 @@ def settings_of(study: Study) -> list[Setting]:
     ]
 
 
-def _sources_tag(files: dict[str, str], noise_plugin_version: str | None = None) -> str | None:
+def _sources_tag(files: dict[str, str], plugin_versions: dict[str, str] | None = None) -> str | None:
     """The content tag of a setting's source files that exist (a missing one is the corrupt stage's error, and
-    nothing can be drawn or trained from it before it exists) and of the package of a plugin noise model (its
-    labels are drawn by that version); None when it has neither. An own dataset's source may be a folder
-    (:func:`~limitlab.data.content_identity.source_id`)."""
+    nothing can be drawn or trained from it before it exists) and of the packages of the plugin entries its labels
+    are drawn with, by role ('noise_model', 'dataset_plugin': that version's matrix or data); None when it has
+    neither. An own dataset's source may be a folder (:func:`~limitlab.data.content_identity.source_id`)."""
     from limitlab.data.content_identity import source_id, sources_tag
 
     ids = {role: sha for role, path in files.items() if (sha := source_id(path)) is not None}
-    if noise_plugin_version is not None:
-        ids["noise_model"] = noise_plugin_version
+    ids.update(plugin_versions or {})
     return sources_tag(ids) if ids else None
 
 
@@ -152,7 +170,8 @@ def expand(exp: Experiment) -> list[Run]:
                         method=m.at({**point, "label": None, "seeds": None}),
                         point=point, data_path=dataset_path(data_dir, setting.dataset),
                         labels_path=setting.labels_path(data_dir), run_dir=data_dir / "runs" / rel,
-                        eval_dir=data_dir / "eval" / rel, init_dir=init_dir, plugins=plugins_of(m.method, setting.noise),
+                        eval_dir=data_dir / "eval" / rel, init_dir=init_dir,
+                        plugins=plugins_of(m.method, setting.noise, study.dataset),
                     ))
     return [Run(spec, identity) for spec, identity in _tag_folders(specs)]
 

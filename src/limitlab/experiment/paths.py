@@ -31,6 +31,7 @@ class RunFiles:
     TRAIN_SCORES = "train_scores.npz"  # q-network methods: per-example gradient scores on the training split
     SUSPICIOUS = "suspicious.csv"      # q-network methods: training examples ranked by the detection score
     TRAIN_LOSS = "train_loss.npz"      # CE: per-example loss on its own training labels (the trivial detector)
+    VAL_PREDICTIONS = "val_predictions.npz"  # noisy-validation logits of the selected checkpoint (not required)
     BOOTSTRAP = "bootstrap.json"       # bootstrap of the test accuracy
     STAGE_TIMES = "stage_timing.json"  # wall seconds of train / evaluate / bootstrap (not DVC-tracked)
     # either folder: why a run did not finish (limitlab.jobs.outcome_markers)

@@ -35,7 +35,7 @@ ARCHS = ("auto", "cnn4", "mlp4", "resnet34", "resnet50")
 
 
 class NoiseConfig(Strict):
-    model: Literal[NOISE_MODELS]  # type: ignore[valid-type]
+    model: Literal[NOISE_MODELS] = Field(description="how the noisy labels are made (docs/methods.md)")  # type: ignore[valid-type]
     p: list[float] = Field(min_length=1, description="noise rates; each in [0, 1)")
     matrix: Path | None = Field(None, description="model 'matrix': a KxK row-stochastic matrix file (.npy/.csv/.txt)")
     flip_std: float = Field(0.1, ge=0, le=1, description="model 'instance': std of the per-example flip rate "
@@ -114,12 +114,12 @@ class ModelConfig(Strict):
 
 
 class TrainingConfig(Strict):
-    batch_size: int = Field(256, gt=0)
-    epochs: int = Field(400, gt=0)
+    batch_size: int = Field(256, gt=0, description="training mini-batch size")
+    epochs: int = Field(400, gt=0, description="maximum number of training epochs (the paper: 400)")
     patience: int | None = Field(100, gt=0, description="early stopping patience in epochs; null = never stop early")
-    lr: float = Field(1e-3, gt=0)
-    betas: tuple[float, float] = (0.9, 0.999)
-    eps: float = Field(1e-8, gt=0)
+    lr: float = Field(1e-3, gt=0, description="Adam learning rate (a method's 'lr' overrides it)")
+    betas: tuple[float, float] = Field((0.9, 0.999), description="Adam's two moment decay rates, each in [0, 1)")
+    eps: float = Field(1e-8, gt=0, description="Adam's epsilon (added to the denominator)")
     weight_decay: float = Field(0.0, ge=0, description="Adam's coupled L2, not applied to biases and 1-D params")
     device: str = Field("auto", description="'auto' (CUDA when available), 'cpu', 'cuda', 'cuda:1', ...")
     threads: int | None = Field(None, gt=0, description="torch CPU threads (default: torch's choice)")
@@ -129,10 +129,10 @@ class TrainingConfig(Strict):
         "Opt in with true, or 'auto' (on for ResNets only); bf16 numbers are not the paper's protocol")
     compile: bool = Field(False, description="torch.compile the networks (pays off on long runs: ~20 s per network "
                                              "to compile, then 1.4x faster steps for cnn4 on CPU)")
-    eval_batch_size: int = Field(1024, gt=0)
+    eval_batch_size: int = Field(1024, gt=0, description="batch size of the evaluation passes (no effect on results)")
     log_test: bool = Field(True, description="log clean test accuracy per epoch (curves only, never selection)")
     susceptibility: bool = Field(False, description="track susceptibility to random labels every epoch")
-    susceptibility_batch: int = Field(128, gt=0)
+    susceptibility_batch: int = Field(128, gt=0, description="examples in the susceptibility probe batch of each epoch")
     num_workers: int = Field(4, ge=0, description="decoding workers for file datasets (Clothing1M)")
 
     @field_validator("betas")
@@ -168,17 +168,17 @@ TrainingOverride = create_model(
 class StageResources(Strict):
     """Cluster resources of one stage's jobs (Snakemake resources; the SLURM executor maps them)."""
 
-    gpus: int = Field(0, ge=0)
-    cpus: int = Field(1, gt=0)
-    mem_mb: int = Field(2000, gt=0)
-    runtime: int = Field(30, gt=0, description="minutes")
+    gpus: int = Field(0, ge=0, description="GPUs per job (SLURM --gpus)")
+    cpus: int = Field(1, gt=0, description="CPU cores per job (Snakemake threads, SLURM --cpus-per-task)")
+    mem_mb: int = Field(2000, gt=0, description="memory per job in MB (SLURM --mem)")
+    runtime: int = Field(30, gt=0, description="time limit in minutes (per run for train and evaluate)")
     gpu_model: str | None = Field(None, description="e.g. 'a100' (needs the cluster's GRES type name)")
 
 
 class Resources(Strict):
-    train: StageResources = StageResources(gpus=1, cpus=4, mem_mb=16000, runtime=720)
-    evaluate: StageResources = StageResources(gpus=1, cpus=2, mem_mb=8000, runtime=30)
-    default: StageResources = StageResources()
+    train: StageResources = Field(StageResources(gpus=1, cpus=4, mem_mb=16000, runtime=720), description="one run's training")
+    evaluate: StageResources = Field(StageResources(gpus=1, cpus=2, mem_mb=8000, runtime=30), description="one run's evaluation")
+    default: StageResources = Field(StageResources(), description="every other job (download, corrupt, report)")
     runs_per_job: int | None = Field(
         None, ge=1,
         description="how many runs (train -> evaluate -> bootstrap each) one pipeline job runs, one after another on "
@@ -187,9 +187,9 @@ class Resources(Strict):
 
 
 class BootstrapConfig(Strict):
-    samples: int = Field(1000, gt=0)
-    seed: int = 0
-    ci: float = Field(0.95, gt=0, lt=1)
+    samples: int = Field(1000, gt=0, description="test-set resamples per run")
+    seed: int = Field(0, description="seed of the resampling")
+    ci: float = Field(0.95, gt=0, lt=1, description="coverage of the reported interval")
 
 
 class ComparisonConfig(Strict):
@@ -245,14 +245,14 @@ class CleanlabConfig(Strict):
 
 class Study(Strict):
     id: str = Field(description="short name used in paths and captions, e.g. 'uniform'")
-    dataset: DatasetConfig
-    noise: NoiseConfig
+    dataset: DatasetConfig = Field(description="the dataset: a built-in one by name, or your own by path")
+    noise: NoiseConfig = Field(description="the noise model and its rates (each rate is a setting)")
     n: list[int | Literal["all"]] = Field(["all"], min_length=1, description="training-subset sizes (or 'all')")
     seeds: list[int] = Field(min_length=1,
                              description="each seed = one train/validation split, noise draw and torch init")
-    model: ModelConfig = ModelConfig()
-    training: TrainingConfig = TrainingConfig()
-    methods: list[MethodEntry] = Field(min_length=1)  # type: ignore[valid-type]
+    model: ModelConfig = Field(ModelConfig(), description="the networks")
+    training: TrainingConfig = Field(TrainingConfig(), description="every method's protocol (a method's 'training' overrides it)")
+    methods: list[MethodEntry] = Field(min_length=1, description="keyed by id (or a list with 'id')")  # type: ignore[valid-type]
     cleanlab: CleanlabConfig | None = Field(None, description="also run cleanlab's label-issue detection")
 
     @field_validator("methods", mode="before")
@@ -388,15 +388,15 @@ EXPERIMENT_NAMES_ACCEPTED = ("letters, digits, '_', '-' and '.', not starting wi
 
 class Experiment(Strict):
     name: str = Field(description="experiment name (captions, default results folder)")
-    description: str = ""
+    description: str = Field("", description="free text shown in the report")
     data_dir: Path = Field(Path("data"), description="root of every per-run artifact (DVC-tracked)")
     results_dir: Path | None = Field(None, description="tables, metrics.json and figures (default results/<name>)")
     selection: Literal["noisy_val"] = Field(
         "noisy_val", description="hyperparameter/checkpoint selection: best accuracy on the (noisy) validation split")
-    bootstrap: BootstrapConfig = BootstrapConfig()
-    comparisons: ComparisonConfig = ComparisonConfig()
-    resources: Resources = Resources()
-    studies: list[Study] = Field(min_length=1)
+    bootstrap: BootstrapConfig = Field(BootstrapConfig(), description="the test-accuracy bootstrap of every run")
+    comparisons: ComparisonConfig = Field(ComparisonConfig(), description="paired comparisons and the claim check")
+    resources: Resources = Field(Resources(), description="cluster resources of the pipeline's jobs")
+    studies: list[Study] = Field(min_length=1, description="one dataset and noise model each, keyed by id (or a list)")
 
     @field_validator("name")
     @classmethod

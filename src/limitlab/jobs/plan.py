@@ -24,7 +24,7 @@ from pathlib import Path
 
 from limitlab.data.content_identity import source_id, verified_dataset, verified_inputs
 from limitlab.errors import InputRefused, LimitlabError
-from limitlab.experiment.grid import GridIndex
+from limitlab.experiment.grid import GridIndex, dataset_plugin
 from limitlab.experiment.paths import RunFiles
 from limitlab.experiment.schema import Experiment, StageResources
 from limitlab.jobs import failure_markers
@@ -296,13 +296,16 @@ def _summary_problem(path: Path, specs) -> list[str]:
 def download_args(dataset) -> str:
     """Extra arguments of ``limitlab download`` for a dataset of the params file (a DatasetConfig). An own dataset's
     carry its source's content identity: a changed folder or .npz changes the rule's params, so Snakemake imports it
-    again (and the import refuses a source that changed after planning)."""
+    again (and the import refuses a source that changed after planning); a plugin dataset's carry its package and
+    version (:func:`~limitlab.experiment.grid.dataset_plugin`), so an upgrade builds it again."""
     if dataset.path is not None:
         args = ["--path", str(dataset.path)]
         args += ["--resize", str(dataset.resize)] if dataset.resize is not None else []
         sha = source_id(dataset.path)
         return shlex.join(args + (["--source-sha256", sha] if sha is not None else []))
-    return f"--clothing1m-root {shlex.quote(str(dataset.root))}" if dataset.root is not None else ""
+    args = ["--clothing1m-root", str(dataset.root)] if dataset.root is not None else []
+    plugin = dataset_plugin(dataset)  # a plugin's dataset: another version of the package changes the params too
+    return shlex.join(args + (["--plugin-version", plugin] if plugin is not None else []))
 
 
 def corrupt_args(setting) -> str:

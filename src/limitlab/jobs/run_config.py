@@ -6,42 +6,56 @@ misspelt key (``retry_faild=true``) or a value nobody reads as a boolean (``retr
 the default, and ``params=`` asked for a params file named "None". :func:`check_config` refuses all three with
 one message, and returns the values the plan (:mod:`limitlab.jobs.plan`) reads. Torch-free: the Snakefile calls it
 while it is being read.
+
+Which params file when ``--config params=`` is not given: the one :data:`CONFIG_FILE` names (``params:``), the
+workflow's config file in the working directory, which workflow/Snakefile reads as Snakemake's ``configfile`` (and
+which a Snakefile using the workflow as a module passes as its ``config``). That file is the only place of that
+default; without it and without ``params=``, :func:`check_config` says how to name one.
 """
 
 from __future__ import annotations
 
 import difflib
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
 from limitlab.errors import LimitlabError
 
-DEFAULT_PARAMS = "params/default.yaml"
+CONFIG_FILE = "config/config.yaml"  # relative to the working directory; this repository's names params/default.yaml
 
 # Every key the workflow reads (workflow/rules/common.smk, limitlab.jobs.plan), with what it accepts.
 ACCEPTED_KEYS = {
-    "params": f"the experiment's params file, e.g. params=params/smoke.yaml (default {DEFAULT_PARAMS})",
+    "params": f"the experiment's params file, e.g. params=params/smoke.yaml (default: `params:` of {CONFIG_FILE})",
     "retry_failed": "true or false (also yes/no, 1/0): run again the cells that failed with an error that "
                     "would repeat (default false)",
     "runs_per_job": "a positive integer, the number of runs per pipeline job (over resources.runs_per_job of the "
                     "params file and the profile's group-components run=N)",
 }
-_DEFAULTS: dict[str, Any] = {"params": DEFAULT_PARAMS, "retry_failed": False, "runs_per_job": None}
+_DEFAULTS: dict[str, Any] = {"retry_failed": False, "runs_per_job": None}  # params: CONFIG_FILE's, no default here
 TRUE_WORDS = ("true", "yes", "1")
 FALSE_WORDS = ("false", "no", "0")
 
 
 def check_config(config: Mapping[str, Any]) -> dict[str, Any]:
-    """The checked ``--config``: ``params`` (a path, :data:`DEFAULT_PARAMS` when not given), ``retry_failed``
-    (a bool) and ``runs_per_job`` (a positive int, or None when not given).
+    """The checked ``--config``: ``params`` (a path: from ``--config params=`` or :data:`CONFIG_FILE`, which
+    Snakemake has merged into ``config`` already), ``retry_failed`` (a bool) and ``runs_per_job`` (a positive int,
+    or None when not given).
 
     Raises :class:`~limitlab.errors.LimitlabError` naming every key or value it cannot use and what is accepted.
     """
     problems = [_unknown_key(key) for key in config if key not in ACCEPTED_KEYS]
+    if "params" not in config:
+        problems.append(f"no params file is named: name one with --config params=FILE (e.g. params=params/smoke.yaml), "
+                        f"or as `params: FILE` in {CONFIG_FILE} of the working directory ({Path.cwd()}) or in the "
+                        f"config a Snakefile passes to this workflow as a module")
     checked: dict[str, Any] = {}
     for key, read in (("params", _params), ("retry_failed", read_boolean), ("runs_per_job", _positive)):
+        if key not in config:
+            checked[key] = _DEFAULTS.get(key)
+            continue
         try:
-            checked[key] = read(config[key]) if key in config else _DEFAULTS[key]
+            checked[key] = read(config[key])
         except ValueError as exc:
             problems.append(f"{key}={_shown(config[key])}: {exc}; accepted: {ACCEPTED_KEYS[key]}")
     if problems:
@@ -62,7 +76,7 @@ def _shown(value: Any) -> str:
 
 def _params(value: Any) -> str:
     if value is None or (isinstance(value, str) and not value.strip()):
-        raise ValueError(f"the params file is empty (leave params= out to use {DEFAULT_PARAMS})")
+        raise ValueError(f"the params file is empty (leave params= out to use the one {CONFIG_FILE} names)")
     if isinstance(value, bool) or not isinstance(value, (str, int)):  # Snakemake reads 12 as an int: a file '12'
         raise ValueError("not a file path")
     return str(value)

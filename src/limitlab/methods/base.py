@@ -58,13 +58,14 @@ class InitConfig(Strict):
 class MethodConfig(Strict):
     """Fields shared by every method entry of a params file."""
 
-    method: str
+    method: str = Field(description="the method's name (a built-in one or a plugin's; `limitlab plugins` lists them)")
     id: str | None = Field(None, description="row name in tables and metric keys (default: the method name)")
     label: str | None = Field(None, description="display name in tables and plots")
     lr: Grid | None = Field(None, description="learning rate (or grid) overriding training.lr")
     seeds: list[int] | None = Field(None, description="seeds for this method (default: the study's seeds)")
     training: dict[str, Any] | None = Field(None, description="overrides of the study's training settings")
-    init: InitConfig | None = None
+    init: InitConfig | None = Field(None, description="start from the selected checkpoint of another method of the "
+                                    "same setting and seed (FW and DMI need it; LIMIT + init)")
 
     # Names of the fields that are hyperparameters (may be grids). 'lr' is one for every method.
     HYPERPARAMETERS: ClassVar[tuple[str, ...]] = ()

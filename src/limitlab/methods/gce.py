@@ -8,14 +8,14 @@ from __future__ import annotations
 from typing import Literal
 
 from limitlab.torch_on_demand import torch
-from pydantic import field_validator
+from pydantic import Field, field_validator
 
 from limitlab.methods.base import Grid, Method, MethodConfig, StepOutput, register
 
 
 class GCEConfig(MethodConfig):
     method: Literal["gce"]
-    q: Grid = 0.7
+    q: Grid = Field(0.7, description="GCE exponent q, in (0, 1]: q -> 0 is CE, q = 1 half of MAE")
     HYPERPARAMETERS = ("q",)
 
     @field_validator("q")

@@ -19,13 +19,15 @@ from typing import Literal
 from limitlab.torch_on_demand import torch
 from limitlab.torch_on_demand import F
 
+from pydantic import Field
+
 from limitlab.methods.base import Grid, Method, MethodConfig, StepOutput, non_negative, register
 
 
 class GradRescaleConfig(MethodConfig):
     method: Literal["grad_rescale"]
-    beta: Grid   # emphasis spread β (released CIFAR-100 settings: 1-8)
-    lamb: Grid   # emphasis mode λ (0, 0.5, 1)
+    beta: Grid = Field(description="emphasis spread β ≥ 0 (released CIFAR-100 settings: 1-8)")
+    lamb: Grid = Field(description="emphasis mode λ ≥ 0: the emphasis peaks at p = λ/(1 + λ) (0, 0.5, 1)")
     HYPERPARAMETERS = ("beta", "lamb")
 
     _non_negative = non_negative("beta", "lamb")

@@ -22,7 +22,7 @@ from typing import Literal
 
 from limitlab.torch_on_demand import torch
 from limitlab.torch_on_demand import F
-from pydantic import model_validator
+from pydantic import Field, model_validator
 
 from limitlab.methods.base import Grid, Method, MethodConfig, StepOutput, non_negative, register
 from limitlab.methods.noisy_grad import sample_noise
@@ -30,13 +30,17 @@ from limitlab.methods.noisy_grad import sample_noise
 
 class LimitConfig(MethodConfig):
     method: Literal["limit"]
-    q_dist: Literal["gaussian", "laplace"] = "gaussian"
-    beta: Grid = 0.0
-    sample: bool = False
-    lamb: Grid | None = None
-    grad_scale: Literal["sum", "mean"] = "sum"
-    detach: bool = True
-    warm_up: int = 0
+    q_dist: Literal["gaussian", "laplace"] = Field(
+        "gaussian", description="the q-network's distance: gaussian (squared, LIMIT_G) or laplace (L1, LIMIT_L)")
+    beta: Grid = Field(0.0, description="β ≥ 0, weight of the norm of the predicted gradient in the q-network's loss")
+    sample: bool = Field(False, description="add noise to the predicted gradient (LIMIT + S); needs 'lamb'")
+    lamb: Grid | None = Field(None, description="sampling precision λ with sample: true (paper grids: G 5, 50, 500, "
+                                                "5000; L 5, 10, 30, 100)")
+    grad_scale: Literal["sum", "mean"] = Field(
+        "sum", description="per-example gradients summed over the batch (sum, the authors' code) or averaged (mean)")
+    detach: bool = Field(True, description="stop-gradients on the classifier's softmax (false: never used by "
+                                           "the paper)")
+    warm_up: int = Field(0, description="epochs with the classifier frozen while the q-network trains (paper: 0)")
     HYPERPARAMETERS = ("beta", "lamb")
     INIT_TARGETS = ("q", "classifier")
 

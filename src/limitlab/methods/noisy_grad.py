@@ -14,13 +14,16 @@ from typing import Literal
 from limitlab.torch_on_demand import torch
 from limitlab.torch_on_demand import F
 
+from pydantic import Field
+
 from limitlab.methods.base import Grid, Method, MethodConfig, StepOutput, register
 
 
 class NoisyGradConfig(MethodConfig):
     method: Literal["noisy_grad"]
-    noise: Literal["gaussian", "laplace"] = "gaussian"
-    sigma: Grid = 0.1
+    noise: Literal["gaussian", "laplace"] = Field("gaussian", description="distribution of the logit-gradient "
+                                                  "noise: gaussian (CE + GN) or laplace (CE + LN)")
+    sigma: Grid = Field(0.1, description="standard deviation σ of the added noise (both distributions)")
     HYPERPARAMETERS = ("sigma",)
 
 

@@ -17,13 +17,16 @@ from typing import Literal
 from limitlab.torch_on_demand import torch
 from limitlab.torch_on_demand import F
 
+from pydantic import Field
+
 from limitlab.methods.base import Grid, Method, MethodConfig, StepOutput, non_negative, register
 
 
 class SoftRegConfig(MethodConfig):
     method: Literal["soft_reg"]
-    lamb: Grid
-    beta: Grid = 0.0
+    lamb: Grid = Field(description="λ ≥ 0, weight of the label-information penalty (paper grid: 0.001, 0.01, 0.03, 0.1)")
+    beta: Grid = Field(0.0, description="β ≥ 0, weight of the distance to the label-free predictor (paper grid: "
+                                        "0, 0.01, 0.1, 1, 10)")
     HYPERPARAMETERS = ("lamb", "beta")
 
     _non_negative = non_negative("lamb", "beta")

@@ -1,7 +1,8 @@
 """``limitlab aggregate``'s driver: select per cell, then write table.md/.csv, selection.csv, metrics.json,
 detection.csv, curves.csv, inputs.csv (the content identities of every setting's dataset and noise realisation),
 paired.csv (every method against the reference and the best baseline on the same splits), claims.csv (the
-paper's claims checked on this grid)
+paper's claims checked on this grid), with each cell's selection reliability in table.csv, selection.csv and
+table.md (:mod:`limitlab.report.selection_reliability`)
 (and susceptibility.csv when runs tracked susceptibility) and experiment.json (which experiment and grid the
 tables are of: :mod:`limitlab.report.provenance`) to the results folder, every file or none (:func:`write_together`),
 and print the table.
@@ -22,6 +23,7 @@ from pathlib import Path
 from limitlab import io
 from limitlab.experiment.schema import Experiment
 from limitlab.experiment.grid import GridIndex, runs_of
+from limitlab.experiment.paths import RunFiles
 from limitlab.report.cells import Cell, build_cells
 from limitlab.report.claims import check_claims, claims_frame, claims_markdown, load_claims
 from limitlab.report.curves import curves_frame
@@ -30,6 +32,7 @@ from limitlab.report.metrics import add_cleanlab, cleanlab_results, metrics_dict
 from limitlab.report.paired import add_paired_metrics, compare_cells, paired_frame, paired_markdown
 from limitlab.report.provenance import RECORD, check_provenance, inputs_frame, results_record
 from limitlab.report.run_outputs import read_run
+from limitlab.report.selection_reliability import ADD_FILES, cell_reliability, reliability_markdown
 from limitlab.report.selection_rules import rule_results
 from limitlab.report.susceptibility_selection import susceptibility_cells
 from limitlab.report.tables import (budget_markdown, detection_frame, long_frame, markdown, rich_table, selection_frame,
@@ -67,6 +70,11 @@ def aggregate(exp: Experiment, results_dir: Path | None = None, console=None, so
     curves = curves_frame(cells, messages)
     for cell in cells:  # the paper's rule, the last epoch of its point, and the oracle (an upper bound)
         cell.rules = rule_results(cell, messages)
+        cell.reliability, cell.reliability_note = cell_reliability(cell, exp.bootstrap, messages)
+    lacking = [c for c in cells if c.reliability is None and RunFiles.VAL_PREDICTIONS in (c.reliability_note or "")]
+    if lacking:
+        messages.append(f"selection reliability left out for {len(lacking)} cell(s): runs evaluated before "
+                        f"{RunFiles.VAL_PREDICTIONS} existed (`{ADD_FILES}` adds it without retraining)")
     sus_cells, sus_pool = susceptibility_cells(cells)  # extra rows selected by susceptibility (Forouzesh et al. 2023)
     method_cells = cells  # the main table; the susceptibility rows get their own small table
     cells = cells + sus_cells
@@ -77,8 +85,9 @@ def aggregate(exp: Experiment, results_dir: Path | None = None, console=None, so
     metrics = add_paired_metrics(add_cleanlab(metrics_dict(cells), cleanlab), comparisons, method_cells)
     detection = detection_frame(cells, cleanlab, budget_rows(method_cells, exp))
     texts = {
-        "table_md": ("table.md", markdown(exp, method_cells, missing, cleanlab, budget_markdown(detection)
-                                          + paired_markdown(comparisons) + claims_markdown(claims))
+        "table_md": ("table.md", markdown(exp, method_cells, missing, cleanlab, reliability_markdown(method_cells)
+                                          + budget_markdown(detection) + paired_markdown(comparisons)
+                                          + claims_markdown(claims))
                      + susceptibility_markdown(exp, sus_cells)),
         "table_csv": ("table.csv", long_frame(cells).to_csv(index=False)),
         "selection_csv": ("selection.csv", selection_frame(cells).to_csv(index=False)),

@@ -93,6 +93,8 @@ class Cell:
     selected: Point | None = None
     stats: dict[str, Any] = field(default_factory=dict)
     rules: dict[str, Any] = field(default_factory=dict)  # selection rule -> RuleResult (report.selection_rules)
+    reliability: Any = None  # report.selection_reliability.Reliability of the paper's rule, when computed
+    reliability_note: str | None = None  # why it was not (e.g. runs without val_predictions.npz)
 
     @property
     def status(self) -> str:

@@ -3,7 +3,8 @@
 ``limitlab report-assets`` writes into ``results_dir/report/``:
 
 * ``results.html`` — one self-contained page: the clean test accuracy of every method and setting with the
-  paper's number and the difference beside ours, the three selection rules side by side (from table.csv), the
+  paper's number and the difference beside ours, the three selection rules side by side and each cell's selection
+  reliability with the coin-toss mark (from table.csv; the mark also on the paired differences), the
   noisy-label detection table (LIMIT and
   cleanlab, from detection.csv), cleanlab's own estimates next to the realised noise, and the content identities
   of every setting's dataset and noise realisation (from inputs.csv);
@@ -28,6 +29,7 @@ from limitlab.errors import LimitlabError
 from limitlab.experiment.schema import Experiment
 from limitlab.report.detection_budget import budget_view
 from limitlab.report.figures.index import family_name
+from limitlab.report.selection_reliability import ADD_FILES, COIN_TOSS_BELOW, COIN_TOSS_MARK, TARGET
 from limitlab.report.tables import read_optional_csv
 
 
@@ -67,6 +69,19 @@ def _fmt(x, digits: int = 1) -> str:
     return "—" if x is None or (isinstance(x, float) and pd.isna(x)) else f"{x:.{digits}f}"
 
 
+def _coin_tosses(table: pd.DataFrame) -> set[tuple[str, str]]:
+    """(setting, method id) of the coin-toss cells of table.csv (none in a table.csv from before the column)."""
+    if "coin_toss" not in table:
+        return set()
+    flagged = table[table["coin_toss"].map(lambda v: str(v).strip().lower() in ("true", "1", "1.0"))]
+    return set(zip(flagged["setting"], flagged["method_id"]))
+
+
+def _mark(coin: bool) -> str:
+    return (f"<sup class='coin' title='a coin toss: selection reliability below {COIN_TOSS_BELOW:g}'>"
+            f"{COIN_TOSS_MARK}</sup>") if coin else ""
+
+
 def accuracy_table(table: pd.DataFrame) -> str:
     """HTML: one row per method, per setting our accuracy ± error and, where the paper has a number for any cell of
     the grid, the paper's number and the difference (a grid the paper never ran shows ours alone)."""
@@ -76,6 +91,7 @@ def accuracy_table(table: pd.DataFrame) -> str:
     head1 = "".join(f'<th colspan="{width}">{html.escape(s)}</th>' for s in settings)
     head2 = ("<th>ours</th><th>paper</th><th>ours − paper</th>" if with_paper else "<th>ours</th>") * len(settings)
     rows = []
+    coins = _coin_tosses(table)
     for label, group in table.groupby("label", sort=False):
         cells = []
         for s in settings:
@@ -87,7 +103,7 @@ def accuracy_table(table: pd.DataFrame) -> str:
             ours = "missing" if pd.isna(r["test_acc_pct"]) else _fmt(r["test_acc_pct"])
             if not pd.isna(r["test_acc_pct"]) and not pd.isna(r["test_acc_std_pct"]):
                 ours += f" ± {_fmt(r['test_acc_std_pct'])}"
-            cells.append(f"<td>{ours}</td>")
+            cells.append(f"<td>{ours}{_mark((s, r['method_id']) in coins)}</td>")
             if with_paper:
                 paper = _fmt(r["paper_test_acc_pct"]) + (
                     f" ± {_fmt(r['paper_std_pct'])}" if not pd.isna(r["paper_std_pct"]) else "")
@@ -106,8 +122,10 @@ def rules_table(table: pd.DataFrame) -> str:
         std = r.get(name.replace("_pct", "_std_pct"))
         return _fmt(r[name]) + (f" ± {_fmt(std)}" if std is not None and not pd.isna(std) else "")
 
+    coins = _coin_tosses(table)
     rows = [f"<tr><th class='method'>{html.escape(str(r['label']))}</th><td>{html.escape(str(r['setting']))}</td>"
-            f"<td>{acc(r, 'test_acc_pct')}</td><td>{acc(r, 'test_acc_last_epoch_pct')}</td>"
+            f"<td>{acc(r, 'test_acc_pct')}{_mark((r['setting'], r['method_id']) in coins)}</td>"
+            f"<td>{acc(r, 'test_acc_last_epoch_pct')}</td>"
             f"<td class='paper'>{acc(r, 'test_acc_oracle_pct')}</td></tr>"
             for _, r in table.iterrows() if not pd.isna(r["test_acc_pct"])]
     return ("<h2>Selection rules: clean test accuracy (%)</h2><p>The paper's rule (best noisy-validation point and "
@@ -116,6 +134,54 @@ def rules_table(table: pd.DataFrame) -> str:
             "paper's rule is what selection on noisy labels costs.</p>"
             "<table id='rules-table'><thead><tr><th class='method'>method</th><th>setting</th><th>paper's rule</th>"
             "<th>last epoch</th><th>oracle (upper bound)</th></tr></thead><tbody>" + "".join(rows) + "</tbody></table>")
+
+
+def reliability_table(table: pd.DataFrame) -> str:
+    """HTML: each cell's selection reliability (table.csv's reliability_* columns, report.selection_reliability)
+    and its noisy validation accuracy beside the noise-corrected one; the cells left out, with why."""
+    if "reliability_p_within_1pt" not in table:
+        return ""
+    done = table[table["reliability_p_within_1pt"].notna()]
+    left = table[table["reliability_p_within_1pt"].isna() & table["reliability_note"].notna()]
+    if done.empty and left.empty:
+        return ""
+    coins = _coin_tosses(table)
+    rows = []
+    for _, r in done.iterrows():
+        need = r["reliability_labels_needed_90"]
+        need = ("never" if pd.isna(need) else f"{int(need):,}") + (
+            "" if pd.isna(r["reliability_n_val"]) else f" (have {int(r['reliability_n_val']):,})")
+        val = _fmt(r["val_acc_pct"]) + (f" ± {_fmt(r['val_acc_noisy_se_pct'])}"
+                                         if not pd.isna(r["val_acc_noisy_se_pct"]) else "")
+        corrected = ("—" if pd.isna(r["val_acc_corrected_pct"]) else
+                     f"{_fmt(r['val_acc_corrected_pct'])} ± {_fmt(r['val_acc_corrected_se_pct'])}")
+        rows.append(f"<tr><th class='method'>{html.escape(str(r['label']))}"
+                    f"{_mark((r['setting'], r['method_id']) in coins)}</th><td>{html.escape(str(r['setting']))}</td>"
+                    f"<td>{int(r['reliability_points'])}</td><td>{r['reliability_p_within_1pt']:.2f}</td>"
+                    f"<td>{r['reliability_p_test_best']:.2f} ({html.escape(str(r['reliability_test_best_point']))})</td>"
+                    f"<td>{_fmt(r['reliability_expected_test_acc_pct'])} ± {_fmt(r['reliability_test_acc_std_pct'])}"
+                    f"</td><td>{_fmt(r['test_acc_pct'])}</td><td>{need}</td><td>{val}</td><td>{corrected}</td></tr>")
+    out = [f"<h2>Selection reliability</h2><p>The paper's rule redone on bootstrap resamples of each split's noisy "
+           "validation set (the same resample for every point of a cell): how often it picks a point within 1 test "
+           "point of the cell's test-best point (the <em>selection reliability</em>) and the test-best point itself, "
+           "its expected test accuracy ± spread beside the number it reports, and the noisy validation labels per "
+           f"split that would give a {TARGET:.0%} chance of a point within 1 test point. "
+           f"<strong>{COIN_TOSS_MARK} = a coin toss</strong> (reliability below {COIN_TOSS_BELOW:g}): read its "
+           "number, its distance to the paper and its paired differences with that in mind. The test-best point is "
+           "found on the test set: a diagnostic, never a result. Validation accuracy: noisy ± SE, and the estimate "
+           "of the clean one from the noisy labels and the noise matrix (class-conditional noise).</p>"]
+    if rows:
+        out.append("<table id='reliability-table'><thead><tr><th class='method'>method</th><th>setting</th>"
+                   "<th>points</th><th>P within 1 pt</th><th>P test-best (point)</th><th>expected test</th>"
+                   "<th>paper's rule</th><th>labels needed</th><th>validation, noisy</th><th>noise-corrected</th>"
+                   "</tr></thead><tbody>" + "".join(rows) + "</tbody></table>")
+    if not left.empty:
+        items = "".join(f"<li>{html.escape(str(r['label']))}, {html.escape(str(r['setting']))}: "
+                        f"{html.escape(str(r['reliability_note']))}</li>" for _, r in left.iterrows())
+        out.append(f"<p>Not computed for:</p><ul>{items}</ul>")
+        if left["reliability_note"].astype(str).str.contains("val_predictions").any():
+            out.append(f"<p>Add the missing files without retraining: <code>{html.escape(ADD_FILES)}</code>.</p>")
+    return "".join(out)
 
 
 def detection_tables(det: pd.DataFrame) -> str:
@@ -152,7 +218,7 @@ def detection_tables(det: pd.DataFrame) -> str:
 
 STYLE = """body{font-family:system-ui,sans-serif;margin:1.5em;color:#222}table{border-collapse:collapse;margin:.8em 0}
 th,td{border:1px solid #ccc;padding:.25em .6em;text-align:right;font-size:.9em}th.method{text-align:left}
-td.paper{color:#777}thead th{background:#f2f2f2}table.matrix td{font-size:.75em}"""
+td.paper{color:#777}thead th{background:#f2f2f2}sup.coin{color:#b00;font-weight:bold}table.matrix td{font-size:.75em}"""
 
 
 def results_html(exp: Experiment, results_dir: Path, params_file: str) -> str:
@@ -171,13 +237,17 @@ def results_html(exp: Experiment, results_dir: Path, params_file: str) -> str:
             + ("Paper: Harutyunyan et al. 2020 (Tables 1, 2, 4), grey; — = no paper number for this setting."
                if table["paper_test_acc_pct"].notna().any() else
                "The paper reports no number for any setting of this grid, so no paper column is shown.")
+            + (f" {_mark(True)} = a coin toss: the selection of this cell is less likely than not to land within 1 "
+               "test point of its grid's test-best point (\"Selection reliability\" below); read its number, its "
+               "distance to the paper and its paired differences with that in mind." if _coin_tosses(table) else "")
             + "</p>"
-            + accuracy_table(table) + rules_table(table)
+            + accuracy_table(table) + rules_table(table) + reliability_table(table)
             + "<h2>Noisy-label detection: ROC AUC / average precision (%)</h2>"
             + "<p>Finding the corrupted training labels. LIMIT: distance ‖s(b) − e_ỹ‖₂ between the q-network's "
               "prediction and the given label. cleanlab: 1 − self-confidence of out-of-sample predicted "
               "probabilities from K-fold cross-validated CE models.</p>"
-            + detection_tables(det) + budget_table(det) + paired_table(results_dir / "paired.csv") + claims_table(results_dir / "claims.csv")
+            + detection_tables(det) + budget_table(det) + paired_table(results_dir / "paired.csv", _coin_tosses(table))
+            + claims_table(results_dir / "claims.csv")
             + inputs_table(results_dir / "inputs.csv") + "</body></html>\n")
 
 
@@ -201,18 +271,20 @@ def budget_table(det: pd.DataFrame) -> str:
             "</thead><tbody>" + "".join(rows) + "</tbody></table>")
 
 
-def paired_table(path: Path) -> str:
-    """Every method against the reference and the best baseline of its setting (paired.csv, report.paired)."""
+def paired_table(path: Path, coins: set[tuple[str, str]] = frozenset()) -> str:
+    """Every method against the reference and the best baseline of its setting (paired.csv, report.paired); the
+    coin-toss mark on either side whose selection is a coin toss (``coins``: (setting, method id))."""
     df = read_optional_csv(path)
     if df is None or df.empty:
         return ""
     rows = []
     for r in df.itertuples():
-        ref = html.escape(str(r.reference_label)) + (" (best baseline)" if r.reference_kind == "best_baseline" else "")
+        ref = (html.escape(str(r.reference_label)) + _mark((r.setting, r.reference_id) in coins)
+               + (" (best baseline)" if r.reference_kind == "best_baseline" else ""))
         one = "<sup>1</sup>" if r.n_pairs == 1 else ""
         p = "—" if pd.isna(r.wilcoxon_p) else f"{r.wilcoxon_p:.3g}"
-        rows.append(f"<tr><th class='method'>{html.escape(str(r.label))}</th><td>{html.escape(str(r.setting))}</td>"
-                    f"<td>{ref}</td><td>{r.diff_pct:+.1f}{one}</td><td>[{r.ci_low_pct:+.1f}, {r.ci_high_pct:+.1f}]</td>"
+        rows.append(f"<tr><th class='method'>{html.escape(str(r.label))}{_mark((r.setting, r.method_id) in coins)}"
+                    f"</th><td>{html.escape(str(r.setting))}</td><td>{ref}</td><td>{r.diff_pct:+.1f}{one}</td><td>[{r.ci_low_pct:+.1f}, {r.ci_high_pct:+.1f}]</td>"
                     f"<td>{r.wins} / {r.ties} / {r.losses}</td><td>{p}</td></tr>")
     return ("<h2>Paired differences over splits (points)</h2><p>Method − reference in clean test accuracy on the same "
             "splits, at the points the paper's rule selected. Interval: 95 % two-level bootstrap (splits, then each "

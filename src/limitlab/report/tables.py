@@ -18,6 +18,8 @@ from limitlab.experiment.schema import Experiment
 from limitlab.report.cells import Cell
 from limitlab.report.detection_budget import budget_view
 from limitlab.report.paper_numbers import lookup
+from limitlab.report.selection_reliability import (COIN_TOSS_BELOW, COIN_TOSS_MARK, INT_COLUMNS, point_columns,
+                                                   reliability_columns)
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -70,8 +72,9 @@ def cell_text(cell: Cell, mark_bootstrap: bool) -> str:
         if mark_bootstrap and st["error"] == "bootstrap_std":
             text += "ᵇ"
     diverged = any(r.result.get("diverged") for r in cell.selected.done)
+    coin_toss = cell.reliability is not None and cell.reliability.coin_toss
     return (text + ("*" if cell.status == "partial" else "") + ("†" if diverged else "")
-            + ("!" if cell.broken else ""))
+            + ("!" if cell.broken else "") + (COIN_TOSS_MARK if coin_toss else ""))
 
 
 def layout(exp: Experiment, cells: list[Cell]) -> tuple[list[tuple[str, str]], list[tuple], dict]:
@@ -116,7 +119,9 @@ def markdown(exp: Experiment, cells: list[Cell], missing: list[str], cleanlab: l
            + caption + " `*` = some runs of the cell are unfinished (selection over the finished points only); "
            "`†` = a run of the selected point diverged (its best checkpoint before the divergence is reported); "
            f"`missing` = no finished point; `!` = a broken {RunFiles.EVAL} or {RunFiles.BOOTSTRAP} (listed below, "
-           "not used); "
+           f"not used); `{COIN_TOSS_MARK}` = a coin toss: resampling the validation set, the rule picks a point within "
+           f"1 test point of the cell's test-best point less often than {COIN_TOSS_BELOW:g} (\"Selection "
+           "reliability\" below; no mark where it was not computed); "
            "`—` = not in this experiment's grid.", "",
            _md_table(rows, cols, header, lambda r, col: cell_text(grid[(r, col)], mixed) if (r, col) in grid else "—")]
 
@@ -214,7 +219,10 @@ def rich_table(exp: Experiment, cells: list[Cell], title: str = "clean test accu
     has_paper = any(lookup(c.dataset, c.noise, c.p, c.n, c.method_id) for c in cells if c.noise == c.noise_model)
     table = Table(title=escape(f"{exp.name}: {title}"),
                   caption="Point selected by mean noisy-validation accuracy. " + escape(caption)
-                  + (" Dim: the paper's number." if has_paper else ""), title_justify="left",
+                  + (" Dim: the paper's number." if has_paper else "")
+                  + (f" {COIN_TOSS_MARK} = a coin toss (selection reliability below {COIN_TOSS_BELOW:g}; table.md)."
+                     if any(c.reliability is not None and c.reliability.coin_toss for c in cells) else ""),
+                  title_justify="left",
                   caption_justify="left")
     table.add_column("Method", no_wrap=True)
     for col in cols:
@@ -262,9 +270,9 @@ def long_frame(cells: list[Cell]) -> pd.DataFrame:
             "diff_pct": None if (paper is None or ours is None) else ours - paper.mean,
             "missing_runs": len(c.missing_keys), "diverged_runs": len(c.diverged),
             "broken_files": "; ".join(c.broken) or None,
-            **rule_columns(c), **epoch_columns(c),
+            **rule_columns(c), **epoch_columns(c), **reliability_columns(c),
         })
-    return pd.DataFrame(rows)
+    return pd.DataFrame(rows).astype({k: "Int64" for k in INT_COLUMNS if rows})  # counts: no '.0' beside gaps
 
 
 def rule_columns(c: Cell) -> dict:
@@ -326,7 +334,7 @@ def selection_frame(cells: list[Cell]) -> pd.DataFrame:
                          "seeds_expected": len(pt.records), "complete": pt.complete,
                          "mean_val_acc": pt.mean_val_acc, "selected": pt is c.selected,
                          "mean_test_acc": pt.mean_of("test_acc"), "best_epoch_mean": pt.mean_of("best_epoch"),
-                         "runs_stopped_by_patience": pt.stopped_early})
+                         "runs_stopped_by_patience": pt.stopped_early, **point_columns(c, pt.tag)})
     return pd.DataFrame(rows)
 
 

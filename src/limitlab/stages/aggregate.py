@@ -5,6 +5,12 @@ table.md, table.csv (with the paper's numbers where the setting matches), select
 curves.csv (DVC plots), detection.csv, inputs.csv, paired.csv, claims.csv and experiment.json (which experiment
 and grid the tables are of: ``limitlab compare`` checks it). Every file is written or none is (a full disk leaves
 the folder as it was). Unfinished runs are reported, never fatal.
+
+table.md, table.csv and selection.csv also give each cell's selection reliability (the paper's rule redone on
+resampled noisy validation sets, the labels a reliable selection would need, the noise-corrected validation
+accuracy) and mark the coin-toss cells (docs/methods.md, "Selection reliability"); it needs each run's
+val_predictions.npz, which ``limitlab evaluate --params FILE --val-predictions-only`` adds to runs evaluated before
+it existed, without retraining.
 """
 
 from __future__ import annotations

@@ -11,6 +11,13 @@ sessions and are not all in one results folder); rows with results of their own 
 folder is refused unless its experiment.json (written by ``limitlab aggregate``) says that its tables are of this
 params file's grid: another experiment's folder would pass its cells off as this one's.
 
+Each row of the paper's rule and of the last epoch (the same point) also gets its cell's selection reliability
+from table.csv (:mod:`limitlab.report.selection_reliability`): ``selection_reliability`` (the chance that the rule,
+on a resampled validation set, picks a point within 1 test point of the cell's test-best point),
+``labels_needed_90`` and ``coin_toss`` (reliability below the documented threshold: read ``within`` with it);
+empty where it was not computed, on oracle rows, and, for rows kept from ``--keep-from``, taken from that file
+when it has them. ``--markdown`` marks the coin-toss rows.
+
 Example:  limitlab compare --params params/table1_n1000_mnist5k.yaml --paper-dataset mnist \\
               --out docs/tables/table1_mnist_n1000.csv --markdown docs/tables/table1_mnist_n1000.md
 """
@@ -69,17 +76,82 @@ def main(args) -> int:
         raise LimitlabError(f"{args.params} has studies on several datasets ({', '.join(sorted(datasets))}): "
                             "name the paper's one with --paper-dataset")
     frame = compare(frames["table.csv"], frames["selection.csv"], paper_dataset)
+    not_run_here = frame["grid"].eq("not run").to_numpy()
     kept = 0
     if args.keep_from is not None:
         frame, kept = keep_finished(frame, earlier, str(args.keep_from))
+    frame = with_reliability(frame, frames["table.csv"], earlier, not_run_here & frame["grid"].ne("not run").to_numpy())
     io.write_text(args.out, frame.to_csv(index=False, float_format="%.4g", lineterminator="\n"), make_parents=True)
     if args.markdown is not None:
-        io.write_text(args.markdown, markdown(frame), make_parents=True)
+        io.write_text(args.markdown, marked_markdown(frame, markdown), make_parents=True)
     done = frame[frame["ours_mean_pct"].notna() & (frame["rule"] == "paper")]
-    print(f"{len(frame)} row(s), {len(done)} cell(s) with a result: {int(done['within'].eq(True).sum())} within the "
-          f"paper's range -> {args.out}"
+    within = done["within"].eq(True)
+    coins = int((within & done["coin_toss"].eq(True)).sum())
+    print(f"{len(frame)} row(s), {len(done)} cell(s) with a result: {int(within.sum())} within the paper's range"
+          + (f" ({coins} of them coin tosses: selection reliability below the threshold)" if coins else "")
+          + f" -> {args.out}"
           + (f" ({kept} row(s) kept from {args.keep_from}: their runs are not in this results folder)" if kept else ""))
     return 0
+
+
+RELIABILITY = {"selection_reliability": "reliability_p_within_1pt", "labels_needed_90": "reliability_labels_needed_90",
+               "coin_toss": "coin_toss"}  # compare CSV column -> table.csv column
+NOISY_SELECTION = ("paper", "last_epoch")  # the rules whose point the noisy validation set chose
+
+
+def _flag(v):
+    """True / False / None from a table.csv or CSV cell (a CSV reads booleans with gaps as text or floats)."""
+    import pandas as pd
+
+    if v is None or (not isinstance(v, str) and pd.isna(v)):
+        return None
+    return str(v).strip().lower() in ("true", "1", "1.0")
+
+
+def with_reliability(frame, table, earlier=None, kept=None):
+    """``frame`` (the comparison rows) with :data:`RELIABILITY`'s columns appended: from ``table`` (table.csv) by
+    (setting, method), on the rows of :data:`NOISY_SELECTION`; rows in ``kept`` (taken from ``earlier``, the
+    --keep-from CSV) take that file's values where it has the columns."""
+    import pandas as pd
+
+    frame = frame.copy()
+    cols = [c for c in RELIABILITY.values() if c in table]
+    lookup = {(r["setting"], r["method_id"]): r for _, r in table[["setting", "method_id", *cols]].iterrows()}
+    old = {}
+    if earlier is not None and kept is not None and all(c in earlier for c in RELIABILITY):
+        key = ["method_id", "p", "n", "rule", "setting"]
+        e = earlier.assign(p=earlier["p"].astype(float), n=earlier["n"].astype(str))
+        old = {tuple(r[k] for k in key): r for _, r in e.iterrows()}
+    values = {c: [] for c in RELIABILITY}
+    for i, (_, r) in enumerate(frame.iterrows()):
+        src = None
+        if r["rule"] in NOISY_SELECTION:
+            if kept is not None and kept[i]:
+                src = old.get((r["method_id"], float(r["p"]), str(r["n"]), r["rule"], r["setting"]))
+                src = None if src is None else {t: src[c] for c, t in RELIABILITY.items()}
+            else:
+                src = lookup.get((r["setting"], r["method_id"]))
+        for c, t in RELIABILITY.items():
+            v = None if src is None or t not in src else src[t]
+            values[c].append(_flag(v) if c == "coin_toss" else (None if v is None or pd.isna(v) else v))
+    for c in RELIABILITY:
+        frame[c] = pd.Series(values[c], index=frame.index, dtype="Int64" if c == "labels_needed_90" else object)
+    return frame
+
+
+def marked_markdown(frame, markdown) -> str:
+    """The paper rule's markdown table with the coin-toss mark after the label of each coin-toss cell, and a note."""
+    from limitlab.report.selection_reliability import COIN_TOSS_BELOW, COIN_TOSS_MARK
+
+    shown = frame.copy()
+    coin = shown["coin_toss"].eq(True)
+    shown.loc[coin, "label"] = shown.loc[coin, "label"].astype(str) + f" {COIN_TOSS_MARK}"
+    text = markdown(shown)
+    if coin[shown["rule"] == "paper"].any():
+        text += (f"\n`{COIN_TOSS_MARK}` = a coin toss: on resampled noisy validation sets the paper's rule picks a point "
+                 f"within 1 test point of the cell's test-best point less often than {COIN_TOSS_BELOW:g} (the "
+                 "selection reliability, docs/methods.md): its \"within\" says little.\n")
+    return text
 
 
 KEEP_FROM_ACCEPTED = "accepted: a CSV written by limitlab compare"

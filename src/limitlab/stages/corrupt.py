@@ -207,11 +207,14 @@ def _from_params(args: argparse.Namespace) -> argparse.Namespace:
         raise LimitlabError(f"{args.params} has no setting {args.setting!r}; its settings: {shown}")
     _, s = settings[args.setting]
     data_dir = Path(exp.data_dir)
+    out = args.out or s.labels_path(data_dir)
+    if args.out is None:  # the setting's own folder of the pipeline's layout: made here as the pipeline makes it
+        Path(out).parent.mkdir(parents=True, exist_ok=True)
     return argparse.Namespace(
         dataset=s.dataset, data=args.data or dataset_path(data_dir, s.dataset), noise=s.noise, p=s.p, n=s.n,
         seed=s.seed, val_ratio=s.val_ratio, matrix=s.matrix, clean_validation=s.clean_validation,
         flip_std=s.flip_std if s.noise == "instance" else None, human_file=s.human_file, label_set=s.label_set,
-        file=s.noise_file, out=args.out or s.labels_path(data_dir))
+        file=s.noise_file, out=out)
 
 
 def main(args: argparse.Namespace) -> int:

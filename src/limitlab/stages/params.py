@@ -1,6 +1,9 @@
 """``limitlab params check FILE`` validates an experiment file (with the files it names: data_dir, the claims
 file, model.pretrained) and summarises its grid;
-``limitlab params runs FILE`` lists its run keys; ``limitlab params spec FILE KEY`` prints one run's spec."""
+``limitlab params runs FILE`` lists its run keys; ``limitlab params spec FILE KEY`` prints one run's spec;
+``limitlab params schema`` writes the JSON Schema of a params file (:mod:`limitlab.experiment.params_schema`, what
+editors read: params/schema.json), ``--markdown`` its keys as a reference
+(:mod:`limitlab.experiment.params_reference`: config/README.md)."""
 
 from __future__ import annotations
 
@@ -25,6 +28,16 @@ def register(sub: argparse._SubParsersAction) -> None:
     s.add_argument("file")
     s.add_argument("key")
     s.set_defaults(func=spec)
+    sc = psub.add_parser("schema", help="write the JSON Schema of a params file (editors complete keys and underline "
+                                        "errors with it), or its keys as a Markdown reference")
+    sc.add_argument("--markdown", action="store_true", help="the keys as a Markdown reference instead of the schema")
+    sc.add_argument("--installed", action="store_true",
+                    help="the methods and noise models installed here, plugins included, and no other name; default: "
+                         "limitlab's own, any other name accepted as a plugin's (what params/schema.json holds)")
+    sc.add_argument("--out", metavar="FILE", help="write FILE instead of printing; with --markdown, an existing FILE "
+                                                  "keeps its text and only the part between its marker lines is "
+                                                  "replaced (config/README.md)")
+    sc.set_defaults(func=schema)
 
 
 def check(args) -> int:
@@ -77,4 +90,33 @@ def spec(args) -> int:
     if args.key not in by_key:
         raise LimitlabError(f"{args.file}: no run {args.key!r} (list them with: limitlab params runs {args.file})")
     print(by_key[args.key].spec.model_dump_json(indent=2))
+    return 0
+
+
+def schema(args) -> int:
+    import sys
+
+    from limitlab import io
+
+    out = None if args.out is None else io.check_out_path(args.out, "--out")
+    if out is not None and out.is_dir():
+        example = out / ("README.md" if args.markdown else "schema.json")
+        raise LimitlabError(f"--out {out} is a folder; name a file, e.g. {example}")
+    if args.markdown:
+        from limitlab.experiment.params_reference import BEGIN, END, reference, replace_section
+
+        text = reference(args.installed)
+        if out is not None and out.is_file():  # a document that holds the reference: the rest of it is kept
+            text = replace_section(out.read_text(encoding="utf-8"), text, str(out))
+        elif out is not None:
+            text = f"{BEGIN}\n\n{text}\n{END}\n"
+    else:
+        from limitlab.experiment.params_schema import schema_text
+
+        text = schema_text(args.installed)
+    if out is None:
+        sys.stdout.write(text)
+        return 0
+    io.write_text(out, text, make_parents=True)
+    print(f"wrote {out}", file=sys.stderr)
     return 0

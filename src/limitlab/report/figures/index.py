@@ -14,6 +14,7 @@ file (in ``results_dir/figures/``)     kind, drawn by
 ``accuracy_vs_noise``                  ``accuracy_vs_noise`` (:mod:`.accuracy_vs_noise`)
 ``detection``                          ``detection`` (:mod:`.detection`)
 ``paired_differences``                 ``paired_differences`` (:mod:`.paired`)
+``selection_reliability_<setting>``    ``selection_reliability`` (:mod:`.selection_reliability`)
 ``noise_matrices_<setting>``           ``noise_matrices`` (:mod:`.noise_matrices`)
 ``susceptibility_<setting>``           ``susceptibility`` (:mod:`.susceptibility`, listed in its own
                                        ``susceptibility_index.json``)
@@ -46,6 +47,8 @@ from limitlab.report.figures.limit_beta import limit_beta_figure
 from limitlab.report.figures.noise_matrices import model_matrix, noise_matrices_figure
 from limitlab.report.figures.paired import paired_figure
 from limitlab.report.figures.q_network import confusing_figure, gradient_histograms_figure, pick_q_run
+from limitlab.report.figures.selection_reliability import selection_reliability_figure
+from limitlab.report.selection_reliability import COIN_TOSS_BELOW, COIN_TOSS_MARK, TARGET
 from limitlab.report.figures.style import method_colors
 from limitlab.report.metrics import cleanlab_results
 from limitlab.report.tables import read_optional_csv
@@ -91,6 +94,14 @@ FAMILIES: dict[str, tuple[str, str]] = {
                            "interval (two-level bootstrap over splits and test sets); the number at the right is "
                            "how many splits the method was higher on. A hollow marker: the interval rests on one "
                            "seed."),
+    "selection_reliability": ("Selection reliability",
+                              "Per cell, how often the paper's rule picks each grid point when each split's noisy "
+                              "validation set is resampled (bars; outlined: its pick on the full set), beside every "
+                              "point's clean test accuracy at its best-validation checkpoints, the test-best point "
+                              "(star) and the band within 1 test point of it. The title gives the probability of "
+                              f"a pick in that band (the selection reliability; {COIN_TOSS_MARK} = below "
+                              f"{COIN_TOSS_BELOW:g}, a coin toss) and the noisy validation labels per split a "
+                              f"{TARGET:.0%} chance would need."),
     "noise_matrices": ("Noise matrices",
                        "The noise matrix P(given label | true class) as heatmaps: the noise model's (uniform and "
                        "pair noise), the one realised in this training split, and cleanlab's estimate; the numbers "
@@ -237,6 +248,15 @@ def make_figures(exp: Experiment, results_dir: Path | None = None, console=None,
          lambda: None if paired is None else paired_figure(paired, colors),
          why=(not_aggregated(results_dir, "paired.csv", exp) if paired is None
               else "no setting with the reference method and another"))
+
+    table, selection = read_optional_csv(results_dir / "table.csv"), read_optional_csv(results_dir / "selection.csv")
+    for key, group in by_setting.items():  # from the files aggregate wrote: the very numbers of the tables
+        emit(f"selection_reliability_{group[0].file_tag}", "selection_reliability",
+             lambda key=key: None if table is None or selection is None
+             else selection_reliability_figure(table, selection, key, colors), key,
+             why=(not_aggregated(results_dir, "table.csv", exp) if table is None or selection is None
+                  else "no cell with a selection reliability over two or more points (it needs the runs' "
+                       f"{RunFiles.VAL_PREDICTIONS})"))
 
     cleanlab = cleanlab_results(exp, messages)  # the noise matrices
 
