@@ -25,7 +25,7 @@ sys.path.insert(0, str(REPO / "src"))
 from limitlab.experiment import params_file  # noqa: E402
 from limitlab.experiment.paths import RunFiles  # noqa: E402
 from limitlab.jobs.identity import write_done  # noqa: E402
-from limitlab.jobs.plan import RunJobPlan  # noqa: E402
+from limitlab.pipeline.plan import RunJobPlan  # noqa: E402
 
 
 def fake_finished_grid(plan: RunJobPlan, n: int) -> None:

@@ -85,7 +85,7 @@ class Bench:
                 "from limitlab.experiment import params_file as P; tiny_data.prepare(Path.cwd() / 'data', P.load('base.yaml'))")
         helpers = self.work / "tests_helpers"
         helpers.mkdir()
-        shutil.copy(Path(__file__).resolve().parents[1] / "tests" / "tiny_data.py", helpers)
+        shutil.copy(Path(__file__).resolve().parents[1] / "tests" / "helpers" / "tiny_data.py", helpers)
         subprocess.run([sys.executable, "-c", code], cwd=self.work, env=self.env, check=True, capture_output=True)
         self.ce = json.loads(self.spec_file("ce", "ce").read_text())
         done = self.limitlab("train", "--spec", f"@{self.work / 'ce.json'}")

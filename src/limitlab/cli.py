@@ -15,10 +15,12 @@ import sys
 
 from limitlab import __version__
 from limitlab.errors import LimitlabError, Terminated
+from limitlab.stages import print_error
 
 # Stage modules in pipeline order; each has register(subparsers).
 STAGES = ["params", "data", "download", "corrupt", "labels", "run", "train", "evaluate", "bootstrap", "aggregate", "plot",
-          "cleanlab", "report_assets", "timing", "upgrade", "compare", "plugins", "examples"]
+          "cleanlab", "report_assets", "timing", "upgrade", "compare", "claims",
+          "plugins", "examples"]
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -40,15 +42,6 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def print_error(message: str) -> None:
-    try:
-        from rich.console import Console
-
-        Console(stderr=True).print(f"[bold red]error:[/] {message}", highlight=False, markup=True, soft_wrap=True)
-    except Exception:  # rich missing or markup in the message: plain text is fine
-        print(f"error: {message}", file=sys.stderr)
-
-
 WRITE_ERRNOS = {errno.ENOSPC, errno.EDQUOT, errno.EACCES, errno.EPERM, errno.EROFS}
 
 
@@ -59,11 +52,11 @@ def _raise_terminated(signum, frame):
 def main(argv: list[str] | None = None) -> int:
     """Exit statuses: 0 done; 2 a LimitlabError (bad input, a refused or diverged run: it would repeat);
     1 a bug (traceback); 130 Ctrl-C, 143 SIGTERM, 75 out of memory or disk space: interruptions, which the pipeline
-    resumes instead of marking the cell failed (limitlab.jobs.failure_markers)."""
+    resumes instead of marking the cell failed (limitlab.experiment.failure_markers)."""
     if (sys.argv[1:] if argv is None else argv) == ["--version"]:  # before the stages: a broken plugin cannot stop it
         print(f"limitlab {__version__}")
         return 0
-    from limitlab.jobs.failure_markers import EXIT_OUT_OF_MEMORY, out_of_memory, out_of_resources
+    from limitlab.experiment.failure_markers import EXIT_OUT_OF_MEMORY, out_of_memory, out_of_resources
 
     try:  # the stages import the params schema, which reads the method registry: plugins load here
         parser = build_parser()

@@ -1,13 +1,16 @@
-"""Atomic, deterministic file writing.
+"""Atomic, deterministic file writing, and the checksum of a file.
 
 Every artifact is written to a temporary file in the destination folder and renamed into place, so a
 killed process never leaves a half-written file that a later stage (or Snakemake) could take as done.
+:func:`sha256_file` is the one file checksum limitlab records and compares (dataset metadata, labels summaries,
+content identities, the outputs ``done.json`` lists): here, where every family may import it.
 """
 
 from __future__ import annotations
 
 import contextlib
 import errno
+import hashlib
 import io
 import json
 import os
@@ -26,6 +29,15 @@ os.umask(_UMASK)
 
 # A fixed timestamp makes .npz files byte-identical across runs (zip stores one per member).
 _ZIP_EPOCH = (1980, 1, 1, 0, 0, 0)
+
+
+def sha256_file(path: str | os.PathLike) -> str:
+    """SHA-256 (hex) of a file's bytes, read in 1 MiB chunks."""
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
 
 
 def file_in_the_way(folder: str | os.PathLike) -> Path | None:

@@ -10,10 +10,9 @@ import pytest
 
 import tiny_data
 from limitlab.data.content_identity import dataset_id, labels_ids, noise_id, verified_inputs
-from limitlab.data.canonical import sha256_file
 from limitlab.errors import InputRefused, LimitlabError
 from limitlab.experiment.grid import runs_of
-from limitlab.io import load_npz, save_npz
+from limitlab.io import load_npz, save_npz, sha256_file
 
 CE = [{"id": "ce", "method": "ce"}]
 

@@ -135,7 +135,7 @@ def test_registry_facts():
 def test_unknown_dataset_lists_accepted_names():
     with pytest.raises(LimitlabError, match="unknown dataset 'svhn'; accepted: mnist, cifar10, cifar100, mnist5k, "
                        r"clothing1m \(other packages add datasets through the entry-point group limitlab.datasets; "
-                       "`limitlab plugins` lists what is installed\), or an own dataset given by path"):
+                       r"`limitlab plugins` lists what is installed\), or an own dataset given by path"):
         get_info("svhn")
     with pytest.raises(LimitlabError, match="unknown dataset 'svhn'"):
         download("svhn", Path("raw"), Path("svhn.npz"))

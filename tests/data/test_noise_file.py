@@ -19,7 +19,7 @@ from limitlab.errors import LimitlabError
 from limitlab.experiment import params_file as P
 from limitlab.experiment.grid import all_settings
 from limitlab.io import save_npz
-from limitlab.jobs import plan
+from limitlab.pipeline import plan
 from limitlab.stages.corrupt import run_corrupt
 
 N = 1000  # a small 'training file': 800 train / 200 validation

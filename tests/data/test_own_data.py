@@ -11,13 +11,14 @@ import pytest
 from PIL import Image
 
 from limitlab.data import registry
-from limitlab.data.canonical import load_canonical, metadata_path, sha256_file
+from limitlab.data.canonical import load_canonical, metadata_path
 from limitlab.data.content_identity import dataset_id, source_id, verified_dataset
 from limitlab.data.download import download
 from limitlab.errors import LimitlabError
 from limitlab.experiment import params_file as P
 from limitlab.experiment.grid import all_settings, runs_of
-from limitlab.jobs import plan
+from limitlab.io import sha256_file
+from limitlab.pipeline import plan
 
 CLASSES = ("cat", "dog", "emu")
 

@@ -12,37 +12,17 @@ import torch
 from sklearn.metrics import roc_auc_score
 
 from limitlab import io
-from limitlab.data.canonical import load_canonical
-from limitlab.data.download import download
-from limitlab.data.labels_file import write_labels
-from limitlab.data.noise.class_conditional import corrupt
-from limitlab.data.noise.transition import transition_matrix
 from limitlab.experiment import params_file as P
-from limitlab.experiment.schema import Experiment
 from limitlab.cli import main
 from limitlab.errors import LimitlabError
-from limitlab.evaluation.detection import detection_metrics, gradient_scores, ranked_suspicious
+from limitlab.detection_metrics import detection_metrics
+from limitlab.evaluation.detection import gradient_scores, ranked_suspicious
 from limitlab.evaluation.evaluate import evaluate
-from limitlab.experiment.grid import all_settings
-from limitlab.experiment.paths import dataset_path
 from limitlab.training.loop import train
 from limitlab.experiment.grid import runs_of
+from tiny_data import prepare
 
 TRAINING = {"epochs": 1, "batch_size": 64, "threads": 1, "device": "cpu", "patience": None}
-
-
-def make_data(exp: Experiment) -> None:
-    """Canonical mnist5k and the labels of every setting of ``exp`` (what download + corrupt write)."""
-    out = dataset_path(exp.data_dir, "mnist5k")
-    out.parent.mkdir(parents=True, exist_ok=True)
-    download("mnist5k", Path(exp.data_dir) / "raw", out)
-    canon = load_canonical(out)
-    for _, (_, s) in all_settings(exp).items():
-        labels = corrupt(canon.train_y, transition_matrix(s.noise, s.p, 10), seed=s.seed, n=s.n,
-                               val_ratio=s.val_ratio)
-        path = s.labels_path(exp.data_dir)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        write_labels(path, labels)
 
 
 @pytest.fixture(scope="module")
@@ -52,7 +32,7 @@ def runs(tmp_path_factory):
         "id": "u", "dataset": {"name": "mnist5k"}, "noise": {"model": "uniform", "p": [0.5]}, "n": [200],
         "seeds": [1], "training": TRAINING,
         "methods": [{"method": "ce"}, {"id": "limit_g", "method": "limit", "beta": 1.0}]}]}, "test params")
-    make_data(exp)
+    prepare(Path(exp.data_dir), exp)
     specs = {r.spec.method_id: r.spec for r in runs_of(exp)}
     for spec in specs.values():
         train(spec)

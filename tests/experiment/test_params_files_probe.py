@@ -15,7 +15,7 @@ import yaml
 from limitlab.cli import main
 from limitlab.errors import LimitlabError
 from limitlab.experiment import params_file
-from test_params_probe import REPO, SMOKE, problem_of, smoke_with, uniform_study
+from smoke_params import REPO, SMOKE, problem_of, smoke_with, uniform_study
 
 
 def write_params(tmp_path: Path, data: dict) -> Path:

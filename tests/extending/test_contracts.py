@@ -19,7 +19,11 @@ from pathlib import Path
 import pytest
 from pydantic import ValidationError
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
+# limitlab_contracts.py beside this file; a fresh process that imports this file (the plugin tests below) also
+# needs tests/helpers/ (plugin_support), which tests/conftest.py puts on sys.path for pytest
+HERE = Path(__file__).resolve().parent
+IMPORTABLE = os.pathsep.join([str(HERE), str(HERE.parent / "helpers")])
+sys.path.insert(0, str(HERE))
 
 from limitlab_contracts import (check_dataset, check_dataset_file, check_dataset_info, check_method,  # noqa: E402
                                 check_noise_model, default_config)
@@ -156,7 +160,7 @@ def test_a_plugin_method_is_checked_like_a_builtin_one(tmp_path):
         t.check_method("contract_boot", {"method": "contract_boot", "beta": [0.8, 0.95]})  # a plugin's own test
         print("ok")
     """)
-    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": os.pathsep.join([str(site), str(Path(__file__).resolve().parent)])}
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": os.pathsep.join([str(site), IMPORTABLE])}
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, cwd=tmp_path)
     assert out.returncode == 0 and out.stdout.strip() == "ok", out.stderr[-3000:]
 
@@ -256,8 +260,7 @@ def test_a_plugin_dataset_is_checked_like_a_builtin_one(tmp_path):
         t.test_dataset_keeps_the_contracts("contract_set", Path("built"))   # what the parametrized tests run
         print("ok")
     """)
-    env = {**os.environ, "OMP_NUM_THREADS": "1",
-           "PYTHONPATH": os.pathsep.join([str(site), str(Path(__file__).resolve().parent)])}
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": os.pathsep.join([str(site), IMPORTABLE])}
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, cwd=tmp_path)
     assert out.returncode == 0 and out.stdout.strip() == "ok", out.stderr[-3000:]
 

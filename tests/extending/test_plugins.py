@@ -111,7 +111,7 @@ DATASET_GRID = """
     import json, sys
     from limitlab.experiment import params_file
     from limitlab.experiment.grid import GridIndex, all_settings
-    from limitlab.jobs.plan import download_args
+    from limitlab.pipeline.plan import download_args
     exp = params_file.load({path!r})
     grid = GridIndex.of(exp)
     print(json.dumps({{"runs": {{s.key: [grid.identity(s), s.plugins, str(s.labels_path)] for s in grid.specs}},

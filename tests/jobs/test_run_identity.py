@@ -16,7 +16,7 @@ from limitlab.experiment.grid import GridIndex, runs_of
 from limitlab.experiment.identity import untagged
 from limitlab.jobs.adopt import adopt, adoptable
 from limitlab.jobs.identity import damaged, read_done, spec_sha256, write_done
-from limitlab.jobs.plan import RunJobPlan
+from limitlab.pipeline.plan import RunJobPlan
 from limitlab.experiment.paths import RunFiles
 
 REPO = Path(__file__).resolve().parents[2]

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from limitlab.jobs import failure_markers as markers
+from limitlab.experiment import failure_markers as markers
 from limitlab.experiment.identity import untagged
 from limitlab.experiment.grid import GridIndex
 from limitlab.jobs import grouping, identity

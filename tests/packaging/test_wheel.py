@@ -23,9 +23,14 @@ REPO = Path(__file__).resolve().parents[2]
 SOURCES = ("pyproject.toml", "README.md", "LICENSE", "MANIFEST.in", "src")
 
 
+# the installed wheel must be what runs: a PYTHONPATH naming a source tree (a checkout run without installing)
+# would shadow it
+WITHOUT_SOURCE_TREE = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+
+
 def run(cmd: list[str], cwd: Path, timeout: int = 120, **env: str) -> subprocess.CompletedProcess:
     out = subprocess.run(cmd, cwd=cwd, capture_output=True, text=True, timeout=timeout,
-                         env={**os.environ, "PIP_NO_INDEX": "1", "PIP_DISABLE_PIP_VERSION_CHECK": "1", **env})
+                         env={**WITHOUT_SOURCE_TREE, "PIP_NO_INDEX": "1", "PIP_DISABLE_PIP_VERSION_CHECK": "1", **env})
     assert out.returncode == 0, f"{' '.join(cmd)} exited {out.returncode}:\n{out.stdout[-3000:]}\n{out.stderr[-3000:]}"
     return out
 

@@ -11,47 +11,12 @@ import pytest
 import yaml
 
 from limitlab.experiment import params_file as P
-from limitlab.experiment.schema import Experiment
 from limitlab.report.aggregate import aggregate
 from limitlab.report.cells import build_cells
 from limitlab.cli import main
 from limitlab.errors import LimitlabError
 from limitlab.experiment.grid import runs_of
-
-
-def experiment(tmp: Path, studies: list[dict]) -> Experiment:
-    return P.validate({"name": "fake", "data_dir": str(tmp / "data"), "results_dir": str(tmp / "results"),
-                       "studies": studies}, "test params")
-
-
-def study(**kw) -> dict:
-    base = {"id": "u", "dataset": {"name": "mnist"}, "noise": {"model": "uniform", "p": [0.8]}, "n": ["all"],
-            "seeds": [42], "methods": [{"method": "ce", "label": "CE"},
-                                       {"id": "limit_g", "method": "limit", "label": "LIMIT_G", "beta": [0.0, 1.0, 10.0]}]}
-    return {**base, **kw}
-
-
-def fake_run(run, val: float, test: float, *, auc: float | None = None, boot_std: float | None = None,
-             history: bool = True) -> None:
-    spec = run.spec
-    Path(spec.run_dir).mkdir(parents=True, exist_ok=True)
-    Path(spec.eval_dir).mkdir(parents=True, exist_ok=True)
-    (Path(spec.run_dir) / "result.json").write_text(json.dumps(
-        {"key": spec.key, "method_id": spec.method_id, "point": spec.point, "best_val_acc": val, "test_acc": test,
-         "best_epoch": 2}))
-    (Path(spec.eval_dir) / "eval.json").write_text(json.dumps(
-        {"key": spec.key, "test_acc": test, "detection_auc": auc, "detection_ap": auc}))
-    if boot_std is not None:
-        (Path(spec.eval_dir) / "bootstrap.json").write_text(json.dumps({"std": boot_std, "samples": 1000}))
-    if history:
-        epochs = np.arange(4)
-        pd.DataFrame({"epoch": epochs, "train_loss": 1.0, "train_acc_noisy": 0.2 + 0.1 * epochs,
-                      "train_acc_clean": 0.5, "val_acc": val, "val_acc_clean": val, "test_acc": test,
-                      "time_s": 0.1}).to_csv(Path(spec.run_dir) / "history.csv", index=False)
-
-
-def method_runs(exp, method_id, **point):
-    return [r for r in runs_of(exp) if r.spec.method_id == method_id and all(r.spec.point.get(k) == v for k, v in point.items())]
+from fake_runs import experiment, fake_run, method_runs, study
 
 
 def flatten(d: dict, prefix: str = "") -> dict:

@@ -12,8 +12,7 @@ from limitlab.errors import LimitlabError
 from limitlab.report.aggregate import aggregate
 from limitlab.report.claims import NOT_SUPPORTED, NOT_TESTABLE, SUPPORTED, load_claims
 from limitlab.report.paired import paired_stats
-from test_aggregate import experiment, method_runs, study
-from test_selection_rules import write_run
+from fake_runs import experiment, method_runs, study, write_run
 
 
 def test_three_seeds_mean_wins_and_no_test():
@@ -114,7 +113,7 @@ def test_the_papers_claims_file_is_valid_and_a_bad_one_is_refused(tmp_path):
 
 
 def test_precision_and_recall_at_a_budget_by_hand():
-    from limitlab.evaluation.detection import budget_metrics
+    from limitlab.detection_metrics import budget_metrics
 
     # 10 examples, 4 corrupted (positions 0, 2, 5, 9); scores rank them 9, 0, 1, 2, 3, 4, 5, 6, 7, 8 (ties: index order)
     scores = np.array([0.9, 0.8, 0.8, 0.5, 0.5, 0.4, 0.3, 0.2, 0.1, 1.0])

@@ -11,8 +11,7 @@ from limitlab.cli import main
 from limitlab.errors import LimitlabError
 from limitlab.report.aggregate import aggregate
 from limitlab.report.paper_comparison import compare, keep_finished, markdown
-from test_aggregate import experiment, method_runs, study
-from test_selection_rules import RUNS, write_run
+from fake_runs import RUNS, experiment, method_runs, study, write_run
 
 BETAS = [0.0, 0.1, 0.3, 1.0, 3.0, 10.0, 30.0, 100.0]
 

@@ -17,7 +17,7 @@ from limitlab.report.aggregate import aggregate
 from limitlab.report.figures.index import make_figures
 from limitlab.training.loop import train
 from limitlab.experiment.grid import runs_of
-from test_evaluate import make_data
+from tiny_data import prepare
 
 SMOKE = Path(__file__).resolve().parents[2] / "params" / "smoke.yaml"
 KEEP = {"ce", "limit_g", "limit_l"}  # the smoke methods that every figure needs (limit_g has a β grid)
@@ -35,7 +35,7 @@ def smoke(tmp_path_factory):
     path = root / "params.yaml"
     path.write_text(yaml.safe_dump(data, allow_unicode=True, sort_keys=False))
     exp = P.load(path)
-    make_data(exp)
+    prepare(Path(exp.data_dir), exp)
     for run in runs_of(exp):
         if run.spec.p == 0.2:
             continue  # left untrained on purpose

@@ -1,7 +1,8 @@
 """Snakemake's HTML report of a smoke run (`snakemake --report results/<name>/report.html`, README "Report"),
 then the same page in a real headless Chromium, as a user opens it.
 
-One smoke-grid pipeline run (CE, LIMIT_G with its β grid, cleanlab's folds; p = 0.5 and 0.8) feeds both tests.
+One smoke-grid pipeline run (CE, LIMIT_G with its β grid, cleanlab's folds; p = 0, where detection has nothing to
+find, and 0.8) feeds both tests.
 The browser test installs Debian's chromium with apt when it is missing (like the SLURM test installs slurm)
 and drives it with Playwright's Python API and the system browser (never `playwright install`); it is
 skipped, with the reason, only where no browser can be installed. Its screenshots go to
@@ -33,7 +34,7 @@ CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-backg
 def built(tmp_path_factory):
     """A smoke run and its report: (repo, experiment, report.html path, the report's embedded results)."""
     repo = copy_repo(tmp_path_factory.mktemp("report") / "repo")
-    smoke_subset(repo, methods=["ce", "limit_g"], name=NAME)
+    smoke_subset(repo, methods=["ce", "limit_g"], p=[0.0, 0.8], name=NAME)
     check(run(["snakemake", "--cores", "2", "--config", "params=params/smoke.yaml", "--", "all"], repo, timeout=1500))
     report = repo / "results" / NAME / "report.html"
     check(run(["snakemake", "--config", "params=params/smoke.yaml", "--report", str(report)], repo, timeout=600))
@@ -89,7 +90,8 @@ def _browser() -> tuple[str | None, str]:
 
 
 def test_report_in_a_headless_browser(built):
-    """Every image decodes (naturalWidth > 0), the results table is visible with a row per method, no JS errors."""
+    """Every image decodes (naturalWidth > 0), the summary is the page's first section and visible with a row per
+    setting, the results table is visible with a row per method, p = 0 reads "no noise", no JS errors."""
     repo, exp, report, results = built
     try:
         from playwright.sync_api import sync_playwright
@@ -136,6 +138,15 @@ def test_report_in_a_headless_browser(built):
         frame = page.frame_locator("iframe").first
         table = frame.locator("#results-table")
         table.wait_for(state="visible", timeout=15000)
+        # the summary opens the page: the first section, visible, above the results table, one row per setting
+        assert frame.locator("h2").first.inner_text() == "Summary"
+        summary = frame.locator("#summary-table")
+        assert summary.is_visible() and summary.locator("tbody tr").count() == len(exp.studies[0].noise.p)
+        assert summary.bounding_box()["y"] < table.bounding_box()["y"]
+        assert summary.evaluate("e => e.getBoundingClientRect().top < window.innerHeight")  # seen without scrolling
+        top = summary.inner_text()
+        assert "best method" in top and "vs CE (points)" in top and "mnist5k uniform p=0.8 n=300" in top
+        assert any(label in top for label in labels)
         rows = table.locator("tbody tr")
         assert rows.count() == len(labels)
         body = table.inner_text()
@@ -145,6 +156,7 @@ def test_report_in_a_headless_browser(built):
         assert "no paper column is shown" in frame.locator("body").inner_text()
         detection = frame.locator("#detection-table")
         assert detection.is_visible() and "cleanlab (3-fold CE)" in detection.inner_text()
+        assert "no noise" in detection.inner_text()  # p = 0: no corrupted label to find, never 0.0
         rules = frame.locator("#rules-table")  # the three selection rules, the oracle labelled as a bound
         assert rules.is_visible() and rules.locator("tbody tr").count() >= len(labels)
         assert "oracle (upper bound)" in rules.inner_text()

@@ -18,7 +18,7 @@ from limitlab.cli import main
 from limitlab.errors import LimitlabError
 from limitlab.experiment import params_file as P
 from limitlab.report.aggregate import aggregate
-from test_aggregate import fake_run, method_runs, study
+from fake_runs import fake_run, method_runs, study
 
 
 def params(tmp_path: Path, name: str, **study_changes) -> tuple[Path, object]:

@@ -9,21 +9,7 @@ import pandas as pd
 import pytest
 
 from limitlab.report.aggregate import aggregate
-from test_aggregate import experiment, method_runs, study
-
-# beta -> seed -> (best noisy-val accuracy, test accuracy at that epoch, clean test accuracy per epoch)
-RUNS = {0.0: {42: (0.50, 0.60, [0.55, 0.60, 0.70, 0.65]), 43: (0.52, 0.62, [0.50, 0.62, 0.64, 0.58])},
-        1.0: {42: (0.40, 0.50, [0.50, 0.75, 0.72, 0.71]), 43: (0.44, 0.52, [0.52, 0.80, 0.79, 0.70])}}
-
-
-def write_run(run, val: float, test: float, curve: list[float]) -> None:
-    spec = run.spec
-    Path(spec.run_dir).mkdir(parents=True, exist_ok=True)
-    (Path(spec.run_dir) / "result.json").write_text(json.dumps(
-        {"key": spec.key, "best_val_acc": val, "test_acc": test, "best_epoch": 1, "epochs_run": len(curve)}))
-    pd.DataFrame({"epoch": range(len(curve)), "train_loss": 1.0, "train_acc_noisy": 0.3, "train_acc_clean": 0.5,
-                  "val_acc": val, "test_acc": curve, "time_s": 0.1}).to_csv(Path(spec.run_dir) / "history.csv",
-                                                                         index=False)
+from fake_runs import RUNS, experiment, method_runs, study, write_run
 
 
 def test_paper_rule_last_epoch_and_oracle_by_hand(tmp_path):

@@ -213,8 +213,8 @@ def test_a_dvc_lock_that_disagrees_with_the_workspace_loses_no_run_of_another_pa
     git(repo, "config", "user.email", "test@limitlab.invalid")
     git(repo, "add", "-A")
     git(repo, "commit", "-q", "-m", "two params files")
-    for params in (t2, t1):
-        check(run(["snakemake", "--profile", "workflow/profiles/local", "--config", f"params={params}", "--", "all"],
+    for params, target in ((t2, "train_all"), (t1, "all")):  # t2 only needs its run in data/runs
+        check(run(["snakemake", "--profile", "workflow/profiles/local", "--config", f"params={params}", "--", target],
                   repo, timeout=600))
     git(repo, "add", "-A")
     git(repo, "commit", "-q", "-m", "built")

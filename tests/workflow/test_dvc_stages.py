@@ -10,8 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from pipeline_support import check, run
-from test_locks import LOCKS, PROFILE, kill_once_locked, one_run_repo
+from pipeline_support import LOCKS, PROFILE, check, kill_once_locked, one_run_repo, run
 
 pytestmark = pytest.mark.dvc
 

@@ -17,7 +17,7 @@ import yaml
 
 from limitlab.experiment import params_file as P
 from limitlab.experiment.grid import runs_of
-from limitlab.jobs import failure_markers as markers
+from limitlab.experiment import failure_markers as markers
 from pipeline_support import env
 
 import tiny_data
@@ -80,7 +80,7 @@ def test_the_fallback_watcher_ends_the_process_with_its_parent(tmp_path):
     ready = tmp_path / "ready"
     stand_in = textwrap.dedent(f"""
         import os, signal, sys, time
-        from limitlab.jobs.parent_death import watch_parent
+        from limitlab.pipeline.parent_death import watch_parent
         signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
         watch_parent(os.getppid(), interval=0.1)
         open({str(ready)!r}, "w").close()

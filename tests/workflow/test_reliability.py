@@ -20,7 +20,7 @@ import torch
 import yaml
 
 from limitlab import io
-from limitlab.jobs import failure_markers as markers
+from limitlab.experiment import failure_markers as markers
 from limitlab.experiment import params_file as P
 from limitlab.cli import main
 from limitlab.errors import LimitlabError

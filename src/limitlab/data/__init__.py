@@ -9,10 +9,11 @@ scikit-learn's digits: :mod:`~limitlab.data.digits`), the seeded train/validatio
 accepts which (:mod:`limitlab.data.noise`), the labels file of one data setting
 (:mod:`~limitlab.data.labels_file`), its export in plain formats (:mod:`~limitlab.data.labels_export`) and the
 content identities of a dataset and a noise realisation, checked
-before a run uses them (:mod:`~limitlab.data.content_identity`); docs/methods.md, sections "Datasets" and "Noise models", describes them. Its
-modules may import limitlab.io, limitlab.errors, the standard library and numpy/scipy/sklearn (scipy lazily; pandas
-lazily, to read and write CSV noise files; Pillow lazily, to read image folders), and
-nothing else of limitlab: NO torch or torchvision at import time (only inside the functions that read torchvision
-datasets or CIFAR-N files), and NO limitlab.training, limitlab.report or limitlab.jobs, so that the schema, the
-corrupt stage and the report can use it without loading torch.
+before a run uses them (:mod:`~limitlab.data.content_identity`); docs/methods.md, sections "Datasets" and "Noise models", describes them.
+
+Of limitlab it may import: ``errors``, ``io``, ``registry`` (the one shape of its registries), nothing else
+(docs/architecture.md, "Import rules"). Besides the standard library: numpy/scipy/sklearn (scipy lazily; pandas
+lazily, to read and write CSV noise files; Pillow lazily, to read image folders), NO torch or torchvision at import
+time (only inside the functions that read torchvision datasets or CIFAR-N files), so that the schema, the corrupt
+stage and the report can use it without loading torch.
 """

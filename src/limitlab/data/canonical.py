@@ -46,9 +46,8 @@ Strings are fixed-width unicode arrays so that ``allow_pickle`` can stay ``False
 as one-element arrays (``save_npz`` writes contiguous arrays, which are at least 1-D).
 
 This module owns that format: :class:`CanonicalData` (a file loaded into memory), :func:`validate_arrays` (the
-table above, checked against the registry), :func:`load_canonical`, :func:`metadata_path` and
-:func:`sha256_file` (the checksums recorded in metadata and labels summaries; defined in
-:mod:`limitlab.data.content_identity`). Writing is
+table above, checked against the registry), :func:`load_canonical` and :func:`metadata_path`; the checksums
+recorded in metadata and labels summaries are :func:`limitlab.io.sha256_file`. Writing is
 :mod:`limitlab.data.download`.
 """
 
@@ -61,7 +60,6 @@ from pathlib import Path
 
 import numpy as np
 
-from limitlab.data.content_identity import sha256_file  # noqa: F401 - the checksum this format records, re-exported
 from limitlab.data.registry import DatasetInfo, get_info, register, registered, unknown_dataset
 from limitlab.errors import LimitlabError
 from limitlab.io import load_npz

@@ -14,9 +14,9 @@ from pathlib import Path
 
 import numpy as np
 
-from limitlab.data.content_identity import sha256_file
 from limitlab.data.dataset_info import DatasetInfo
 from limitlab.errors import LimitlabError
+from limitlab.io import sha256_file
 
 CLOTHING1M_LISTS = ("noisy_train.txt", "clean_val.txt", "clean_test.txt")
 CLOTHING1M_LIST_DIRS = ("", "annotations", "dmi_annotations")

@@ -27,18 +27,10 @@ from pathlib import Path
 import numpy as np
 
 from limitlab.errors import InputRefused
+from limitlab.io import sha256_file
 
 NOISE_ARRAYS = ("train_index", "train_noisy", "val_index", "val_noisy")
 SHOWN = 12  # hex digits of an identity in messages and tables
-
-
-def sha256_file(path: str | os.PathLike) -> str:
-    """SHA-256 (hex) of a file's bytes: the checksums recorded in dataset metadata and labels summaries."""
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 def _update(h, name: str, a: np.ndarray) -> None:

@@ -18,11 +18,11 @@ from pathlib import Path
 import numpy as np
 
 from limitlab import __version__
-from limitlab.data.canonical import metadata_path, sha256_file, validate_arrays
+from limitlab.data.canonical import metadata_path, validate_arrays
 from limitlab.data.registry import DATASET_REGISTRY, BuildContext, DatasetEntry, DatasetInfo, get_entry
 from limitlab.errors import LimitlabError
 from limitlab.registry import Origin
-from limitlab.io import check_npz_out, save_npz, write_json
+from limitlab.io import check_npz_out, save_npz, sha256_file, write_json
 
 
 def download(name: str, raw_root: str | os.PathLike, out: str | os.PathLike,

@@ -30,11 +30,11 @@ from pathlib import Path
 import numpy as np
 
 from limitlab import __version__, io
-from limitlab.data.canonical import sha256_file
 from limitlab.data.content_identity import SHOWN, labels_ids
 from limitlab.data.labels_file import check_labels
 from limitlab.data.registry import DATASETS, HUMAN_LABEL_SETS
 from limitlab.errors import LimitlabError
+from limitlab.io import sha256_file
 
 EXPORT_FORMATS = (".csv", ".npy", ".pt")
 SPLIT_NAMES = {"train": "train", "val": "validation"}

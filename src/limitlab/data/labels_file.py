@@ -17,11 +17,10 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from limitlab import __version__
-from limitlab.data.canonical import sha256_file
 from limitlab.data.content_identity import noise_id
 from limitlab.data.noise.transition import NOISE_MODELS
 from limitlab.errors import LimitlabError
-from limitlab.io import check_npz_out, save_npz, write_json
+from limitlab.io import check_npz_out, save_npz, sha256_file, write_json
 
 
 @dataclass(frozen=True)

@@ -20,9 +20,9 @@ from pathlib import Path
 
 import numpy as np
 
-from limitlab.data.content_identity import sha256_file
 from limitlab.data.dataset_info import BuildContext, DatasetInfo
 from limitlab.errors import LimitlabError
+from limitlab.io import sha256_file
 
 # mnist5k test hold-out: 100 digits per class, chosen with np.random.RandomState(MNIST5K_TEST_SEED).
 MNIST5K_TEST_SEED = 0

@@ -15,7 +15,7 @@ cross-validation, then ``cleanlab.filter.find_label_issues`` and ``cleanlab.rank
    - the detection score is 1 − self-confidence = 1 − pred_probs[i, ỹ_i] (cleanlab's default label quality
      score, ``get_label_quality_scores``), so its ROC AUC / average precision for finding the corrupted labels
      are comparable with LIMIT's distance ‖s(b) − e_ỹ‖₂ (both are computed by
-     :func:`limitlab.evaluation.detection.detection_metrics`);
+     :func:`limitlab.detection_metrics.detection_metrics`);
    - ``find_label_issues`` (default ``prune_by_noise_rate``) gives cleanlab's set of issues: its size, precision
      and recall against the truth;
    - ``estimate_py_and_noise_matrices_from_probabilities`` gives cleanlab's noise matrix; stored as
@@ -149,7 +149,7 @@ def detect(spec: CleanlabSpec) -> dict:
     from cleanlab.filter import find_label_issues
     from cleanlab.rank import get_label_quality_scores
 
-    from limitlab.evaluation.detection import detection_metrics
+    from limitlab.detection_metrics import detection_metrics
 
     probs, data = out_of_sample_probs(spec)
     given = data.train.noisy.cpu().numpy()

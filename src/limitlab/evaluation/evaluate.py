@@ -40,8 +40,9 @@ import json
 from pathlib import Path
 
 from limitlab import io
+from limitlab.detection_metrics import detection_metrics
 from limitlab.errors import LimitlabError
-from limitlab.evaluation.detection import detection_metrics, gradient_scores, ranked_suspicious
+from limitlab.evaluation.detection import gradient_scores, ranked_suspicious
 from limitlab.experiment.grid import RunSpec
 from limitlab.experiment.paths import RunFiles
 

@@ -1,12 +1,13 @@
-"""Run jobs: how the pipeline runs the grid, the only family that knows a scheduler exists.
+"""Run jobs: what ``limitlab run`` does with the runs of one pipeline job, and nothing of the scheduler that started it.
 
 Owns which runs share one job (:mod:`~limitlab.jobs.grouping`), what finished for a run, on which inputs, with
-which outputs (``done.json``, :mod:`~limitlab.jobs.identity`), adopting runs finished before run tags
-(:mod:`~limitlab.jobs.adopt`), the one rule that leaves a run out (:mod:`~limitlab.jobs.left_out`), the
-failure and interruption markers (:mod:`~limitlab.jobs.failure_markers`), executing a job
-(:mod:`~limitlab.jobs.execute`, ``limitlab run``), the plan the Snakefile asks for (:mod:`~limitlab.jobs.plan`,
-with Snakemake's ``--config`` checked by :mod:`~limitlab.jobs.run_config`), what a user meets of Snakemake's lock
-(:mod:`~limitlab.jobs.snakemake_lock`), a job that ends with its shell (:mod:`~limitlab.jobs.parent_death`) and
-the per-stage timing table (:mod:`~limitlab.jobs.stage_timing`). May import experiment, io and errors at import
-time; training and evaluation only inside :func:`~limitlab.jobs.execute.run_one` (the plan stays torch-free).
+which outputs (``done.json``, :mod:`~limitlab.jobs.identity`), adopting runs finished in an earlier release's
+folders (:mod:`~limitlab.jobs.adopt`), the one rule that leaves a run out (:mod:`~limitlab.jobs.left_out`) and
+executing a job (:mod:`~limitlab.jobs.execute`). What talks to Snakemake and DVC is :mod:`limitlab.pipeline`;
+the failure markers a run job writes are a run-folder format, :mod:`limitlab.experiment.failure_markers`.
+
+Of limitlab it may import: ``experiment``, ``data`` (the content identities of a run's inputs, checked before
+use), ``io``, ``errors``, and ``training`` and ``evaluation`` only inside :func:`~limitlab.jobs.execute.run_one`
+(the plan that reads these modules stays torch-free). :mod:`limitlab.jobs.dvc_record` is the old path of
+:mod:`limitlab.pipeline.dvc_record`, kept for the command dvc.yaml runs.
 """

@@ -11,7 +11,7 @@ resubmitted after it was killed. Around each run (:func:`run_job`):
 * a run whose inputs are refused (:class:`~limitlab.errors.InputRefused`: a dataset or labels file damaged or
   changed since its record) is not started and gets no marker: it is not a failure of the run, and once the
   input is restored or regenerated the next plain run goes on. Its job summary entry holds the cause, the reason
-  and the fix, which the pipeline prints grouped by cause when it ends (:func:`limitlab.jobs.plan.refusal_lines`);
+  and the fix, which the pipeline prints grouped by cause when it ends (:func:`limitlab.pipeline.plan.refusal_lines`);
 * a run that fails in a way that would repeat (a :class:`LimitlabError`: exit status 2; a bug: 1) gets
   ``failed.json`` and the job goes on with its other runs; running out of memory or disk space marks the run
   interrupted (75), the job goes on, and then exits with 75 so that Snakemake retries it.
@@ -31,8 +31,8 @@ from pathlib import Path
 
 from limitlab import io
 from limitlab.errors import InputRefused, LimitlabError, Terminated
+from limitlab.experiment import failure_markers as markers
 from limitlab.experiment.paths import RunFiles
-from limitlab.jobs import failure_markers as markers
 from limitlab.data.content_identity import input_changes, verified_inputs
 from limitlab.jobs.adopt import adopt
 from limitlab.jobs.identity import damaged, is_complete, read_done, run_files, spec_sha256, write_done

@@ -19,9 +19,9 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from limitlab import io
-from limitlab.data.canonical import sha256_file
 from limitlab.experiment.identity import run_identity
 from limitlab.experiment.paths import RunFiles
+from limitlab.io import sha256_file
 
 DONE = RunFiles.DONE
 

@@ -2,7 +2,7 @@
 
 A run is left out when
 
-* it has a failure marker (``failed.json`` in its run or eval folder, :mod:`limitlab.jobs.failure_markers`)
+* it has a failure marker (``failed.json`` in its run or eval folder, :mod:`limitlab.experiment.failure_markers`)
   written for its current spec and has not finished since, unless ``--retry-failed`` (``--config
   retry_failed=true``) is given: ``failed``;
 * its init source (the run of the grid whose model it starts from) is left out, recursively: ``skipped``;
@@ -14,7 +14,7 @@ A skipped run gets no marker of its own, so it runs once its source is fixed.
 
 from __future__ import annotations
 
-from limitlab.jobs import failure_markers
+from limitlab.experiment import failure_markers
 from limitlab.jobs.identity import has_trained, read_done, stages_finished
 
 

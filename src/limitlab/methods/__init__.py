@@ -1,4 +1,9 @@
-"""Training methods. Importing this package registers every method module listed in ``MODULES``."""
+"""Training methods: one module per method, its pydantic config and its batch loss (:mod:`~limitlab.methods.base` is
+the interface and the registry). Importing this package registers every method module listed in ``MODULES``.
+
+Of limitlab it may import: ``errors``, ``registry``, ``torch_on_demand`` (torch on first use) and
+``experiment.strict`` (the strict base of every config; the schema imports the methods, not the other way).
+"""
 
 import importlib
 

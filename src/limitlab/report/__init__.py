@@ -5,10 +5,12 @@ hyperparameter selection (:mod:`.cells`; the last-epoch and oracle rules beside 
 (:mod:`.curves`), the tables (:mod:`.tables`: table.md, the terminal table, table.csv, selection.csv,
 detection.csv) and metrics.json (:mod:`.metrics`), written by the driver :mod:`.aggregate`; the paper's numbers
 (:mod:`.paper_numbers`); the results page of Snakemake's report (:mod:`.results_page`); and the figures
-(:mod:`.figures`). It may import :mod:`limitlab.experiment`, :mod:`limitlab.io`, :mod:`limitlab.errors` and numpy /
-pandas / matplotlib / seaborn / scipy / sklearn (rich for the terminal); never torch, nor :mod:`limitlab.training`,
-:mod:`limitlab.evaluation` or :mod:`limitlab.jobs`. Known exceptions, to be moved: :mod:`.run_outputs` reads
-failure markers with :func:`limitlab.jobs.failure_markers.read_marker`, and :mod:`.figures.q_network` loads images
-with :func:`limitlab.data.canonical.load_canonical`. By design, :mod:`.provenance` checks a setting's inputs with
-:func:`limitlab.data.content_identity.verified_inputs`, the one check every stage uses.
+(:mod:`.figures`).
+
+Of limitlab it may import: ``experiment``, ``data`` (torch-free: a setting's inputs checked with
+:func:`limitlab.data.content_identity.verified_inputs`, the one check every stage uses; images and noise models for
+figures), ``detection_metrics`` (scoring every detector), ``io`` and ``errors``. Besides them numpy / pandas /
+matplotlib / seaborn / scipy / sklearn (rich for the terminal); never torch, nor :mod:`limitlab.training`,
+:mod:`limitlab.evaluation`, :mod:`limitlab.jobs` or :mod:`limitlab.pipeline`: failure markers are read with
+:func:`limitlab.experiment.failure_markers.read_marker`.
 """

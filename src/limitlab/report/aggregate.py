@@ -87,7 +87,7 @@ def aggregate(exp: Experiment, results_dir: Path | None = None, console=None, so
     texts = {
         "table_md": ("table.md", markdown(exp, method_cells, missing, cleanlab, reliability_markdown(method_cells)
                                           + budget_markdown(detection) + paired_markdown(comparisons)
-                                          + claims_markdown(claims))
+                                          + claims_markdown(claims), comparisons=comparisons)
                      + susceptibility_markdown(exp, sus_cells)),
         "table_csv": ("table.csv", long_frame(cells).to_csv(index=False)),
         "selection_csv": ("selection.csv", selection_frame(cells).to_csv(index=False)),

@@ -12,7 +12,9 @@ paired_stats`, with the experiment's bootstrap settings) is checked against what
 Verdict: ``supported`` when every comparison the grid makes meets its expectation, ``not supported`` when one
 does not, ``not testable with this grid`` when it makes none (with why, and the params file that would test it).
 A claim is never "not supported" for lack of cells; a verdict that rests on part of its comparisons says how many
-were made (``coverage``).
+were made (``coverage``). A side compared at the point the paper's rule selected carries whether that selection is
+a coin toss (:func:`limitlab.report.paired.coin_toss`; a side at a fixed point or a number carries none): the mark
+in table.md and the results page, ``method_coin_toss`` / ``reference_coin_toss`` / ``coin_toss`` in claims.csv.
 """
 
 from __future__ import annotations
@@ -26,7 +28,8 @@ from pydantic import Field, ValidationError
 
 from limitlab.errors import LimitlabError
 from limitlab.experiment.strict import Strict
-from limitlab.report.paired import PairedStats, paired_stats, seed_correct, seed_values
+from limitlab.report.paired import COIN_COLUMNS, PairedStats, coin_toss, marked, paired_stats, seed_correct, seed_values
+from limitlab.report.selection_reliability import COIN_TOSS_BELOW, COIN_TOSS_MARK
 
 PAPER_CLAIMS = Path(__file__).with_name("paper_claims.yaml")
 Metric = Literal["test_acc", "train_acc_noisy_last", "detection_auc"]
@@ -119,10 +122,17 @@ class Check:
     method_label: str
     reference_label: str
     stats: PairedStats
+    method_coin_toss: bool | None = None      # the side's selection is a coin toss (None: not known, or not selected)
+    reference_coin_toss: bool | None = None
 
     @property
     def ok(self) -> bool:
         return meets(self.stats, self.comparison.expect)
+
+    @property
+    def coin_toss(self) -> bool | None:
+        sides = (self.method_coin_toss, self.reference_coin_toss)
+        return True if True in sides else (None if None in sides else False)
 
 
 @dataclass
@@ -147,14 +157,15 @@ def _point(cell, point: dict[str, float] | None):
 
 
 def _side(group: dict, method_id: str, point: dict[str, float] | None, metric: str):
-    """(seed → value, seed → per-example correctness or None, label) of one side of a comparison; None when the
-    setting has no finished point for it."""
+    """(seed → value, seed → per-example correctness or None, label, coin toss) of one side of a comparison; None
+    when the setting has no finished point for it. The coin toss is the rule's: None for a fixed point."""
     cell = group.get(method_id)
     pt = None if cell is None else _point(cell, point)
     if pt is None:
         return None
     label = cell.label + (f" at {_point_text(point)}" if point else "")
-    return seed_values(pt, metric), (seed_correct(pt) if metric == "test_acc" else None), label
+    return (seed_values(pt, metric), (seed_correct(pt) if metric == "test_acc" else None), label,
+            None if point else coin_toss(cell))
 
 
 def check_claims(claims: list[Claim], cells: list, boot) -> list[ClaimResult]:
@@ -173,19 +184,20 @@ def check_claims(claims: list[Claim], cells: list, boot) -> list[ClaimResult]:
                 if side is None:
                     lacking.add(_wanted(comp.method, comp.method_point))
                     continue
-                values, correct, label = side
+                values, correct, label, coin = side
                 if isinstance(comp.reference, str):
                     ref_side = _side(group, comp.reference, comp.reference_point, metric)
                     if ref_side is None:
                         lacking.add(_wanted(comp.reference, comp.reference_point))
                         continue
-                    ref_values, ref_correct, ref_label = ref_side
-                else:
-                    ref_values, ref_correct, ref_label = float(comp.reference), None, f"{comp.reference:g}"
+                    ref_values, ref_correct, ref_label, ref_coin = ref_side
+                else:  # a number: no selection
+                    ref_values, ref_correct, ref_coin = float(comp.reference), None, False
+                    ref_label = f"{comp.reference:g}"
                 stats = paired_stats(values, ref_values, boot.samples, boot.seed, boot.ci, correct, ref_correct)
                 if stats is None:
                     continue
-                checks.append(Check(key, comp, metric, label, ref_label, stats))
+                checks.append(Check(key, comp, metric, label, ref_label, stats, coin, ref_coin))
         if not checks:
             if not settings:
                 why = f"no setting of {'/'.join(claim.settings.datasets)} that the claim speaks of"
@@ -211,7 +223,8 @@ def check_text(c: Check) -> str:
     """'LIMIT_L − S − CE, mnist5k/uniform/p50/n1000: +13.2 [+9.8, +16.0] pts, 5/5 wins' (accuracies in points)."""
     s, unit = c.stats, " pts"
     metric = "" if c.metric == "test_acc" else f" ({c.metric})"
-    return (f"{c.method_label} − {c.reference_label}{metric}, {c.setting}: {100 * s.mean:+.1f} "
+    return (f"{marked(c.method_label, c.method_coin_toss)} − {marked(c.reference_label, c.reference_coin_toss)}"
+            f"{metric}, {c.setting}: {100 * s.mean:+.1f} "
             f"[{100 * s.low:+.1f}, {100 * s.high:+.1f}]{unit}, {s.wins}/{s.n} higher"
             + (" (one seed)" if s.n == 1 else "") + ("" if c.ok else f" — expected {c.comparison.expect}"))
 
@@ -231,11 +244,12 @@ def claims_frame(results: list[ClaimResult]):
                          "metric": c.metric, "expect": c.comparison.expect, "meets": c.ok, "n_pairs": c.stats.n,
                          "diff_pct": 100 * c.stats.mean, "ci_low_pct": 100 * c.stats.low,
                          "ci_high_pct": 100 * c.stats.high, "wins": c.stats.wins, "wilcoxon_p": c.stats.p_value,
-                         "interval": c.stats.interval})
+                         "interval": c.stats.interval, "method_coin_toss": c.method_coin_toss,
+                         "reference_coin_toss": c.reference_coin_toss, "coin_toss": c.coin_toss})
     cols = ["claim_id", "claim", "where", "verdict", "coverage", "setting", "method", "reference", "metric", "expect", "meets",
             "n_pairs", "diff_pct", "ci_low_pct", "ci_high_pct", "wins", "wilcoxon_p", "interval", "why_not_testable",
-            "tested_by"]
-    return pd.DataFrame(rows, columns=cols)
+            "tested_by", *COIN_COLUMNS]
+    return pd.DataFrame(rows, columns=cols).astype({c: "boolean" for c in COIN_COLUMNS})  # unknown: empty, not False
 
 
 def claims_markdown(results: list[ClaimResult]) -> list[str]:
@@ -246,7 +260,11 @@ def claims_markdown(results: list[ClaimResult]) -> list[str]:
            "Each claim as paired comparisons over the splits both methods finished: difference in points, with "
            "its interval [low, high] (two-level bootstrap over seeds and test sets) and how many splits the "
            "method was higher on. Supported = every comparison this grid can make meets the claim; not testable = "
-           "this grid has none of its cells (the params file named would test it).", "",
+           "this grid has none of its cells (the params file named would test it)."
+           + (f" `{COIN_TOSS_MARK}` after a method = the paper's rule's selection of its cell is a coin toss "
+              f"(reliability below {COIN_TOSS_BELOW:g}, \"Selection reliability\"): a verdict resting on it says as "
+              "much about the draw of the validation labels as about the claim."
+              if any(c.coin_toss for r in results for c in r.checks) else ""), "",
            "| claim | where | measured | verdict |", "| --- | --- | --- | --- |"]
     for r in results:
         measured = ("<br>".join(check_text(c) for c in r.checks) if r.checks

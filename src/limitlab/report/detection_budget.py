@@ -8,7 +8,7 @@ Detectors, each scoring every training example (higher = more likely corrupted):
 * cleanlab: 1 − self-confidence of out-of-sample probabilities (``pred_probs.npz``), whose own estimate of the
   number of issues gives the second budget.
 
-Per detector and setting: ROC AUC, AP and :func:`limitlab.evaluation.detection.budget_metrics`, each the mean over
+Per detector and setting: ROC AUC, AP and :func:`limitlab.detection_metrics.budget_metrics`, each the mean over
 the seeds whose score file exists (``n_seeds``).
 """
 
@@ -18,7 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
-from limitlab.evaluation.detection import budget_metrics, detection_metrics
+from limitlab.detection_metrics import budget_metrics, detection_metrics
 from limitlab.experiment.grid import cleanlab_specs
 from limitlab.experiment.paths import CleanlabFiles, RunFiles, cell_key
 from limitlab.report.cells import setting_prefixes

@@ -20,6 +20,10 @@ acc_reference(s). Reported:
 References: ``comparisons.reference`` (CE by default) and, with ``comparisons.best_baseline``, the best baseline
 of the setting (the non-LIMIT method with the highest selected test accuracy other than the method itself; no
 second row where that is the reference).
+
+Each comparison carries whether the selection of either cell is a coin toss
+(:attr:`limitlab.report.selection_reliability.Reliability.coin_toss`; unknown where it was not computed): paired.csv's
+``method_coin_toss``, ``reference_coin_toss`` and ``coin_toss`` (either side), the mark in table.md.
 """
 
 from __future__ import annotations
@@ -31,6 +35,7 @@ from pathlib import Path
 import numpy as np
 
 from limitlab.experiment.paths import RunFiles
+from limitlab.report.selection_reliability import COIN_TOSS_BELOW, COIN_TOSS_MARK
 
 MIN_PAIRS_FOR_TEST = 5
 
@@ -133,6 +138,14 @@ class Comparison:
     kind: str                # 'reference' (comparisons.reference) or 'best_baseline'
     stats: PairedStats
     notes: list[str] = field(default_factory=list)
+    method_coin_toss: bool | None = None     # the selection of the method's cell is a coin toss (None: not known)
+    reference_coin_toss: bool | None = None
+
+    @property
+    def coin_toss(self) -> bool | None:
+        """Either side's selection is a coin toss (None: neither is known to be, and one is not known)."""
+        sides = (self.method_coin_toss, self.reference_coin_toss)
+        return True if True in sides else (None if None in sides else False)
 
 
 def seed_values(point, metric: str = "test_acc") -> dict[int, float]:
@@ -163,9 +176,24 @@ def seed_correct(point) -> dict[int, np.ndarray]:
     return out
 
 
+def baseline_ids(study) -> set[str]:
+    """The method ids of the study that are not LIMIT (the paper's baselines: CE, CE + GN / LN, MAE, FW, DMI, Soft
+    reg., and the others)."""
+    return {m.row_id for m in study.methods if m.method != "limit"}
+
+
 def is_baseline(cell) -> bool:
-    """Not a LIMIT method (the paper's baselines: CE, CE + GN / LN, MAE, FW, DMI, Soft reg., and the others)."""
-    return not any(m.row_id == cell.method_id and m.method == "limit" for m in cell.study.methods)
+    return cell.method_id in baseline_ids(cell.study)
+
+
+def coin_toss(cell) -> bool | None:
+    """Whether the paper's rule's selection of the cell is a coin toss; None where its reliability was not computed."""
+    return None if cell.reliability is None else bool(cell.reliability.coin_toss)
+
+
+def marked(label: str, coin: bool | None) -> str:
+    """A label in table.md, followed by the coin-toss mark when its cell's selection is a coin toss."""
+    return f"{label} {COIN_TOSS_MARK}" if coin else label
 
 
 def compare_cells(cells: list, reference: str, best_baseline: bool, boot) -> list[Comparison]:
@@ -203,8 +231,12 @@ def compare_cells(cells: list, reference: str, best_baseline: bool, boot) -> lis
                 if stats is None:
                     continue
                 notes = ["interval from one seed"] if stats.n == 1 else []
-                out.append(Comparison(key, cell.method_id, cell.label, r.method_id, r.label, kind, stats, notes))
+                out.append(Comparison(key, cell.method_id, cell.label, r.method_id, r.label, kind, stats, notes,
+                                      coin_toss(cell), coin_toss(r)))
     return out
+
+
+COIN_COLUMNS = ("method_coin_toss", "reference_coin_toss", "coin_toss")  # in paired.csv and claims.csv
 
 
 def paired_frame(comparisons: list[Comparison]):
@@ -217,12 +249,14 @@ def paired_frame(comparisons: list[Comparison]):
              "ci_low_pct": 100 * c.stats.low, "ci_high_pct": 100 * c.stats.high, "interval": c.stats.interval,
              "wins": c.stats.wins, "ties": c.stats.ties, "losses": c.stats.losses,
              "wilcoxon_p": c.stats.p_value, "test": c.stats.test,
-             "per_seed_diff_pct": " ".join(f"{100 * d:.2f}" for d in c.stats.diffs), "note": "; ".join(c.notes)}
+             "per_seed_diff_pct": " ".join(f"{100 * d:.2f}" for d in c.stats.diffs), "note": "; ".join(c.notes),
+             "method_coin_toss": c.method_coin_toss, "reference_coin_toss": c.reference_coin_toss,
+             "coin_toss": c.coin_toss}
             for c in comparisons]
     cols = ["setting", "method_id", "label", "reference_kind", "reference_id", "reference_label", "n_pairs", "seeds",
             "diff_pct", "ci_low_pct", "ci_high_pct", "interval", "wins", "ties", "losses", "wilcoxon_p", "test",
-            "per_seed_diff_pct", "note"]
-    return pd.DataFrame(rows, columns=cols)
+            "per_seed_diff_pct", "note", *COIN_COLUMNS]
+    return pd.DataFrame(rows, columns=cols).astype({c: "boolean" for c in COIN_COLUMNS})  # unknown: empty, not False
 
 
 def add_paired_metrics(metrics: dict, comparisons: list[Comparison], cells: list) -> dict:
@@ -253,13 +287,17 @@ def paired_markdown(comparisons: list[Comparison]) -> list[str]:
            "selected: mean, interval (" + comparisons[0].stats.interval.split(":")[0] + "; per row below), how "
            "many splits the method was higher / equal / lower on, and the two-sided Wilcoxon signed-rank p where "
            f"there are at least {MIN_PAIRS_FOR_TEST} splits (with 5 the smallest possible p is 0.0625). "
-           "`¹` = the interval rests on one seed (its test set only).", "",
+           "`¹` = the interval rests on one seed (its test set only)."
+           + (f" `{COIN_TOSS_MARK}` after a method = its selection is a coin toss (reliability below "
+              f"{COIN_TOSS_BELOW:g}, \"Selection reliability\"): the difference says as much about the draw of the "
+              "validation labels as about the methods." if any(c.coin_toss for c in comparisons) else ""), "",
            "| setting | method | reference | difference | interval | higher / equal / lower | Wilcoxon p |",
            "| --- | --- | --- | ---: | --- | :---: | ---: |"]
     for c in comparisons:
         s = c.stats
-        ref = c.reference_label + (" (best baseline)" if c.kind == "best_baseline" else "")
+        ref = (marked(c.reference_label, c.reference_coin_toss)
+               + (" (best baseline)" if c.kind == "best_baseline" else ""))
         p = "—" if s.p_value is None else f"{s.p_value:.3g}"
-        out.append(f"| {c.setting} | {c.label} | {ref} | {100 * s.mean:+.1f}{'¹' if s.n == 1 else ''} | "
+        out.append(f"| {c.setting} | {marked(c.label, c.method_coin_toss)} | {ref} | {100 * s.mean:+.1f}{'¹' if s.n == 1 else ''} | "
                    f"[{100 * s.low:+.1f}, {100 * s.high:+.1f}] | {s.wins} / {s.ties} / {s.losses} | {p} |")
     return out

@@ -19,9 +19,9 @@ from pathlib import Path
 import pandas as pd
 
 from limitlab.errors import LimitlabError
+from limitlab.experiment import failure_markers as markers
 from limitlab.experiment.grid import Run
 from limitlab.experiment.paths import RunFiles
-from limitlab.jobs import failure_markers as markers  # the only jobs import of the report (see report/__init__.py)
 
 
 @dataclass

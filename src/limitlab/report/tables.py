@@ -3,7 +3,8 @@ selection.csv and detection.csv, all from the cells of :mod:`limitlab.report.cel
 
 Columns are settings (study, dataset, noise, p, n) in params order, rows are methods; each cell shows the
 selected point's clean test accuracy (%) ± its error bar, with the paper's number beside it where the paper
-has one (:mod:`limitlab.report.paper_numbers`).
+has one (:mod:`limitlab.report.paper_numbers`). table.md opens with the summary (:mod:`limitlab.report.summary`,
+written like every ``View`` by :func:`view_markdown`); detection without corrupted labels reads "no noise".
 """
 
 from __future__ import annotations
@@ -16,10 +17,12 @@ import pandas as pd
 from limitlab.experiment.paths import RunFiles
 from limitlab.experiment.schema import Experiment
 from limitlab.report.cells import Cell
-from limitlab.report.detection_budget import budget_view
+from limitlab.report.paired import paired_frame
 from limitlab.report.paper_numbers import lookup
 from limitlab.report.selection_reliability import (COIN_TOSS_BELOW, COIN_TOSS_MARK, INT_COLUMNS, point_columns,
                                                    reliability_columns)
+from limitlab.report.summary import (NO_NOISE, View, budget_shown, no_noise, no_noise_settings, setting_text,
+                                     summary_frame, summary_view, without_detection_numbers)
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -32,8 +35,7 @@ def _pct(x: float | None, digits: int = 1) -> str:
 
 
 def column_label(cell: Cell, prefixed: bool) -> str:
-    head = f"{cell.study.id}: " if prefixed else ""
-    return f"{head}{cell.dataset} {cell.noise}{_rate_text(cell.noise, cell.p, ' ')} n={cell.n}"
+    return setting_text(cell.dataset, cell.noise, cell.p, cell.n, cell.study.id if prefixed else None)
 
 
 def _rate_text(noise_dir: str, p: float, sep: str) -> str:
@@ -98,15 +100,33 @@ def _md_table(rows, cols, header, cell_fn) -> str:
     return "\n".join(lines)
 
 
+def view_markdown(view: View) -> list[str]:
+    """A :class:`~limitlab.report.summary.View` as markdown lines: its rows but those holding only "—", the
+    coin-toss mark after the marked cells, then how many rows were left out and why."""
+    shown, marks = view.shown()
+    if shown.empty:
+        return [view.left_out_text()] if view.left_out else []
+    align = view.align or "l" * view.keys + "r" * (shown.shape[1] - view.keys)
+    text = lambda v, m: str(v).replace("|", "\\|") + (COIN_TOSS_MARK if m else "")  # noqa: E731
+    out = ["| " + " | ".join(text(c, False) for c in shown.columns) + " |",
+           "| " + " | ".join("---:" if a == "r" else "---" for a in align) + " |"]
+    out += ["| " + " | ".join(map(text, values, flags)) + " |"
+            for values, flags in zip(shown.itertuples(index=False), marks.itertuples(index=False))]
+    return out + (["", view.left_out_text()] if view.left_out else [])
+
+
 # ---------------------------------------------------------------------------------------------------------------
 # table.md
 # ---------------------------------------------------------------------------------------------------------------
 
 
 def markdown(exp: Experiment, cells: list[Cell], missing: list[str], cleanlab: list[dict] | None = None,
-             sections: list[str] | None = None) -> str:
-    """table.md without its susceptibility section: the accuracy table, the paper's numbers, noisy-label detection
-    (with cleanlab's own estimates), and the diverged runs, missing runs and broken files."""
+             sections: list[str] | None = None, *, comparisons: list) -> str:
+    """table.md without its susceptibility section: the summary of the cells and their paired ``comparisons`` (no
+    "## " heading: readers find the accuracy table before the first), the accuracy table, the paper's numbers,
+    noisy-label detection (with cleanlab's own estimates), and the diverged runs, missing runs and broken files."""
+    summary, summary_caption = summary_view(summary_frame(exp, long_frame(cells), paired_frame(comparisons)),
+                                            exp.comparisons.reference, exp.bootstrap.ci)
     reasons = {k: v for c in cells for k, v in c.missing_reasons.items()}
     rows, cols, grid = layout(exp, cells)
     prefixed = len(exp.studies) > 1
@@ -114,9 +134,10 @@ def markdown(exp: Experiment, cells: list[Cell], missing: list[str], cleanlab: l
     caption, mixed = error_caption(cells)
     out = [f"# {exp.name}: clean test accuracy (%)", "",
            (exp.description + "\n") if exp.description else "",
-           "Per cell, the hyperparameter point with the best mean noisy-validation accuracy over seeds is selected "
-           "(the test set is never used for selection); the table reports that point's clean test accuracy. "
-           + caption + " `*` = some runs of the cell are unfinished (selection over the finished points only); "
+           f"**Summary.** {summary_caption}", "", *view_markdown(summary), "",
+           "**Every cell.** Per cell, the hyperparameter point with the best mean noisy-validation accuracy over "
+           "seeds is selected (the test set is never used for selection); the table reports that point's clean test "
+           "accuracy. " + caption + " `*` = some runs of the cell are unfinished (selection over the finished points only); "
            "`†` = a run of the selected point diverged (its best checkpoint before the divergence is reported); "
            f"`missing` = no finished point; `!` = a broken {RunFiles.EVAL} or {RunFiles.BOOTSTRAP} (listed below, "
            f"not used); `{COIN_TOSS_MARK}` = a coin toss: resampling the validation set, the rule picks a point within "
@@ -143,25 +164,35 @@ def markdown(exp: Experiment, cells: list[Cell], missing: list[str], cleanlab: l
         clean_rows = {(r["detector"], by_setting[r["setting"]]): r for r in cleanlab or [] if r["setting"] in by_setting}
         det_rows += list(dict.fromkeys((d, r["label"]) for (d, _), r in clean_rows.items()))
 
+        quiet = no_noise_settings(cells, cleanlab)
+        col_key = {col: key for key, col in by_setting.items()}
+
         def det_text(r, col, name):
+            cell = grid.get((r, col))
+            if (r, col) not in clean_rows and (cell is None or not cell.selected):
+                return "—"
+            if col_key.get(col) in quiet:
+                return NO_NOISE
             if (r, col) in clean_rows:
                 return _pct(clean_rows[(r, col)][name], 2)
-            cell = grid.get((r, col))
-            return _pct(cell.stats.get(name), 2) if cell is not None and cell.selected else "—"
+            return _pct(cell.stats.get(name), 2)
 
         out += ["", "## Noisy-label detection", "", "Finding the corrupted training labels: ROC AUC (%) and average "
                 "precision (%), as AUC / AP. LIMIT rows score each example by the distance ‖s(b) − e_ỹ‖₂ between the q-network's "
                 "prediction and the given label (selected point, mean over seeds); cleanlab rows by 1 − "
                 "self-confidence of out-of-sample predicted probabilities from K-fold cross-validated models "
-                "(cleanlab's label quality score; its own estimates: detection.csv).", "",
-                _md_table(det_rows, cols, header, lambda r, col: f"{det_text(r, col, 'detection_auc')} / "
-                          f"{det_text(r, col, 'detection_ap')}" if det_text(r, col, "detection_auc") != "—" else "—")]
+                "(cleanlab's label quality score; its own estimates: detection.csv)."
+                + (f" {NO_NOISE} = the setting's training labels hold no corrupted label: nothing to find." if any(
+                    k in quiet for k in col_key.values()) else ""), "",
+                _md_table(det_rows, cols, header, lambda r, col: det_text(r, col, "detection_auc")
+                          if det_text(r, col, "detection_auc") in ("—", NO_NOISE) else
+                          f"{det_text(r, col, 'detection_auc')} / {det_text(r, col, 'detection_ap')}")]
         if clean_rows:
             out += ["", "cleanlab's own estimates next to the truth (this training split's realised noise):", "",
                     "| Setting | detector | issues found (precision / recall %) | noise rate: estimate / true (%) | "
                     "noise matrix mean abs. error |", "| --- | --- | --- | --- | --- |"]
             for r in cleanlab or []:
-                pr = f"{_pct(r['issues_precision'])} / {_pct(r['issues_recall'])}"
+                pr = NO_NOISE if r["setting"] in quiet else f"{_pct(r['issues_precision'])} / {_pct(r['issues_recall'])}"
                 out.append(f"| {r['setting']} | {r['label']} | {r['n_issues']} ({pr}) | "
                            f"{_pct(r['noise_rate_estimate'])} / {_pct(r['noise_rate_true'])} | "
                            f"{r['noise_matrix_mae']:.4f} |")
@@ -250,8 +281,9 @@ def rich_table(exp: Experiment, cells: list[Cell], title: str = "clean test accu
 
 
 def long_frame(cells: list[Cell]) -> pd.DataFrame:
-    """table.csv: one row per cell with every number (accuracies in %, as in the paper)."""
-    rows = []
+    """table.csv: one row per cell with every number (accuracies in %, as in the paper); ``no_noise``: the
+    setting's training labels hold no corrupted label (its detection columns are empty for that reason)."""
+    rows, quiet = [], no_noise_settings(cells)
     for c in cells:
         st = c.stats
         paper = lookup(c.dataset, c.noise, c.p, c.n, c.method_id) if c.noise == c.noise_model else None
@@ -270,7 +302,7 @@ def long_frame(cells: list[Cell]) -> pd.DataFrame:
             "diff_pct": None if (paper is None or ours is None) else ours - paper.mean,
             "missing_runs": len(c.missing_keys), "diverged_runs": len(c.diverged),
             "broken_files": "; ".join(c.broken) or None,
-            **rule_columns(c), **epoch_columns(c), **reliability_columns(c),
+            **rule_columns(c), **epoch_columns(c), **reliability_columns(c), "no_noise": c.key in quiet,
         })
     return pd.DataFrame(rows).astype({k: "Int64" for k in INT_COLUMNS if rows})  # counts: no '.0' beside gaps
 
@@ -308,18 +340,15 @@ def rules_markdown(cells: list[Cell]) -> list[str]:
             return "—"
         return f"{100 * r.test_acc:.1f}" + (f" ± {100 * r.test_acc_std:.1f}" if r.test_acc_std is not None else "")
 
-    out = ["", "## Selection rules", "",
-           "Clean test accuracy (%, mean ± std over seeds) of each cell under three rules: the paper's (best "
-           "noisy-validation point and epoch: the table above), the last epoch of that point, and the oracle (best "
-           "clean-test point and epoch). **The oracle is an upper bound selected on the test set, not a result**: "
-           "the gap to the paper's rule is what selection on noisy labels costs.", "",
-           "| setting | method | paper's rule | last epoch | oracle (upper bound) | oracle point |",
-           "| --- | --- | ---: | ---: | ---: | --- |"]
-    for c in rows:
-        oracle = c.rules.get("oracle")
-        out.append(f"| {c.key} | {c.label} | {cell(c.rules.get('paper'))} | {cell(c.rules.get('last_epoch'))} | "
-                   f"{cell(oracle)} | {oracle.point if oracle and oracle.point else '—'} |")
-    return out
+    view = View(pd.DataFrame([[c.key, c.label, *(cell(c.rules.get(k)) for k in ("paper", "last_epoch", "oracle")),
+                               getattr(c.rules.get("oracle"), "point", None) or "—"] for c in rows],
+                             columns=["setting", "method", "paper's rule", "last epoch", "oracle (upper bound)",
+                                      "oracle point"]), keys=2, why_empty="no number under any rule", align="llrrrl")
+    return ["", "## Selection rules", "",
+            "Clean test accuracy (%, mean ± std over seeds) of each cell under three rules: the paper's (best "
+            "noisy-validation point and epoch: the table above), the last epoch of that point, and the oracle (best "
+            "clean-test point and epoch). **The oracle is an upper bound selected on the test set, not a result**: "
+            "the gap to the paper's rule is what selection on noisy labels costs.", "", *view_markdown(view)]
 
 
 def selection_frame(cells: list[Cell]) -> pd.DataFrame:
@@ -352,7 +381,8 @@ def detection_frame(cells: list[Cell], cleanlab: list[dict], budget: list[dict] 
     the q-network methods (selected point, seed mean) and cleanlab (with its own estimates beside the truth);
     with ``budget`` (:func:`limitlab.report.detection_budget.budget_rows`) also the trivial CE-loss detector and,
     for every detector, precision / recall (%) when flagging as many examples as the true noise count and as its
-    own estimate, and precision at 100 and 1,000."""
+    own estimate, and precision at 100 and 1,000. ``no_noise``: the setting's training labels hold no corrupted
+    label; those rows' detection numbers are empty (:func:`~limitlab.report.summary.without_detection_numbers`)."""
     rows = [{"setting": c.key, "detector": c.method_id, "label": c.label, "p": c.p,
              "detection_auc_pct": 100 * c.stats["detection_auc"],
              "detection_ap_pct": None if c.stats.get("detection_ap") is None else 100 * c.stats["detection_ap"]}
@@ -381,9 +411,9 @@ def detection_frame(cells: list[Cell], cleanlab: list[dict], budget: list[dict] 
             *[f"{name}_pct" for name in BUDGET_PCT], "k_estimate", "n_train", "n_corrupted", "budget_seeds",
             "n_issues", "issues_precision", "issues_recall", "noise_rate_estimate", "noise_rate_true",
             "noise_matrix_mae", "noise_matrix_estimate", "noise_matrix_true"]
-    order = {s: i for i, s in enumerate(dict.fromkeys(r["setting"] for r in rows))}
+    order = {s: i for i, s in enumerate(dict.fromkeys([c.key for c in cells] + [r["setting"] for r in rows]))}
     rows.sort(key=lambda r: order[r["setting"]])  # stable: detectors keep their order within a setting
-    return pd.DataFrame(rows, columns=cols)
+    return without_detection_numbers(pd.DataFrame(rows, columns=cols), no_noise_settings(cells, cleanlab, budget))
 
 
 BUDGET_PCT = ("precision_at_noise_rate", "recall_at_noise_rate", "precision_at_estimate", "recall_at_estimate",
@@ -392,7 +422,7 @@ BUDGET_PCT = ("precision_at_noise_rate", "recall_at_noise_rate", "precision_at_e
 
 def budget_markdown(det: pd.DataFrame) -> list[str]:
     """table.md section: detection at a budget, one row per (setting, detector) with per-example scores."""
-    shown = budget_view(det)
+    shown = budget_shown(det)
     if shown.empty:
         return []
 
@@ -403,10 +433,15 @@ def budget_markdown(det: pd.DataFrame) -> list[str]:
            "Flag the k training examples each detector finds most suspicious and count the corrupted ones: k = the "
            "true number of corrupted labels (precision = recall there), k = the detector's own estimate (cleanlab), "
            "and k = 100 and 1,000 (precision; — where the training set is smaller). `CE loss` is the trivial "
-           "detector: the CE model's own loss on its training labels, in-sample. Mean over seeds, %.", "",
+           "detector: the CE model's own loss on its training labels, in-sample. Mean over seeds, %."
+           + (f" {NO_NOISE} = the setting's training labels hold no corrupted label: nothing to find."
+              if no_noise(shown).any() else ""), "",
            "| setting | detector | ROC AUC | AP | P = R at the noise count | P / R at own estimate (k) | P@100 | P@1000 |",
            "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: |"]
-    for r in shown.itertuples():
+    for r, quiet in zip(shown.itertuples(), no_noise(shown)):
+        if quiet:
+            out.append(f"| {r.setting} | {r.label} |" + f" {NO_NOISE} |" * 6)
+            continue
         own = ("—" if pd.isna(r.k_estimate) else
                f"{f(r.precision_at_estimate_pct)} / {f(r.recall_at_estimate_pct)} ({int(r.k_estimate)})")
         out.append(f"| {r.setting} | {r.label} | {f(r.detection_auc_pct)} | {f(r.detection_ap_pct)} | "

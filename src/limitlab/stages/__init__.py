@@ -2,13 +2,28 @@
 
 A stage module parses its arguments (``register(subparsers)``) and calls the family that does the work: params
 (experiment), data, download and corrupt (data), train (training), run (jobs), evaluate, bootstrap and cleanlab
-(evaluation), aggregate, plot, report-assets (report), timing (jobs). Heavy imports happen inside each stage's
+(evaluation), aggregate, plot, report-assets (report), timing (pipeline). Heavy imports happen inside each stage's
 ``main``, so ``limitlab --help`` and the torch-free stages start without torch.
+
+Of limitlab it may import: ``errors``, ``io``, ``data``, ``methods``, ``experiment``, ``training``, ``evaluation``,
+``jobs``, ``pipeline`` and ``report``: the family a stage drives. :mod:`limitlab.cli` imports the stages, never the
+other way (:func:`print_error` is here for both).
 """
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
+
+
+def print_error(message: str) -> None:
+    """One error as the command line prints it (``limitlab.cli.main``, and a stage that reports several)."""
+    try:
+        from rich.console import Console
+
+        Console(stderr=True).print(f"[bold red]error:[/] {message}", highlight=False, markup=True, soft_wrap=True)
+    except Exception:  # rich missing or markup in the message: plain text is fine
+        print(f"error: {message}", file=sys.stderr)
 
 
 def results_folder(exp, given: Path | None, *inside: str) -> Path:

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
-from limitlab.data.canonical import load_canonical, sha256_file, stored_dataset
+from limitlab.data.canonical import load_canonical, stored_dataset
 from limitlab.data.content_identity import dataset_id, verified_dataset
 from limitlab.data.labels_file import write_labels
 from limitlab.data.noise.class_conditional import corrupt, fixed_split
@@ -24,7 +24,7 @@ from limitlab.data.noise.transition import NOISE_MODELS, NOISE_REGISTRY, load_ma
 from limitlab.data.registry import BUILTIN, DATASETS, HUMAN_LABEL_SETS, get_info
 from limitlab.data.split import parse_n
 from limitlab.errors import LimitlabError
-from limitlab.io import check_npz_out
+from limitlab.io import check_npz_out, sha256_file
 
 
 def register(sub: argparse._SubParsersAction) -> None:

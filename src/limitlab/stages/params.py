@@ -55,7 +55,7 @@ def check(args) -> int:
             runs_of(exp)  # noqa: B018  expanding the grid is part of the check
         except LimitlabError as exc:  # report every file, not only the first bad one
             problems.append(str(exc))
-            from limitlab.cli import print_error
+            from limitlab.stages import print_error
             from rich.markup import escape
 
             print_error(escape(str(exc)))

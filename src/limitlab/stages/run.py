@@ -5,7 +5,7 @@ The pipeline plans one such job per ``runs_per_job`` consecutive runs of the gri
 ``LOGS/<run key>.log``; a run that fails is marked (failed.json) and the job goes on with the others. The job
 writes ``--out`` (a list of its runs and how each ended) when it has been through all of them.
 
-The job ends with the shell that started it (:func:`limitlab.jobs.parent_death.end_with_parent`): if Snakemake's
+The job ends with the shell that started it (:func:`limitlab.pipeline.parent_death.end_with_parent`): if Snakemake's
 job shell is killed, the run in progress is marked interrupted and resumes in the next job instead of training on
 beside it.
 """
@@ -16,7 +16,7 @@ import argparse
 from pathlib import Path
 
 from limitlab.errors import LimitlabError
-from limitlab.jobs.parent_death import end_with_parent
+from limitlab.pipeline.parent_death import end_with_parent
 
 
 def register(sub: argparse._SubParsersAction) -> None:

@@ -1,4 +1,4 @@
-"""``limitlab timing``: per-stage jobs, wall time and peak memory of a pipeline run (see :mod:`limitlab.jobs.stage_timing`).
+"""``limitlab timing``: per-stage jobs, wall time and peak memory of a pipeline run (see :mod:`limitlab.pipeline.stage_timing`).
 
 Reads the Snakemake benchmark files of the experiment (logs/<name>/benchmarks/<rule>/...) and the runs'
 timing files; writes timing.csv and timing.md into the results folder."""
@@ -23,7 +23,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def main(args) -> int:
     from limitlab.experiment import params_file as P
-    from limitlab.jobs.stage_timing import write_timing
+    from limitlab.pipeline.stage_timing import write_timing
     from limitlab.stages import results_folder
 
     exp = P.load(args.params)

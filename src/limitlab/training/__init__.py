@@ -7,7 +7,8 @@ Adam, noisy-validation model selection and early stopping (:mod:`~limitlab.train
 run — model.pt, the resume state, init sources, :func:`~limitlab.training.checkpoints.load_trained` for inference
 (:mod:`~limitlab.training.checkpoints`) — the text results (:mod:`~limitlab.training.results`), the progress
 display (:mod:`~limitlab.training.progress`) and the susceptibility probe (:mod:`~limitlab.training.susceptibility`).
-It may import :mod:`limitlab.experiment` (the spec, file names), :mod:`limitlab.data`, :mod:`limitlab.methods`,
-:mod:`limitlab.io`, :mod:`limitlab.errors` and torch; never :mod:`limitlab.jobs` or :mod:`limitlab.report`: the
-training code never sees the scheduler, it is called with a spec and writes the run's folder.
+Of limitlab it may import: ``experiment`` (the spec, file names), ``data``, ``methods``, ``io``, ``errors`` and
+``torch_on_demand``; besides them torch. Never :mod:`limitlab.jobs`, :mod:`limitlab.pipeline` or
+:mod:`limitlab.report`: the training code never sees the scheduler, it is called with a spec and writes the run's
+folder.
 """

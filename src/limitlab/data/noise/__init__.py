@@ -9,6 +9,6 @@ Clothing1M's fixed split; :mod:`~limitlab.data.noise.instance` is the instance-d
 :mod:`~limitlab.data.noise.rules` says which dataset accepts which model (used by the params schema and the
 corrupt stage). All draw on the setting's one ``np.random.RandomState(seed)`` after the split of
 :mod:`limitlab.data.split`, and return :class:`limitlab.data.labels_file.NoisyLabels`. Same import rules as
-:mod:`limitlab.data`: numpy/scipy, limitlab.io, limitlab.errors and limitlab.data only (pandas lazily, for CSV files); torch only
-inside :func:`~limitlab.data.noise.human.read_human_file`.
+:mod:`limitlab.data`. Of limitlab it may import: ``errors``, ``io``, ``registry`` (and limitlab.data itself).
+numpy/scipy (pandas lazily, for CSV files); torch only inside :func:`~limitlab.data.noise.human.read_human_file`.
 """

@@ -1,4 +1,4 @@
-"""The run-job plan (limitlab.jobs.plan) as plain Python: what the Snakefile's rules get for each job."""
+"""The run-job plan (limitlab.pipeline.plan) as plain Python: what the Snakefile's rules get for each job."""
 
 from __future__ import annotations
 
@@ -8,13 +8,12 @@ import pytest
 import yaml
 
 from limitlab.errors import LimitlabError
-from limitlab.experiment import params_file
+from limitlab.experiment import failure_markers, params_file
 from limitlab.experiment.grid import GridIndex
-from limitlab.jobs import failure_markers
 from limitlab.jobs.grouping import split
 from limitlab.jobs.identity import specs_sha256
 from limitlab.jobs.left_out import left_out_reason
-from limitlab.jobs.plan import RunJobPlan, corrupt_args, stage_resources
+from limitlab.pipeline.plan import RunJobPlan, corrupt_args, stage_resources
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -163,7 +162,7 @@ def test_a_run_another_job_is_training_is_not_announced_as_interrupted(tmp_path)
     trained by another job (it holds the run's lock), not that it was interrupted."""
     import fcntl
 
-    from limitlab.jobs import failure_markers
+    from limitlab.experiment import failure_markers
     from limitlab.jobs.execute import lock_path
 
     plan = RunJobPlan(experiment(tmp_path))

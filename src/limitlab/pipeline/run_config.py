@@ -4,7 +4,7 @@ Snakemake takes any key and parses each value itself (``1`` becomes an int, ``Tr
 stay text, an empty value becomes None); the workflow then reads only the keys it knows. Without this check a
 misspelt key (``retry_faild=true``) or a value nobody reads as a boolean (``retry_failed=maybe``) silently meant
 the default, and ``params=`` asked for a params file named "None". :func:`check_config` refuses all three with
-one message, and returns the values the plan (:mod:`limitlab.jobs.plan`) reads. Torch-free: the Snakefile calls it
+one message, and returns the values the plan (:mod:`limitlab.pipeline.plan`) reads. Torch-free: the Snakefile calls it
 while it is being read.
 
 Which params file when ``--config params=`` is not given: the one :data:`CONFIG_FILE` names (``params:``), the
@@ -24,7 +24,7 @@ from limitlab.errors import LimitlabError
 
 CONFIG_FILE = "config/config.yaml"  # relative to the working directory; this repository's names params/default.yaml
 
-# Every key the workflow reads (workflow/rules/common.smk, limitlab.jobs.plan), with what it accepts.
+# Every key the workflow reads (workflow/rules/common.smk, limitlab.pipeline.plan), with what it accepts.
 ACCEPTED_KEYS = {
     "params": f"the experiment's params file, e.g. params=params/smoke.yaml (default: `params:` of {CONFIG_FILE})",
     "retry_failed": "true or false (also yes/no, 1/0): run again the cells that failed with an error that "
@@ -96,7 +96,7 @@ def read_boolean(value: Any) -> bool:
 
 def read_positive(value: Any) -> int:
     """A positive integer (an int, or its digits as text); ValueError for anything else (also what
-    :func:`limitlab.jobs.plan.positive` reads for runs_per_job from params and profile)."""
+    :func:`limitlab.pipeline.plan.positive` reads for runs_per_job from params and profile)."""
     if isinstance(value, bool) or not str(value).isdigit() or int(value) < 1:
         raise ValueError("not a positive integer")
     return int(value)

@@ -24,16 +24,16 @@ from pathlib import Path
 
 from limitlab.data.content_identity import source_id, verified_dataset, verified_inputs
 from limitlab.errors import InputRefused, LimitlabError
+from limitlab.experiment import failure_markers
 from limitlab.experiment.grid import GridIndex, dataset_plugin
 from limitlab.experiment.paths import RunFiles
 from limitlab.experiment.schema import Experiment, StageResources
-from limitlab.jobs import failure_markers
-from limitlab.jobs.grouping import parse_id, split
 from limitlab.jobs.adopt import adoptable
+from limitlab.jobs.grouping import parse_id, split
 from limitlab.jobs.execute import is_running_elsewhere, refusal_entry
 from limitlab.jobs.identity import DONE, damaged, read_done, specs_sha256, stages_finished
 from limitlab.jobs.left_out import left_out_reason
-from limitlab.jobs.run_config import ACCEPTED_KEYS, read_boolean, read_positive
+from limitlab.pipeline.run_config import ACCEPTED_KEYS, read_boolean, read_positive
 
 SHOWN = 5  # runs named per message before '...'
 PLAN_CHECKSUMS_UP_TO = 1 << 16  # bytes: planning hashes the small outputs (JSON); larger ones by size only
@@ -67,7 +67,7 @@ class RunJobPlan:
         self.exp = exp
         self.source = source  # the params file's name, for messages
         self.grid = GridIndex.of(exp)
-        try:  # the Snakefile passes --config checked by limitlab.jobs.run_config; other callers get the same rule
+        try:  # the Snakefile passes --config checked by limitlab.pipeline.run_config; other callers get the same rule
             self.retry_failed = read_boolean(config.get("retry_failed", False))
         except ValueError:
             raise LimitlabError(f"retry_failed={config['retry_failed']!r} is not a boolean: "

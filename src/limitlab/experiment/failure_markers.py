@@ -12,8 +12,12 @@ A run that ends with an error leaves one marker in its run (or eval) folder, as
   ``limitlab train`` resumes from its last completed epoch. The marker only says why the cell is missing.
 
 ``limitlab run`` (:mod:`limitlab.jobs.execute`) writes them for each run of a pipeline job; :func:`guard_shell` is the
-shell of the jobs that run one command per cell (cleanlab's fold models). The plan (:mod:`limitlab.jobs.plan`) and
-``limitlab aggregate`` read the markers with :func:`read_marker`.
+shell of the jobs that run one command per cell (cleanlab's fold models). The plan (:mod:`limitlab.pipeline.plan`),
+the run jobs (:mod:`limitlab.jobs.left_out`) and ``limitlab aggregate`` (:mod:`limitlab.report.run_outputs`) read
+them with :func:`read_marker`. The format is a file of a run folder like the others of
+:class:`~limitlab.experiment.paths.RunFiles`, so it lives here, where every family that reads run folders may
+import it (it was limitlab.jobs.failure_markers, which the report may not import); its shell writer,
+:func:`guard_shell`, stays beside the Python one so that the format is written in one module.
 """
 
 from __future__ import annotations

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 from limitlab.cli import main
-from limitlab.jobs.stage_timing import write_timing
+from limitlab.pipeline.stage_timing import write_timing
 
 HEADER = "s\th:m:s\tmax_rss\tmax_vms\tmax_uss\tmax_pss\tio_in\tio_out\tmean_load\tcpu_time\n"
 

@@ -7,9 +7,8 @@ Snakemake logs the refusal, and a dry run's warning about it, through its logger
 (:func:`install_unlock_hint`) adds the exact command.
 
 limitlab's notes on the plan (failed cells left out, interrupted cells that resume) describe what this run will
-do. With a lock present (:func:`lock_present`), either another snakemake is running here or a killed one
-refuses this run: the Snakefile then prints them in ``onstart``, which Snakemake runs only once it holds its own
-lock and jobs start (never in a dry run).
+do; :func:`notes_wait_for_onstart` decides when they print. Where the lock files are and how Snakemake words its
+refusal are Snakemake internals (:mod:`limitlab.pipeline.snakemake_internals`).
 """
 
 from __future__ import annotations
@@ -19,12 +18,22 @@ import shlex
 import sys
 from pathlib import Path
 
-LOCKS = Path(".snakemake") / "locks"  # Snakemake's default (file) persistence: N.input.lock, N.output.lock
+from limitlab.pipeline.snakemake_internals import LOCK_REFUSAL, LOCKS
+
 UNLOCK_REPEATS = ("--profile", "--snakefile", "-s", "--directory", "-d")  # what --unlock needs to find this lock
 
 
 def lock_present(locks: Path = LOCKS) -> bool:
     return any(Path(locks).glob("*.lock"))
+
+
+def notes_wait_for_onstart(locks: Path = LOCKS) -> bool:
+    """Whether limitlab's notes on the plan wait for the Snakefile's ``onstart`` instead of printing while the
+    workflow is read. They wait when a lock is present: then either another snakemake is running here (the notes
+    would describe its run, not this one's) or a killed one left its lock and this run is refused (the notes
+    would describe a run that does not happen). ``onstart`` runs only once Snakemake holds its own lock and jobs
+    start, never in a dry run."""
+    return lock_present(locks)
 
 
 def unlock_command(params: str, argv: list[str] | None = None, environ=None, cwd: str | None = None) -> str:
@@ -49,7 +58,7 @@ def install_unlock_hint(logger, params: str) -> None:
     lock (once per logger, also when the Snakefile is read again in the same process)."""
 
     def limitlab_unlock_hint(record) -> bool:
-        if isinstance(record.msg, str) and "cannot be locked" in record.msg:
+        if isinstance(record.msg, str) and LOCK_REFUSAL in record.msg:
             again = "dvc repro" if os.environ.get("DVC_STAGE") else "snakemake"
             record.msg += (f"\nlimitlab: if no other snakemake is running in this folder, the lock was left by one "
                            f"that was killed (kill -9, a closed terminal, a killed dvc repro); remove it with\n"

@@ -1,13 +1,17 @@
-"""Helpers of the pipeline tests (test_pipeline, test_slurm, test_dvc): a scratch copy of the repository, a
-smaller variant of params/smoke.yaml, and the declared outputs of a params file, read from the grid itself."""
+"""Helpers of the pipeline tests (tests/workflow, the report and plugin tests that run snakemake): a scratch copy of
+the repository, a smaller variant of params/smoke.yaml, the declared outputs of a params file read from the grid
+itself, and a snakemake killed once it holds its lock."""
 
 from __future__ import annotations
 
 import os
 import re
+import shlex
 import shutil
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import yaml
@@ -16,7 +20,9 @@ from limitlab.experiment import params_file as P
 from limitlab.methods import REGISTRY
 from limitlab.experiment.grid import runs_of
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]  # tests/helpers/ -> the repository
+LOCKS = Path(".snakemake/locks")  # Snakemake's lock files, in the working directory
+PROFILE = "workflow/profiles/local"
 BIN = Path(sys.executable).parent  # the venv running pytest has snakemake, dvc and limitlab
 
 
@@ -113,3 +119,32 @@ def check(result: subprocess.CompletedProcess, expect_ok: bool = True) -> str:
 
 def mtimes(repo: Path, exp, filename: str, where: str = "run_dir") -> dict[str, int]:
     return {run.key: (repo / getattr(run.spec, where) / filename).stat().st_mtime_ns for run in runs_of(exp)}
+
+
+def one_run_repo(root: Path, name: str) -> Path:
+    """A copy of the repository whose params/smoke.yaml is one CE run (no cleanlab block)."""
+    repo = copy_repo(root / "repo")
+    path = smoke_subset(repo, methods=["ce"], p=[0.8], name=name)
+    data = yaml.safe_load(path.read_text())
+    data["studies"]["uniform"].pop("cleanlab", None)
+    path.write_text(yaml.safe_dump(data, sort_keys=False, allow_unicode=True))
+    return repo
+
+
+def kill_once_locked(cmd: list[str], cwd: Path, timeout: float = 180, **extra_env: str) -> None:
+    """Start ``cmd`` in a process group of its own, wait until Snakemake has written its lock (input and output
+    lists), then SIGKILL the whole group: what a closed terminal or `kill -9 -PGID` does."""
+    proc = subprocess.Popen(cmd, cwd=cwd, env=env(**extra_env), stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                            text=True, start_new_session=True)
+    output_lock = cwd / LOCKS / "0.output.lock"
+    deadline = time.monotonic() + timeout
+    try:
+        while not (output_lock.is_file() and output_lock.stat().st_size):
+            if proc.poll() is not None:
+                raise AssertionError(f"{shlex.join(cmd)} ended before it locked:\n{proc.stdout.read()[-4000:]}")
+            if time.monotonic() > deadline:
+                raise AssertionError(f"{shlex.join(cmd)} did not lock within {timeout} s")
+            time.sleep(0.02)
+    finally:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.communicate()

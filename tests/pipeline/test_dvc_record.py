@@ -1,4 +1,4 @@
-"""dvc.lock after a snakemake run (limitlab.jobs.dvc_record), without running DVC: which stages a run completes,
+"""dvc.lock after a snakemake run (limitlab.pipeline.dvc_record), without running DVC: which stages a run completes,
 dvc.yaml's paths, which lock entries stay up to date and which stay due, what is said when nothing can be
 recorded, and what is put back after DVC's checkout removed it. The whole flow with DVC: tests/workflow/test_dvc.py."""
 
@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from limitlab.jobs import dvc_record as R
+from limitlab.pipeline import dvc_record as R
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -241,6 +241,23 @@ def test_the_restore_command_reads_the_cache_folder_dvc_is_configured_with(tmp_p
     assert "put back 3 file(s) under data/runs" in capsys.readouterr().err
     assert workspace(repo) == BOTH
     assert R.main([]) == 2
+
+
+def test_the_command_dvc_yaml_runs_keeps_its_old_module_path(tmp_path):
+    """dvc.yaml (and every user's dvc.lock, which records each stage's command) runs `python -m
+    limitlab.jobs.dvc_record restore`: that old path still runs the restore of limitlab.pipeline.dvc_record."""
+    import sys
+
+    from limitlab.jobs import dvc_record as old
+
+    assert old.restore_removed is R.restore_removed and old.main is R.main
+    assert R.RESTORE in (REPO / "dvc.yaml").read_text()
+    repo = recorded_repo(tmp_path)
+    shutil.rmtree(repo / "data/runs")
+    done = subprocess.run([sys.executable, "-m", "limitlab.jobs.dvc_record", "restore"], cwd=repo,
+                          capture_output=True, text=True)
+    assert done.returncode == 0 and "put back 3 file(s) under data/runs" in done.stderr, done.stderr
+    assert workspace(repo) == BOTH
 
 
 def test_the_hook_puts_back_before_it_records_and_remembers_what_it_recorded(tmp_path):

@@ -1,4 +1,4 @@
-"""Snakemake's --config, checked by limitlab.jobs.run_config: values as Snakemake parses them from the command line."""
+"""Snakemake's --config, checked by limitlab.pipeline.run_config: values as Snakemake parses them from the command line."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import pytest
 from snakemake.cli import parse_config
 
 from limitlab.errors import LimitlabError
-from limitlab.jobs.run_config import ACCEPTED_KEYS, CONFIG_FILE, check_config
+from limitlab.pipeline.run_config import ACCEPTED_KEYS, CONFIG_FILE, check_config
 
 
 def checked(*entries: str) -> dict:
@@ -72,7 +72,7 @@ def test_every_problem_is_named_at_once():
 
 
 def test_run_config_imports_without_torch():
-    code = ("import sys, limitlab.jobs.run_config; "
+    code = ("import sys, limitlab.pipeline.run_config; "
             "print(sorted(m for m in sys.modules if m == 'torch' or m.startswith('torch.')))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]"
