@@ -75,3 +75,29 @@ def test_cli_on_a_params_file_without_benchmarks(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     assert main(["timing", "--params", str(REPO / "params/smoke.yaml"), "--results-dir", "res"]) == 0
     assert (tmp_path / "res" / "timing.md").is_file() and (tmp_path / "res" / "timing.csv").is_file()
+
+
+def test_what_each_row_cost_in_core_hours(tmp_path):
+    """Per row: finished runs, loop hours and core-hours from the threads timing.json records (else the job's
+    cores); a run without a timing file is not counted, a row without any keeps its line with 0 runs."""
+    from limitlab.pipeline.stage_timing import row_costs
+
+    def run(name, seconds, threads=None):
+        d = tmp_path / "runs" / name
+        d.mkdir(parents=True)
+        if seconds is not None:
+            (d / "timing.json").write_text(json.dumps({"train_time_s": seconds, "epoch_time_s": [seconds],
+                                                       **({"threads": threads} if threads else {})}))
+        return d
+
+    a, b, c, d = run("a", 1800.0, threads=1), run("b", 3600.0), run("c", None), run("d", None)
+    costs = row_costs({a: "CE", b: "CE", c: "LIMIT", d: "LIMIT"}, {a: 2, b: 2, c: 2, d: 2})
+    assert costs.drop(columns="median_run_s").to_dict("records") == [
+        {"row": "CE", "runs": 2, "train_wall_h": 1.5, "core_h": 2.5},  # 0.5 h × 1 thread + 1 h × the job's 2 cores
+        {"row": "LIMIT", "runs": 0, "train_wall_h": 0.0, "core_h": 0.0}]
+    assert costs["median_run_s"][0] == 2700.0 and costs["median_run_s"].isna()[1]
+    write_timing(tmp_path / "benchmarks", [a, b], tmp_path / "out", costs=costs)
+    md = (tmp_path / "out" / "timing.md").read_text()
+    assert "| CE | 2 | 1.5 | 2700.0 | 2.5 |" in md and "In total 2 runs, 2.50 core-hours" in md
+    assert (tmp_path / "out" / "timing_rows.csv").read_text().splitlines()[0] == \
+        "row,runs,train_wall_h,median_run_s,core_h"

@@ -58,7 +58,9 @@ def kill_shell_and_wait_for_child(shell: subprocess.Popen, started, timeout: flo
 
 def test_limitlab_run_ends_with_its_killed_job_shell_and_marks_the_run_interrupted(tmp_path):
     study = {"id": "u", "dataset": {"name": "mnist5k"}, "noise": {"model": "uniform", "p": [0.5]}, "n": [200],
-             "seeds": [1], "training": {**tiny_data.TRAINING, "epochs": 40}, "methods": [{"method": "ce"}]}
+             # epochs: far more than the kill takes to reach the run (the parent-death watcher polls), so the run
+             # cannot finish first and remove its marker on a fast machine
+             "seeds": [1], "training": {**tiny_data.TRAINING, "epochs": 2000}, "methods": [{"method": "ce"}]}
     params = tmp_path / "params.yaml"
     params.write_text(yaml.safe_dump({"name": "t", "data_dir": str(tmp_path / "data"), "studies": [study]}))
     tiny_data.prepare(tmp_path / "data", P.load(params))

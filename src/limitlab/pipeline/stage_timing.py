@@ -64,6 +64,27 @@ def training_loop_seconds(run_dirs: list[Path]) -> tuple[int, float]:
     return found, total
 
 
+def row_costs(run_rows: dict[Path, str], cores: dict[Path, int]) -> pd.DataFrame:
+    """What each row of the table cost: per row label, the finished runs, their training loops' total and median wall
+    time (``train_time_s`` of timing.json) and core-hours = Σ train_time_s × threads / 3600, the threads torch used
+    as timing.json records them (runs of releases before it: ``cores``, what the params gave the run's job). Rows
+    in first-seen order; runs without a readable timing file are not counted."""
+    per_row: dict[str, list[tuple[float, int]]] = {}
+    for run_dir, row in run_rows.items():
+        per_row.setdefault(row, [])
+        try:
+            timing = json.loads((Path(run_dir) / "timing.json").read_text())
+            seconds = float(timing["train_time_s"])
+        except (OSError, ValueError, TypeError, KeyError):
+            continue  # not finished, or a damaged timing file: this run is not counted
+        threads = timing.get("threads")
+        per_row[row].append((seconds, threads if isinstance(threads, int) and threads > 0 else cores.get(run_dir, 1)))
+    out = [{"row": row, "runs": len(v), "train_wall_h": round(sum(s for s, _ in v) / 3600, 3),
+            "median_run_s": round(float(pd.Series([s for s, _ in v]).median()), 1) if v else float("nan"),
+            "core_h": round(sum(s * c for s, c in v) / 3600, 3)} for row, v in per_row.items()]
+    return pd.DataFrame(out, columns=["row", "runs", "train_wall_h", "median_run_s", "core_h"])
+
+
 def run_stage_rows(eval_dirs: list[Path]) -> pd.DataFrame:
     """One row per (run, stage that ran) from eval_dir/stage_timing.json: stage 'run: train' etc."""
     rows = []
@@ -80,8 +101,10 @@ def run_stage_rows(eval_dirs: list[Path]) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["stage", "job", "wall_s", "cpu_s", "max_rss_mb"])
 
 
-def write_timing(bench_dir: Path, run_dirs: list[Path], out_dir: Path, eval_dirs: list[Path] = ()) -> pd.DataFrame:
-    """timing.csv (the table) and timing.md (the table and the training-loop line) in ``out_dir``."""
+def write_timing(bench_dir: Path, run_dirs: list[Path], out_dir: Path, eval_dirs: list[Path] = (),
+                 costs: pd.DataFrame | None = None) -> pd.DataFrame:
+    """timing.csv (the table) and timing.md (the table, the training-loop line and, given ``costs``
+    (:func:`row_costs`), what each row of the results table cost, also in timing_rows.csv) in ``out_dir``."""
     jobs = read_benchmarks(bench_dir)
     stages = run_stage_rows(list(eval_dirs))
     table = stage_table(pd.concat([jobs, stages], ignore_index=True) if len(stages) else jobs)
@@ -97,5 +120,14 @@ def write_timing(bench_dir: Path, run_dirs: list[Path], out_dir: Path, eval_dirs
               f"{train_wall:.1f} s" + (f" ({100 * loop_s / train_wall:.0f} % in the loop)." if train_wall else "."),
               "Wall times of jobs that ran at the same time add up here: compare totals with the pipeline's "
               "elapsed time divided by the cores it used.", ""]
+    if costs is not None and len(costs):
+        costs.to_csv(out_dir / "timing_rows.csv", index=False)
+        cols = list(costs.columns)
+        lines += ["## What each row cost (training loops of its finished runs)", "",
+                  "| " + " | ".join(cols) + " |", "|" + " --- |" * len(cols)]
+        lines += ["| " + " | ".join(str(v) for v in row) + " |" for row in costs.itertuples(index=False)]
+        lines += ["", f"In total {int(costs['runs'].sum())} runs, {costs['core_h'].sum():.2f} core-hours "
+                  "(a loop's wall time × the threads its job gave torch; on a shared machine wall time includes "
+                  "waiting for a core).", ""]
     (out_dir / "timing.md").write_text("\n".join(lines))
     return table

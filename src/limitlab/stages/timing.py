@@ -23,13 +23,17 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def main(args) -> int:
     from limitlab.experiment import params_file as P
-    from limitlab.pipeline.stage_timing import write_timing
+    from limitlab.pipeline.stage_timing import row_costs, write_timing
     from limitlab.stages import results_folder
 
     exp = P.load(args.params)
     bench = args.benchmarks or Path("logs") / exp.name / "benchmarks"
     out = results_folder(exp, args.results_dir)
-    table = write_timing(bench, [Path(r.spec.run_dir) for r in runs_of(exp)], out,
-                         [Path(r.spec.eval_dir) for r in runs_of(exp)])
+    runs = runs_of(exp)
+    labels = {(st.id, m.row_id): m.label or m.row_id for st in exp.studies for m in st.methods}
+    costs = row_costs({Path(r.spec.run_dir): labels[(r.spec.study, r.spec.method_id)] for r in runs},
+                      {Path(r.spec.run_dir): r.spec.training.threads or exp.resources.train.cpus for r in runs})
+    table = write_timing(bench, [Path(r.spec.run_dir) for r in runs], out, [Path(r.spec.eval_dir) for r in runs],
+                         costs)
     print(f"{len(table)} stage(s), {int(table['jobs'].sum()) if len(table) else 0} job(s) -> {out}/timing.md")
     return 0

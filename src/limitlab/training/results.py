@@ -25,7 +25,9 @@ def write_results(spec: RunSpec, history: list[dict], best: dict, prepared, stop
     times = [r["time_s"] for r in history]
     io.write_text(run_dir / RunFiles.HISTORY,
                   pd.DataFrame([{k: v for k, v in r.items() if k != "time_s"} for r in history]).to_csv(index=False))
-    io.write_json(run_dir / RunFiles.TRAIN_TIMES, {"train_time_s": float(sum(times)), "epoch_time_s": times})
+    # threads: what the loop's wall time cost in cores (limitlab timing's core-hours per row)
+    io.write_json(run_dir / RunFiles.TRAIN_TIMES, {"train_time_s": float(sum(times)), "epoch_time_s": times,
+                                                   "threads": torch.get_num_threads()})
     result = {
         "key": spec.key, "method_id": spec.method_id, "method": spec.method.method, "point": spec.point,
         "best_epoch": best["epoch"], "best_val_acc": best["val_acc"], "epochs_run": len(history),
