@@ -121,10 +121,12 @@ def test_another_repository_runs_the_workflow_as_a_module(tmp_path):
     assert {"results.html", "table.csv", "claims.csv"} <= {n.rsplit("/", 1)[-1] for n in names}, names[:20]
 
 
-def test_catalog_test_case_dry_runs(tmp_path):
+@pytest.mark.slow
+def test_catalog_test_case_plans_and_runs(tmp_path):
     """.test/ (the catalog's CI: snakemake --directory .test) is a working directory of its own: its config names
     its params file, and the default target plans every stage, through the root Snakefile and workflow/Snakefile
-    alike (a copy, so that nothing is written into the repository)."""
+    alike, then builds its table with a number in both cells, as the catalog's CI would (a copy, so that nothing
+    is written into the repository)."""
     test_dir = shutil.copytree(REPO / ".test", tmp_path / ".test")
     for snakefile in ("Snakefile", "workflow/Snakefile"):
         out = check(run(["snakemake", "-n", "--snakefile", str(REPO / snakefile), "--directory", str(test_dir)],
@@ -132,6 +134,14 @@ def test_catalog_test_case_dry_runs(tmp_path):
         counts = job_counts(out)
         assert counts["run"] == 2 and counts["all"] == 1, (snakefile, counts)
         assert counts["download"] == counts["corrupt"] == counts["aggregate"] == counts["report_assets"] == 1
+    tic = time.perf_counter()
+    check(run(["snakemake", "--cores", "2", "--snakefile", str(REPO / "workflow/Snakefile"), "--directory",
+               str(test_dir)], REPO, timeout=600))
+    print(f".test/ end to end: {time.perf_counter() - tic:.0f} s")
+    table = (test_dir / "results/test/table.md").read_text()
+    for label in ("CE", "LIMIT_L − S"):
+        assert re.search(rf"^\| {re.escape(label)} \| \d+\.\d", table, re.M), (label, table)
+    assert (test_dir / "results/test/report/results.html").is_file()
 
 
 def test_without_a_params_file_the_message_says_where_to_name_one(tmp_path):
