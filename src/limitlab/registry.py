@@ -18,7 +18,7 @@ Torch-free.
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from importlib import metadata
 from typing import Generic, TypeVar
@@ -141,3 +141,21 @@ class Registry(Mapping[str, T], Generic[T]):
     def rows(self) -> list[tuple[str, str, Origin]]:
         """(kind, name, origin) of every entry, limitlab's first: what ``limitlab plugins`` prints."""
         return [(self.kind, name, self._origins[name]) for name in self._ready()]
+
+
+class LiveMapping(Mapping[str, T]):
+    """A read-only name -> value view rebuilt by ``build()`` on every read, so that entries registered later (a
+    plugin loaded on first use, an own dataset loaded in this process) are in it."""
+
+    def __init__(self, build: Callable[[], dict[str, T]]):
+        self._build = build
+
+    def __getitem__(self, name: str) -> T:
+        return self._build()[name]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._build())
+
+    def __len__(self) -> int:
+        return len(self._build())
+

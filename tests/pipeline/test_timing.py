@@ -85,7 +85,8 @@ def test_what_each_row_cost_in_core_hours(tmp_path):
     def run(name, seconds, threads=None):
         d = tmp_path / "runs" / name
         d.mkdir(parents=True)
-        if seconds is not None:
+        if seconds is not None:  # a finished run: result.json follows timing.json
+            (d / "result.json").write_text(json.dumps({"test_acc": 0.5}))
             (d / "timing.json").write_text(json.dumps({"train_time_s": seconds, "epoch_time_s": [seconds],
                                                        **({"threads": threads} if threads else {})}))
         return d

@@ -27,7 +27,7 @@ from collections.abc import Mapping
 from limitlab.data import sources
 from limitlab.data.dataset_info import Builder, BuildContext, DatasetEntry, DatasetInfo  # noqa: F401 - re-exported
 from limitlab.errors import LimitlabError
-from limitlab.registry import Registry
+from limitlab.registry import LiveMapping, Registry
 
 _IMAGENET_MEAN = (0.485, 0.456, 0.406)
 _IMAGENET_STD = (0.229, 0.224, 0.225)
@@ -167,21 +167,7 @@ def register(info: DatasetInfo) -> DatasetInfo:
     return info
 
 
-class _Infos(Mapping[str, DatasetInfo]):
-    """Every known dataset's facts by name: the registry's (limitlab's, then plugins') and the own datasets loaded in
-    this process. Read when asked, so that a plugin or an own dataset registered later is in it."""
-
-    def _all(self) -> dict[str, DatasetInfo]:
-        return {**{name: entry.info for name, entry in DATASET_REGISTRY.items()}, **OWN_DATASETS}
-
-    def __getitem__(self, name: str) -> DatasetInfo:
-        return self._all()[name]
-
-    def __iter__(self):
-        return iter(self._all())
-
-    def __len__(self) -> int:
-        return len(self._all())
-
-
-DATASETS: Mapping[str, DatasetInfo] = _Infos()
+# Every known dataset's facts by name: the registry's (limitlab's, then plugins') and the own datasets loaded in this
+# process, read when asked, so that a plugin or an own dataset registered later is in it.
+DATASETS: Mapping[str, DatasetInfo] = LiveMapping(
+    lambda: {**{name: entry.info for name, entry in DATASET_REGISTRY.items()}, **OWN_DATASETS})

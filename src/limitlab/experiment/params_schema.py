@@ -26,6 +26,7 @@ Methods, class-conditional noise models and datasets come from registries that i
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from typing import Any
 
 # draft-07: what editors implement in full (yaml-language-server, VS Code, JetBrains); the schema avoids what later
@@ -92,42 +93,36 @@ def params_schema(installed: bool = False) -> dict[str, Any]:
 # --- the rewrites ----------------------------------------------------------------------------------------------
 
 
-def _strip_titles(node: Any) -> None:
-    """pydantic's per-property titles ('Batch Size') repeat the key; models keep theirs (editors name types)."""
+def _objects(node: Any) -> Iterator[dict]:
+    """Every JSON object in the schema tree, each after the objects inside it (so a visitor may rewrite an object's
+    own keys)."""
+    children = node.values() if isinstance(node, dict) else node if isinstance(node, list) else ()
+    for child in list(children):
+        yield from _objects(child)
     if isinstance(node, dict):
+        yield node
+
+
+def _strip_titles(schema: dict) -> None:
+    """pydantic's per-property titles ('Batch Size') repeat the key; models keep theirs (editors name types)."""
+    for node in _objects(schema):
         for prop in (node.get("properties") or {}).values():
             prop.pop("title", None)
-        for value in node.values():
-            _strip_titles(value)
-    elif isinstance(node, list):
-        for value in node:
-            _strip_titles(value)
 
 
-def _plain_descriptions(node: Any) -> None:
+def _plain_descriptions(schema: dict) -> None:
     """Docstrings hold Sphinx markup (:mod:`x`, ``y``); editors and the reference show Markdown: `x`, `y`."""
-    if isinstance(node, dict):
+    for node in _objects(schema):
         if isinstance(node.get("description"), str):
-            text = re.sub(r":\w+:`~?([^`]+)`", r"`\1`", node["description"])
-            node["description"] = text.replace("``", "`")
-        for value in node.values():
-            _plain_descriptions(value)
-    elif isinstance(node, list):
-        for value in node:
-            _plain_descriptions(value)
+            node["description"] = re.sub(r":\w+:`~?([^`]+)`", r"`\1`", node["description"]).replace("``", "`")
 
 
-def _refs_alone(node: Any) -> None:
+def _refs_alone(schema: dict) -> None:
     """Draft-07 ignores keywords beside a ``$ref`` (a field's description, a list's ``required: [id]``): such a
     ``$ref`` moves into an ``allOf`` of its own, which every draft reads alike."""
-    if isinstance(node, dict):
-        for value in node.values():
-            _refs_alone(value)
+    for node in _objects(schema):
         if "$ref" in node and len(node) > 1:
             node["allOf"] = [{"$ref": node.pop("$ref")}, *node.get("allOf", [])]
-    elif isinstance(node, list):
-        for value in node:
-            _refs_alone(value)
 
 
 def scalar_or_list(item: dict[str, Any], **list_rules: Any) -> dict[str, Any]:

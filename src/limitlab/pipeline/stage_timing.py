@@ -48,37 +48,39 @@ def stage_table(jobs: pd.DataFrame) -> pd.DataFrame:
     return table.reset_index()[COLUMNS].round(2)
 
 
+def loop_time(run_dir: Path) -> tuple[float, int | None] | None:
+    """(train_time_s, the threads torch used or None where not recorded) of a finished run's timing.json, which
+    ``limitlab train`` writes just before result.json; None for a run not finished or a damaged timing file."""
+    timing = Path(run_dir) / RunFiles.TRAIN_TIMES
+    if not (timing.is_file() and (Path(run_dir) / RunFiles.RESULT).is_file()):
+        return None
+    try:
+        data = json.loads(timing.read_text())
+        seconds = float(data.get("train_time_s", 0.0))
+    except (OSError, ValueError, TypeError, AttributeError):
+        return None  # a damaged timing file only loses this run's share
+    threads = data.get("threads")
+    return seconds, threads if isinstance(threads, int) and threads > 0 else None
+
+
 def training_loop_seconds(run_dirs: list[Path]) -> tuple[int, float]:
-    """(finished runs, the sum of their training loops' wall time: train_time_s of timing.json, which
-    ``limitlab train`` writes beside result.json)."""
-    found, total = 0, 0.0
-    for run_dir in run_dirs:
-        timing = Path(run_dir) / RunFiles.TRAIN_TIMES
-        if timing.is_file() and (Path(run_dir) / RunFiles.RESULT).is_file():
-            try:
-                seconds = float(json.loads(timing.read_text()).get("train_time_s", 0.0))
-            except (ValueError, TypeError, AttributeError):
-                continue  # a damaged timing file only loses this run's share of the line
-            found += 1
-            total += seconds
-    return found, total
+    """(finished runs, the sum of their training loops' wall time: train_time_s of timing.json)."""
+    times = [t for t in map(loop_time, run_dirs) if t is not None]
+    return len(times), sum(seconds for seconds, _ in times)
 
 
 def row_costs(run_rows: dict[Path, str], cores: dict[Path, int]) -> pd.DataFrame:
     """What each row of the table cost: per row label, the finished runs, their training loops' total and median wall
     time (``train_time_s`` of timing.json) and core-hours = Σ train_time_s × threads / 3600, the threads torch used
     as timing.json records them (runs of releases before it: ``cores``, what the params gave the run's job). Rows
-    in first-seen order; runs without a readable timing file are not counted."""
+    in first-seen order; runs not finished or with a damaged timing file are not counted (:func:`loop_time`)."""
     per_row: dict[str, list[tuple[float, int]]] = {}
     for run_dir, row in run_rows.items():
         per_row.setdefault(row, [])
-        try:
-            timing = json.loads((Path(run_dir) / "timing.json").read_text())
-            seconds = float(timing["train_time_s"])
-        except (OSError, ValueError, TypeError, KeyError):
-            continue  # not finished, or a damaged timing file: this run is not counted
-        threads = timing.get("threads")
-        per_row[row].append((seconds, threads if isinstance(threads, int) and threads > 0 else cores.get(run_dir, 1)))
+        timed = loop_time(run_dir)
+        if timed is not None:
+            seconds, threads = timed
+            per_row[row].append((seconds, threads or cores.get(run_dir, 1)))
     out = [{"row": row, "runs": len(v), "train_wall_h": round(sum(s for s, _ in v) / 3600, 3),
             "median_run_s": round(float(pd.Series([s for s, _ in v]).median()), 1) if v else float("nan"),
             "core_h": round(sum(s * c for s, c in v) / 3600, 3)} for row, v in per_row.items()]

@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 
 from limitlab.errors import LimitlabError
-from limitlab.registry import Registry
+from limitlab.registry import LiveMapping, Registry
 
 ROW_SUM_TOL = 1e-6
 
@@ -104,27 +104,17 @@ def _none(p: float, K: int, pairs=None) -> np.ndarray:
     return np.eye(K)
 
 
-class _Definitions(Mapping[str, str]):
-    """Every noise model's one-line definition, by name: the registry's (plugins included) and those drawn their
-    own way. Read when asked, so that a plugin registered later is in it."""
-
-    ORDER = ("uniform", "symmetric", "pair", "matrix", "none", "instance", "human", "file")  # limitlab's, as listed
-
-    def _all(self) -> dict[str, str]:
-        every = {**{name: entry.definition for name, entry in NOISE_REGISTRY.items()}, **DRAWN_OWN_WAY}
-        return {name: every[name] for name in (*self.ORDER, *(n for n in every if n not in self.ORDER))}
-
-    def __getitem__(self, name: str) -> str:
-        return self._all()[name]
-
-    def __iter__(self):
-        return iter(self._all())
-
-    def __len__(self) -> int:
-        return len(self._all())
+LISTED_FIRST = ("uniform", "symmetric", "pair", "matrix", "none", "instance", "human", "file")  # limitlab's, as listed
 
 
-NOISE_MODELS: Mapping[str, str] = _Definitions()
+def _definitions() -> dict[str, str]:
+    every = {**{name: entry.definition for name, entry in NOISE_REGISTRY.items()}, **DRAWN_OWN_WAY}
+    return {name: every[name] for name in (*LISTED_FIRST, *(n for n in every if n not in LISTED_FIRST))}
+
+
+# Every noise model's one-line definition, by name: the registry's (plugins included) and those drawn their own way,
+# read when asked, so that a plugin registered later is in it.
+NOISE_MODELS: Mapping[str, str] = LiveMapping(_definitions)
 
 
 def transition_matrix(model: str, p: float, num_classes: int, pairs=None, matrix=None) -> np.ndarray:
