@@ -19,10 +19,11 @@ TRAINING = {"batch_size": 64, "threads": 1, "device": "cpu", "patience": None, "
 
 
 def experiment(data_dir: Path, methods: list[dict], model: dict | None = None, epochs: int = 2,
-               **training) -> Experiment:
-    """One study: mnist5k, uniform p = 0.5, n = 200, seed 1, the given methods."""
+               study_changes: dict | None = None, **training) -> Experiment:
+    """One study: mnist5k, uniform p = 0.5, n = 200, seed 1, the given methods (and ``study_changes``)."""
     study = {"id": "u", "dataset": {"name": "mnist5k"}, "noise": {"model": "uniform", "p": [0.5]}, "n": [200],
-             "seeds": [1], "training": {**TRAINING, "epochs": epochs, **training}, "methods": methods}
+             "seeds": [1], "training": {**TRAINING, "epochs": epochs, **training}, "methods": methods,
+             **(study_changes or {})}
     if model:
         study["model"] = model
     return P.validate({"name": "t", "data_dir": str(data_dir), "studies": [study]}, "test params")

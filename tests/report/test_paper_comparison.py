@@ -104,7 +104,7 @@ def test_command_on_hand_computed_runs(tmp_path, capsys):
     params.write_text(exp.model_dump_json())
     out = tmp_path / "cmp.csv"
     assert main(["compare", "--params", str(params), "--out", str(out)]) == 2
-    assert "table.csv does not exist: aggregate the experiment first" in capsys.readouterr().err
+    assert "has no table.csv, selection.csv: aggregate the experiment first" in capsys.readouterr().err
     aggregate(exp)
     assert main(["compare", "--params", str(params), "--out", str(out), "--markdown", str(tmp_path / "c.md")]) == 0
     frame = pd.read_csv(out).set_index("rule")

@@ -16,7 +16,7 @@ from limitlab.experiment import params_file as P
 from limitlab.experiment.schema import Experiment
 from limitlab.report.aggregate import aggregate
 from limitlab.methods import REGISTRY, Context
-from limitlab.report.figures.susceptibility import make_susceptibility_figures
+from limitlab.report.figures.index import make_figures
 from limitlab.report.susceptibility_selection import DELTA, ZETA, regions, select
 from limitlab.training.susceptibility import Probe, one_step_delta
 from limitlab.training.loop import train
@@ -271,7 +271,7 @@ def fake_gr_experiment(tmp_path):
     """CE and a 3-point GR grid at p = 0.8 with faked finished runs (history with susceptibility columns)."""
     exp = P.validate({"name": "fake", "data_dir": str(tmp_path / "data"), "results_dir": str(tmp_path / "results"),
                       "studies": [{"id": "u", "dataset": {"name": "mnist"}, "noise": {"model": "uniform", "p": [0.8]},
-                                   "seeds": [42], "methods": [
+                                   "seeds": [42], "training": {"susceptibility": True}, "methods": [
                                        {"method": "ce", "label": "CE"},
                                        {"id": "gr", "method": "grad_rescale", "label": "GR", "lamb": 0.0,
                                         "beta": [1.0, 2.0, 8.0]}]}]}, "test")
@@ -305,8 +305,9 @@ def test_aggregate_reports_susceptibility_rows(tmp_path):
     assert pool[pool.selected].groupby("pool").size().tolist() == [1, 1, 1]
     metrics = json.loads((tmp_path / "results" / "metrics.json").read_text())
     assert metrics["mnist"]["uniform"]["p80"]["nall"]["gr_sus_sel"]["test_acc"] == pytest.approx(0.70)
-    figures = make_susceptibility_figures(exp)
-    assert [f["name"] for f in figures] == ["susceptibility_mnist_uniform_p80_nall"]
+    index = make_figures(exp)  # the one figure index lists them with the others
+    assert [f["name"] for f in index["figures"] if f["kind"] == "susceptibility"] == ["susceptibility_mnist_uniform_p80_nall"]
+    assert json.loads((tmp_path / "results" / "figures" / "index.json").read_text()) == json.loads(json.dumps(index))
     assert (tmp_path / "results" / "figures" / "susceptibility_mnist_uniform_p80_nall.png").stat().st_size > 10_000
 
 
@@ -322,11 +323,11 @@ def test_susceptibility_figure_has_the_plot_style_in_a_fresh_process(tmp_path):
     exp = fake_gr_experiment(tmp_path)
     aggregate(exp)
     _setup()
-    make_susceptibility_figures(exp)
+    make_figures(exp)
     png = tmp_path / "results" / "figures" / "susceptibility_mnist_uniform_p80_nall.png"
     styled = png.read_bytes()
     png.unlink()
-    code = ("import sys; from limitlab.experiment import params_file as P; from limitlab.report.figures.susceptibility import "
-            "make_susceptibility_figures; make_susceptibility_figures(P.validate(__import__('json').loads(sys.argv[1]), 'x'))")
+    code = ("import sys; from limitlab.experiment import params_file as P; from limitlab.report.figures.index import "
+            "make_figures; make_figures(P.validate(__import__('json').loads(sys.argv[1]), 'x'))")
     subprocess.run([sys.executable, "-c", code, exp.model_dump_json()], check=True, capture_output=True)
     assert png.read_bytes() == styled

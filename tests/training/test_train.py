@@ -12,6 +12,7 @@ import pytest
 import torch
 
 from limitlab.experiment import params_file as P
+from limitlab.experiment.grid import runs_of
 from limitlab.experiment.schema import Experiment
 from limitlab.errors import LimitlabError
 from limitlab.methods.ce import CE
@@ -239,3 +240,21 @@ def test_a_resume_state_of_other_inputs_is_never_resumed(tmp_path, capsys):
     capsys.readouterr()
     same_result(new, train(spec))
     assert "not recorded by the release that wrote it" in capsys.readouterr().out
+
+
+def test_a_training_seed_changes_the_run_and_the_split_seed_is_the_default(data_dir, tmp_path):
+    """train_seeds: the run's torch seed is its training seed; the split's own seed is the default run (the spec of
+    a study without train_seeds, bitwise the same model)."""
+    plain = spec_of(experiment(data_dir, [{"method": "ce"}], epochs=1), "ce", tmp_path / "plain")
+    exp = experiment(data_dir, [{"method": "ce"}], epochs=1, study_changes={"train_seeds": [1, 7]})
+    runs = {r.spec.train_seed: r.spec for r in runs_of(exp)}
+    assert set(runs) == {None, 7} and runs[None].model_dump() == plain.model_copy(
+        update={"run_dir": runs[None].run_dir}).model_dump()
+    assert runs[7].key.endswith("/ce/default-t7") and runs[7].training_seed == 7
+    base = Path(exp.data_dir) / "runs"
+    own = runs[7].model_copy(update={"run_dir": tmp_path / "t7" / runs[7].run_dir.relative_to(base)})
+    r_plain, r_own = train(plain), train(own)
+    m1 = torch.load(Path(plain.run_dir) / "model.pt", weights_only=False)["networks"]["classifier"]
+    m2 = torch.load(Path(own.run_dir) / "model.pt", weights_only=False)["networks"]["classifier"]
+    assert any(not torch.equal(m1[k], m2[k]) for k in m1)  # another initialisation and batch order
+    assert r_plain["key"] != r_own["key"]

@@ -9,10 +9,10 @@ rule aggregate:
         runs=lambda wildcards: job_files(),
         cleanlab=CLEANLAB_FILES,
     output:
-        **{name.replace(".", "_"): str(RESULTS / name) for name in REPORT_FILES},
-        detection_csv=str(RESULTS / "detection.csv"),
-        inputs_csv=str(RESULTS / "inputs.csv"),  # content identities of every setting's dataset and noise
-        experiment_json=str(RESULTS / "experiment.json"),  # which experiment and grid the tables are of (compare)
+        **{name.replace(".", "_"): str(RESULTS / name) for name in ResultFiles.AGGREGATED},
+        detection_csv=str(RESULTS / ResultFiles.DETECTION),
+        inputs_csv=str(RESULTS / ResultFiles.INPUTS),  # content identities of every setting's dataset and noise
+        experiment_json=str(RESULTS / ResultFiles.EXPERIMENT),  # which experiment and grid the tables are of
     log:
         f"{LOGS}/aggregate.log",
     threads: RES.default.cpus

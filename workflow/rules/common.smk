@@ -11,7 +11,7 @@ from snakemake.exceptions import WorkflowError
 from limitlab.errors import LimitlabError
 from limitlab.experiment import failure_markers
 from limitlab.experiment.grid import all_settings
-from limitlab.experiment.paths import RunFiles, dataset_path
+from limitlab.experiment.paths import ResultFiles, RunFiles, dataset_path
 from limitlab.pipeline import plan
 from limitlab.pipeline.invocation import Invocation
 
@@ -43,8 +43,6 @@ RES = EXP.resources
 JOBS = PLAN.jobs_dir  # one summary per run job: <id>.json
 SETTINGS = all_settings(EXP)  # setting path (dataset/noise/pXX/nN/sS) -> (study, Setting)
 DATASETS = {study.dataset.name: study.dataset for study in EXP.studies}
-REPORT_FILES = ("metrics.json", "table.md", "table.csv", "selection.csv", "curves.csv", "paired.csv", "claims.csv")
-TIMING_FILES = ("timing.md", "timing.csv")  # per-stage wall time and memory from the benchmark files
 FAILED = RunFiles.FAILED  # per-cell marker: a failure that would repeat (not a Snakemake output)
 INTERRUPTED = RunFiles.INTERRUPTED  # per-cell note: the job was interrupted (signal, OOM); the cell resumes
 stage_resources = plan.stage_resources
@@ -113,5 +111,5 @@ def label_files():
 
 
 def report_files():
-    return ([str(RESULTS / name) for name in REPORT_FILES] + [str(RESULTS / "figures" / "index.json")]
-            + [str(RESULTS / name) for name in TIMING_FILES])
+    names = (*ResultFiles.AGGREGATED, ResultFiles.FIGURE_INDEX, *ResultFiles.TIMED)
+    return [str(RESULTS / name) for name in names]

@@ -6,7 +6,7 @@ rule plot:
         rules.aggregate.output,
         params=PARAMS,
     output:
-        index=str(RESULTS / "figures" / "index.json"),
+        index=str(RESULTS / ResultFiles.FIGURE_INDEX),
     log:
         f"{LOGS}/plot.log",
     threads: max(RES.default.cpus, 2)  # figures are independent: it runs last, when the cores are free

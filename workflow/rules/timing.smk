@@ -8,8 +8,8 @@ rule timing:
         rules.aggregate.output,
         params=PARAMS,
     output:
-        md=str(RESULTS / "timing.md"),
-        csv=str(RESULTS / "timing.csv"),
+        md=str(RESULTS / ResultFiles.TIMING_MD),
+        csv=str(RESULTS / ResultFiles.TIMING),
     params:
         benchmarks=f"{LOGS}/benchmarks",
     log:

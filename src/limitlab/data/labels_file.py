@@ -34,6 +34,7 @@ class NoiseSetting:
     seed: int
     val_ratio: float | None  # None: the dataset's fixed split (clothing1m)
     clean_validation: bool
+    n_val: int | None = None  # a validation size of its own (limitlab.data.split, step 3); None: the held-out part
 
 
 @dataclass(frozen=True)
@@ -96,6 +97,7 @@ def summarize(labels: NoisyLabels) -> dict:
         "val_ratio": s.val_ratio,
         "split": "random (RandomState(seed).permutation)" if s.val_ratio is not None else "fixed (dataset lists)",
         "clean_validation": s.clean_validation,
+        **({"n_val": s.n_val} if s.n_val is not None else {}),  # absent by default: older summaries stay as written
         "num_classes": K,
         "sizes": {"train": int(len(tc)), "val": int(len(vc))},
         "expected_noise_rate": {"train": _expected_rate(tc, T),

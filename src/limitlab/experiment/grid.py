@@ -49,15 +49,30 @@ class RunSpec(BaseModel):
     # 'distribution==version' of the installed packages whose entries this run uses (a plugin method), by role;
     # None for limitlab's own entries only, and then not part of the identity (limitlab.experiment.identity)
     plugins: dict[str, str] | None = None
+    # the seed of initialisation, batch order and sampling when the study sets train_seeds and it is not the split's
+    # own seed; None: the split's seed (every run before train_seeds, unchanged identity)
+    train_seed: int | None = None
 
     @model_serializer(mode="wrap")
-    def _no_plugins_left_out(self, handler):
-        # a spec of limitlab's own entries dumps as in releases before plugins: its identity, the params of the
-        # jobs that carry it (cleanlab) and the spec its failure markers record all stay the same
+    def _defaults_left_out(self, handler):
+        # a spec of limitlab's own entries on the split's own seed dumps as in releases before plugins and training
+        # seeds: its identity, the params of the jobs that carry it (cleanlab) and the spec its failure markers
+        # record all stay the same
         data = handler(self)
-        if data.get("plugins") is None:
-            data.pop("plugins", None)
+        for name in ("plugins", "train_seed"):
+            if data.get(name) is None:
+                data.pop(name, None)
         return data
+
+    @property
+    def training_seed(self) -> int:
+        """The seed of the run's torch RNGs (initialisation, batch order, sampling, dropout)."""
+        return self.seed if self.train_seed is None else self.train_seed
+
+    @property
+    def split_and_training_seed(self) -> tuple[int, int]:
+        """(split seed, training seed): the run's place among a point's runs (one per pair)."""
+        return self.seed, self.training_seed
 
 
 def plugins_of(method_name: str, noise_model: str, dataset: DatasetConfig) -> dict[str, str] | None:
@@ -118,6 +133,14 @@ def noise_options(study: Study) -> dict:
             "noise_file": file if noise.model == "file" else None}
 
 
+def train_seeds_of(study: Study, split_seed: int) -> list[int | None]:
+    """The training seeds run on one split (RunSpec.train_seed): [None] without ``train_seeds``; a train seed equal
+    to the split's seed is None, the split's default run (its identity and folder)."""
+    if study.train_seeds is None:
+        return [None]
+    return [None if t == split_seed else t for t in study.train_seeds]
+
+
 def settings_of(study: Study) -> list[Setting]:
     seeds = sorted({s for m in study.methods for s in (m.seeds or study.seeds)})
     options = noise_options(study)
@@ -128,9 +151,23 @@ def settings_of(study: Study) -> list[Setting]:
                        {role: version for role, version in plugins.items() if version is not None})
     return [
         Setting(study.dataset.name, study.noise.model, p, n, seed, study.dataset.val_ratio,
-                study.dataset.clean_validation, **options, sources_tag=tag)
-        for p in study.noise.p for n in study.n for seed in seeds
+                study.dataset.clean_validation, **options, sources_tag=tag, n_val=n_val)
+        for p in study.noise.p for n in study.n for n_val in n_vals_of(study, n) for seed in seeds
     ]
+
+
+def n_vals_of(study: Study, n) -> list[int | None]:
+    """The validation sizes of a study's settings at training-set size ``n``: [None] (the held-out part) without
+    ``n_val``; a size equal to the held-out part's is None too, so that it shares the default's labels and runs
+    (known for built-in and plugin datasets; an own dataset's size is known only once imported)."""
+    if study.n_val is None:
+        return [None]
+    from limitlab.data.registry import DATASETS
+    from limitlab.data.split import n_train_split
+
+    n_raw = None if study.dataset.own else DATASETS[study.dataset.name].n_train_raw
+    held_out = None if n_raw is None else n_raw - n_train_split(n_raw, study.dataset.val_ratio)
+    return [None if v == held_out else v for v in study.n_val]
 
 
 def _sources_tag(files: dict[str, str], plugin_versions: dict[str, str] | None = None) -> str | None:
@@ -152,16 +189,18 @@ def expand(exp: Experiment) -> list[Run]:
     data_dir = Path(exp.data_dir)
     for study in exp.studies:
         by_id = {m.row_id: m for m in study.methods}
-        for setting in settings_of(study):
+        pairs = [(setting, t) for setting in settings_of(study) for t in train_seeds_of(study, setting.seed)]
+        for setting, train_seed in pairs:
             for m in study.methods:
                 if setting.seed not in (m.seeds or study.seeds):
                     continue
                 for point in m.points():
-                    rel = f"{study.id}/{setting.path}/{m.row_id}/{point_tag(point)}"
+                    rel = f"{study.id}/{setting.path}/{m.row_id}/{point_tag(point, train_seed)}"
                     init_dir = None
-                    if m.init is not None:
+                    if m.init is not None:  # the source run of the same split and training seed
                         src = by_id[m.init.source]
-                        init_dir = data_dir / "runs" / f"{study.id}/{setting.path}/{src.row_id}/{point_tag(src.points()[0])}"
+                        src_tag = point_tag(src.points()[0], train_seed)
+                        init_dir = data_dir / "runs" / f"{study.id}/{setting.path}/{src.row_id}/{src_tag}"
                     specs.append(RunSpec(
                         key=rel, study=study.id, setting_path=setting.path, dataset=study.dataset,
                         noise=setting.noise, p=setting.p, n=setting.n, seed=setting.seed, model=study.model,
@@ -171,7 +210,7 @@ def expand(exp: Experiment) -> list[Run]:
                         point=point, data_path=dataset_path(data_dir, setting.dataset),
                         labels_path=setting.labels_path(data_dir), run_dir=data_dir / "runs" / rel,
                         eval_dir=data_dir / "eval" / rel, init_dir=init_dir,
-                        plugins=plugins_of(m.method, setting.noise, study.dataset),
+                        plugins=plugins_of(m.method, setting.noise, study.dataset), train_seed=train_seed,
                     ))
     return [Run(spec, identity) for spec, identity in _tag_folders(specs)]
 
@@ -283,17 +322,21 @@ class CleanlabSpec(BaseModel):
 
 
 def cleanlab_specs(exp: Experiment) -> list[CleanlabSpec]:
-    """The cleanlab jobs of an experiment: one per setting of every study with a ``cleanlab:`` block."""
+    """The cleanlab jobs of an experiment: one per setting of every study with a ``cleanlab:`` block. Its folds are
+    trained on the split's own seed, whatever the study's ``train_seeds`` (one detection per setting)."""
     out = []
     data_dir = Path(exp.data_dir)
     for study in exp.studies:
         cfg = study.cleanlab
         if cfg is None:
             continue
+        seen: set[Path] = set()
         for run in runs_of(exp):
             s = run.spec
-            if s.study != study.id or s.method_id != cfg.source:
+            if s.study != study.id or s.method_id != cfg.source or s.labels_path in seen:
                 continue
+            seen.add(s.labels_path)
+            s = s.model_copy(update={"train_seed": None})
             # the setting's labels folder, not its name: folds of two noise files of one name never mix
             folder = Path(s.labels_path).parent.relative_to(data_dir / "labels").as_posix()
             key = f"{study.id}/{folder}/{cfg.source}_k{cfg.folds}"

@@ -164,7 +164,7 @@ def _seeds(prop: dict[str, Any]) -> None:
 def _training(defs: dict[str, Any]) -> None:
     """The study's ``training:`` block, and a method's block of overrides: the same fields, none required, each
     may be null (not overridden); the merged settings meet the same ranges (``Study.training_for``)."""
-    from limitlab.experiment.schema import DEVICE_PATTERN
+    from limitlab.experiment.training_config import DEVICE_PATTERN
 
     props = defs["TrainingConfig"]["properties"]
     del props["betas"]["prefixItems"]  # two numbers of one kind: `items` means the same in every draft

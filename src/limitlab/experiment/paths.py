@@ -43,6 +43,40 @@ class RunFiles:
     Q_EVALUATED = (TRAIN_SCORES, SUSPICIOUS)     # ... and of a q-network method's
 
 
+class ResultFiles:
+    """File names in an experiment's results folder (``results_dir``), the one place they are spelled: the rules
+    (workflow/rules) declare them from here, ``limitlab aggregate``, ``plot``, ``timing`` and ``report-assets``
+    write them, ``compare``, ``claims``, the results page and the figure index read them."""
+
+    # limitlab aggregate
+    TABLE_MD = "table.md"              # the tables for reading (summary, every cell, selection, paired, claims ...)
+    TABLE = "table.csv"                # one row per cell, every number
+    SELECTION = "selection.csv"        # one row per grid point of every cell
+    METRICS = "metrics.json"           # flat keys for `dvc metrics diff`
+    CURVES = "curves.csv"              # seed-mean per-epoch curves of the selected points
+    PAIRED = "paired.csv"              # paired differences over splits
+    CLAIMS = "claims.csv"              # the paper's claims on this grid
+    DETECTION = "detection.csv"        # noisy-label detection (LIMIT, cleanlab, the trivial detector)
+    INPUTS = "inputs.csv"              # content identities of every setting's dataset and noise
+    EXPERIMENT = "experiment.json"     # which experiment and grid the tables are of (compare, claims)
+    SUSCEPTIBILITY = "susceptibility.csv"  # the susceptibility pools (runs trained with susceptibility: true)
+    # limitlab plot
+    FIGURES = "figures"                # PNG + PDF of every figure
+    FIGURE_INDEX = "figures/index.json"  # the one list of figures drawn and skipped
+    # limitlab timing
+    TIMING_MD = "timing.md"
+    TIMING = "timing.csv"
+    TIMING_ROWS = "timing_rows.csv"    # what each row of the results table cost
+    # limitlab report-assets
+    REPORT = "report"
+    RESULTS_PAGE = "report/results.html"
+    REPORT_FIGURES = "report/figures"  # the figures by family, for Snakemake's report
+
+    AGGREGATED = (METRICS, TABLE_MD, TABLE, SELECTION, CURVES, PAIRED, CLAIMS)  # the pipeline's report files
+    TIMED = (TIMING_MD, TIMING)                                                # per-stage wall time and memory
+    RECORDED = (TABLE, SELECTION)  # the tables `limitlab compare` reads, recorded in experiment.json
+
+
 class CleanlabFiles:
     """File names of one cleanlab detection job, in ``cv_dir/cleanlab/`` (the folds' own runs use :class:`RunFiles`)."""
 
@@ -72,9 +106,11 @@ def value_tag(v: float) -> str:
     return f"{v:g}"
 
 
-def point_tag(point: dict[str, float]) -> str:
-    """Folder name of a hyperparameter point: {'beta': 0.1, 'lamb': 5} -> 'beta0.1_lamb5'; {} -> 'default'."""
-    return "_".join(f"{k}{value_tag(v)}" for k, v in sorted(point.items())) or "default"
+def point_tag(point: dict[str, float], train_seed: int | None = None) -> str:
+    """Folder name of a hyperparameter point: {'beta': 0.1, 'lamb': 5} -> 'beta0.1_lamb5'; {} -> 'default'; a run
+    on a training seed of its own (RunSpec.train_seed) ends in '-t<seed>': 'beta0.1_lamb5-t7'."""
+    tag = "_".join(f"{k}{value_tag(v)}" for k, v in sorted(point.items())) or "default"
+    return tag if train_seed is None else f"{tag}-t{train_seed}"
 
 
 def key_part(text) -> str:
@@ -108,6 +144,7 @@ class Setting:
     # the first hex digits of a SHA-256 (limitlab.data.content_identity.sources_tag); set by the grid, None
     # without such files
     sources_tag: str | None = None
+    n_val: int | None = None  # a validation size of its own (limitlab.data.split, step 3); None: the held-out part
 
     def source_files(self) -> dict[str, str]:
         """The files the user gives this setting, by role: what its labels are drawn from besides a built-in
@@ -129,6 +166,8 @@ class Setting:
             name += "-cleanval"
         if abs(self.val_ratio - 0.2) > 1e-12:
             name += f"-val{value_tag(self.val_ratio)}"
+        if self.n_val is not None:
+            name += f"-nval{self.n_val}"
         return name
 
     @property

@@ -15,11 +15,13 @@ import re
 from pathlib import Path
 from typing import Annotated, Any, Literal, Union
 
-from pydantic import Field, PrivateAttr, ValidationError, create_model, field_validator, model_validator
+from pydantic import Field, PrivateAttr, ValidationError, field_validator, model_validator
 
 from limitlab.experiment.dataset_config import (DATASET_NAMES, DatasetConfig, arch_problem,  # noqa: F401
                                                 one_source_per_name)
 from limitlab.experiment.strict import Strict
+from limitlab.experiment.training_config import (ARCHS, DEVICE_PATTERN, DEVICES_ACCEPTED,  # noqa: F401
+                                                 ModelConfig, TrainingConfig, TrainingOverride)
 from limitlab.methods import REGISTRY, MethodConfig
 
 
@@ -31,7 +33,6 @@ def _noise_models():
 # the class-conditional models of the noise registry (plugins included), then those drawn their own way
 NOISE_MODELS = tuple(_noise_models())
 NOISE_FILE_FORMATS = (".csv", ".npy", ".pt")  # model 'file' (limitlab.data.noise.from_file.FORMATS)
-ARCHS = ("auto", "cnn4", "mlp4", "resnet34", "resnet50")
 
 
 class NoiseConfig(Strict):
@@ -94,75 +95,6 @@ class NoiseConfig(Strict):
         if self.model in ("human", "file") and self.p != [0.0]:
             raise ValueError(f"model {self.model!r} takes its rate from the file: leave 'p' out (or p: [0.0])")
         return self
-
-
-class ModelConfig(Strict):
-    arch: Literal[ARCHS] = Field("auto", description="'auto': cnn4 for MNIST, resnet34 for CIFAR, resnet50 for Clothing1M")  # type: ignore[valid-type]
-    dropout: float = Field(0.0, ge=0, lt=1, description="dropout in the hidden blocks (mlp4 only)")
-    q_arch: Literal[ARCHS] | Literal["same"] = Field("same", description="gradient predictor architecture")  # type: ignore[valid-type]
-    pretrained: Path | None = Field(
-        None, description="resnet50: local file of ImageNet weights (never downloaded); absent = random init")
-    bn_warmup: Literal["none", "authors"] = Field(
-        "none", description="BatchNorm running statistics at the start: 'none' = PyTorch's (mean 0, var 1); "
-        "'authors' = after the shape-inference forward passes of the authors' network builder on N(0, 1) "
-        "inputs (train mode; docs/methods.md, 'Selection and evaluation', and docs/choices.md), which the paper's numbers include")
-
-    def resolve(self, dataset: str) -> str:
-        if self.arch != "auto":
-            return self.arch
-        return {"cifar10": "resnet34", "cifar100": "resnet34", "clothing1m": "resnet50"}.get(dataset, "cnn4")
-
-
-class TrainingConfig(Strict):
-    batch_size: int = Field(256, gt=0, description="training mini-batch size")
-    epochs: int = Field(400, gt=0, description="maximum number of training epochs (the paper: 400)")
-    patience: int | None = Field(100, gt=0, description="early stopping patience in epochs; null = never stop early")
-    lr: float = Field(1e-3, gt=0, description="Adam learning rate (a method's 'lr' overrides it)")
-    betas: tuple[float, float] = Field((0.9, 0.999), description="Adam's two moment decay rates, each in [0, 1)")
-    eps: float = Field(1e-8, gt=0, description="Adam's epsilon (added to the denominator)")
-    weight_decay: float = Field(0.0, ge=0, description="Adam's coupled L2, not applied to biases and 1-D params")
-    device: str = Field("auto", description="'auto' (CUDA when available), 'cpu', 'cuda', 'cuda:1', ...")
-    threads: int | None = Field(None, gt=0, description="torch CPU threads (default: torch's choice)")
-    channels_last: Literal["auto", True, False] = Field("auto", description="'auto': on for convolutional nets")
-    bf16: Literal["auto", True, False] = Field(
-        False, description="bf16 autocast on CUDA (never on CPU). Off by default: the paper trained in fp32. "
-        "Opt in with true, or 'auto' (on for ResNets only); bf16 numbers are not the paper's protocol")
-    compile: bool = Field(False, description="torch.compile the networks (pays off on long runs: ~20 s per network "
-                                             "to compile, then 1.4x faster steps for cnn4 on CPU)")
-    eval_batch_size: int = Field(1024, gt=0, description="batch size of the evaluation passes (no effect on results)")
-    log_test: bool = Field(True, description="log clean test accuracy per epoch (curves only, never selection)")
-    susceptibility: bool = Field(False, description="track susceptibility to random labels every epoch")
-    susceptibility_batch: int = Field(128, gt=0, description="examples in the susceptibility probe batch of each epoch")
-    num_workers: int = Field(4, ge=0, description="decoding workers for file datasets (Clothing1M)")
-
-    @field_validator("betas")
-    @classmethod
-    def _adam_betas(cls, v: tuple[float, float]) -> tuple[float, float]:
-        # torch.optim.Adam refuses them only when the optimizer is built, i.e. in the middle of a pipeline run
-        bad = [b for b in v if not 0.0 <= b < 1.0]
-        if bad:
-            raise ValueError(f"Adam betas {list(v)}: {bad} outside [0, 1); accepted: two numbers in [0, 1), "
-                             "e.g. [0.9, 0.999]")
-        return v
-
-    @field_validator("device")
-    @classmethod
-    def _known_device(cls, v: str) -> str:
-        if not DEVICE_PATTERN.fullmatch(v):
-            raise ValueError(f"device {v!r} is not a torch device; accepted: {DEVICES_ACCEPTED}")
-        return v
-
-
-DEVICE_PATTERN = re.compile(r"auto|cpu|mps|(cuda|xpu)(:\d+)?")
-DEVICES_ACCEPTED = "'auto', 'cpu', 'cuda', 'cuda:N', 'mps', 'xpu', 'xpu:N'"
-
-
-# A method's `training:` block may override any training field; validated against this all-optional model.
-TrainingOverride = create_model(
-    "TrainingOverride",
-    __base__=Strict,
-    **{name: (f.annotation | None, None) for name, f in TrainingConfig.model_fields.items()},
-)
 
 
 class StageResources(Strict):
@@ -248,8 +180,19 @@ class Study(Strict):
     dataset: DatasetConfig = Field(description="the dataset: a built-in one by name, or your own by path")
     noise: NoiseConfig = Field(description="the noise model and its rates (each rate is a setting)")
     n: list[int | Literal["all"]] = Field(["all"], min_length=1, description="training-subset sizes (or 'all')")
+    n_val: list[int] | None = Field(
+        None, min_length=1,
+        description="validation sizes of their own, each a setting (a sweep): the held-out part's first N, then "
+                    "what the subsample of n left; nested over N, the training set unchanged. Default: the held-out "
+                    "part (val_ratio)")
     seeds: list[int] = Field(min_length=1,
-                             description="each seed = one train/validation split, noise draw and torch init")
+                             description="each seed = one train/validation split, noise draw and torch init "
+                                         "(the torch init: unless train_seeds is set)")
+    train_seeds: list[int] | None = Field(
+        None, min_length=1,
+        description="training seeds (initialisation, batch order, sampling) run on every split: each seed × "
+                    "train seed is a run. A train seed equal to the split's seed is that split's default run. "
+                    "Default: the split's seed")
     model: ModelConfig = Field(ModelConfig(), description="the networks")
     training: TrainingConfig = Field(TrainingConfig(), description="every method's protocol (a method's 'training' overrides it)")
     methods: list[MethodEntry] = Field(min_length=1, description="keyed by id (or a list with 'id')")  # type: ignore[valid-type]
@@ -278,21 +221,51 @@ class Study(Strict):
     def _seed_range(cls, v: list[int]) -> list[int]:
         return check_seeds(v)
 
+    @field_validator("train_seeds")
+    @classmethod
+    def _train_seed_range(cls, v: list[int] | None) -> list[int] | None:
+        return None if v is None else check_seeds(v)
+
+    @field_validator("n_val", mode="before")
+    @classmethod
+    def _listify_n_val(cls, v: Any) -> Any:
+        return [v] if isinstance(v, int) and not isinstance(v, bool) else v
+
+    @field_validator("n_val")
+    @classmethod
+    def _positive_n_val(cls, v: list[int] | None) -> list[int] | None:
+        if v is not None:
+            bad = [x for x in v if x <= 0]
+            if bad:
+                raise ValueError(f"validation sizes {bad} must be positive")
+            if len(set(v)) != len(v):
+                raise ValueError(f"validation sizes {v} contain duplicates")
+        return v
+
     @model_validator(mode="after")
     def _n_fits_the_split(self) -> "Study":
         from limitlab.data.registry import DATASETS
-        from limitlab.data.split import n_train_split
+        from limitlab.data.split import max_n_val, n_train_split
 
         if self.dataset.own:  # its size is known once imported: the corrupt stage checks n against it
             return self
         n_raw = DATASETS[self.dataset.name].n_train_raw
         if n_raw is None:  # clothing1m: the size is set by its noisy list
+            if self.n_val is not None:
+                raise ValueError(f"{self.dataset.name} has a fixed validation list: n_val cannot be set")
             return self
         n_train = n_train_split(n_raw, self.dataset.val_ratio)
         too_big = [n for n in self.n if n != "all" and n > n_train]
         if too_big:
             raise ValueError(f"n = {too_big} is larger than the training split of {self.dataset.name} ({n_train} of "
                              f"{n_raw} examples at val_ratio {self.dataset.val_ratio}); accepted: 1..{n_train} or 'all'")
+        for n in self.n:
+            most = max_n_val(n_raw, self.dataset.val_ratio, None if n == "all" else n)
+            too_big = [v for v in self.n_val or [] if v > most]
+            if too_big:
+                raise ValueError(f"n_val = {too_big} is larger than what {self.dataset.name} leaves outside a training "
+                                 f"set of n = {n} ({most} of {n_raw} examples at val_ratio "
+                                 f"{self.dataset.val_ratio}); accepted: 1..{most}")
         return self
 
     @model_validator(mode="after")

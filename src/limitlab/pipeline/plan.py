@@ -313,6 +313,8 @@ def corrupt_args(setting) -> str:
     s = setting
     args = ["--dataset", s.dataset, "--noise", s.noise, "--p", repr(s.p), "--n", str(s.n), "--seed", str(s.seed),
             "--val-ratio", repr(s.val_ratio)]
+    if s.n_val is not None:
+        args += ["--n-val", str(s.n_val)]
     if s.matrix is not None:
         args += ["--matrix", s.matrix]
     if s.noise == "instance":

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from limitlab.experiment.paths import RunFiles
+from limitlab.experiment.paths import ResultFiles, RunFiles
 
 STAGE_TIMES = RunFiles.STAGE_TIMES
 
@@ -111,7 +111,7 @@ def write_timing(bench_dir: Path, run_dirs: list[Path], out_dir: Path, eval_dirs
     stages = run_stage_rows(list(eval_dirs))
     table = stage_table(pd.concat([jobs, stages], ignore_index=True) if len(stages) else jobs)
     out_dir.mkdir(parents=True, exist_ok=True)
-    table.to_csv(out_dir / "timing.csv", index=False)
+    table.to_csv(out_dir / ResultFiles.TIMING, index=False)
     runs, loop_s = training_loop_seconds(run_dirs)
     job_stage = "run" if (table["stage"] == "run").any() else "train"  # `train`: benchmark files of older runs
     train_wall = float(table.loc[table["stage"] == job_stage, "wall_total_s"].sum())
@@ -123,7 +123,7 @@ def write_timing(bench_dir: Path, run_dirs: list[Path], out_dir: Path, eval_dirs
               "Wall times of jobs that ran at the same time add up here: compare totals with the pipeline's "
               "elapsed time divided by the cores it used.", ""]
     if costs is not None and len(costs):
-        costs.to_csv(out_dir / "timing_rows.csv", index=False)
+        costs.to_csv(out_dir / ResultFiles.TIMING_ROWS, index=False)
         cols = list(costs.columns)
         lines += ["## What each row cost (training loops of its finished runs)", "",
                   "| " + " | ".join(cols) + " |", "|" + " --- |" * len(cols)]
@@ -131,5 +131,5 @@ def write_timing(bench_dir: Path, run_dirs: list[Path], out_dir: Path, eval_dirs
         lines += ["", f"In total {int(costs['runs'].sum())} runs, {costs['core_h'].sum():.2f} core-hours "
                   "(a loop's wall time × the threads its job gave torch; on a shared machine wall time includes "
                   "waiting for a core).", ""]
-    (out_dir / "timing.md").write_text("\n".join(lines))
+    (out_dir / ResultFiles.TIMING_MD).write_text("\n".join(lines))
     return table

@@ -23,20 +23,20 @@ from pathlib import Path
 from limitlab import io
 from limitlab.experiment.schema import Experiment
 from limitlab.experiment.grid import GridIndex, runs_of
-from limitlab.experiment.paths import RunFiles
+from limitlab.experiment.paths import ResultFiles, RunFiles
 from limitlab.report.cells import Cell, build_cells
 from limitlab.report.claims import check_claims, claims_frame, claims_markdown, load_claims
 from limitlab.report.curves import curves_frame
 from limitlab.report.detection_budget import budget_rows
+from limitlab.report.detection_tables import budget_markdown, detection_frame
 from limitlab.report.metrics import add_cleanlab, cleanlab_results, metrics_dict
 from limitlab.report.paired import add_paired_metrics, compare_cells, paired_frame, paired_markdown
-from limitlab.report.provenance import RECORD, check_provenance, inputs_frame, results_record
+from limitlab.report.provenance import check_provenance, inputs_frame, results_record
 from limitlab.report.run_outputs import read_run
 from limitlab.report.selection_reliability import ADD_FILES, cell_reliability, reliability_markdown
 from limitlab.report.selection_rules import rule_results
 from limitlab.report.susceptibility_selection import susceptibility_cells
-from limitlab.report.tables import (budget_markdown, detection_frame, long_frame, markdown, rich_table, selection_frame,
-                                    susceptibility_markdown)
+from limitlab.report.tables import long_frame, markdown, rich_table, selection_frame, susceptibility_markdown
 
 
 @dataclass
@@ -85,26 +85,26 @@ def aggregate(exp: Experiment, results_dir: Path | None = None, console=None, so
     metrics = add_paired_metrics(add_cleanlab(metrics_dict(cells), cleanlab), comparisons, method_cells)
     detection = detection_frame(cells, cleanlab, budget_rows(method_cells, exp))
     texts = {
-        "table_md": ("table.md", markdown(exp, method_cells, missing, cleanlab, reliability_markdown(method_cells)
+        "table_md": (ResultFiles.TABLE_MD, markdown(exp, method_cells, missing, cleanlab, reliability_markdown(method_cells)
                                           + budget_markdown(detection) + paired_markdown(comparisons)
                                           + claims_markdown(claims), comparisons=comparisons)
                      + susceptibility_markdown(exp, sus_cells)),
-        "table_csv": ("table.csv", long_frame(cells).to_csv(index=False)),
-        "selection_csv": ("selection.csv", selection_frame(cells).to_csv(index=False)),
-        "metrics": ("metrics.json", json_text(metrics)),
-        "detection_csv": ("detection.csv", detection.to_csv(index=False)),
-        "curves_csv": ("curves.csv", curves.to_csv(index=False)),
-        "inputs_csv": ("inputs.csv", inputs_frame(grid, inputs).to_csv(index=False)),
-        "paired_csv": ("paired.csv", paired_frame(comparisons).to_csv(index=False)),
-        "claims_csv": ("claims.csv", claims_frame(claims).to_csv(index=False)),
+        "table_csv": (ResultFiles.TABLE, long_frame(cells).to_csv(index=False)),
+        "selection_csv": (ResultFiles.SELECTION, selection_frame(cells).to_csv(index=False)),
+        "metrics": (ResultFiles.METRICS, json_text(metrics)),
+        "detection_csv": (ResultFiles.DETECTION, detection.to_csv(index=False)),
+        "curves_csv": (ResultFiles.CURVES, curves.to_csv(index=False)),
+        "inputs_csv": (ResultFiles.INPUTS, inputs_frame(grid, inputs).to_csv(index=False)),
+        "paired_csv": (ResultFiles.PAIRED, paired_frame(comparisons).to_csv(index=False)),
+        "claims_csv": (ResultFiles.CLAIMS, claims_frame(claims).to_csv(index=False)),
     }
     if not sus_pool.empty:
-        texts["susceptibility_csv"] = ("susceptibility.csv", sus_pool.to_csv(index=False))
+        texts["susceptibility_csv"] = (ResultFiles.SUSCEPTIBILITY, sus_pool.to_csv(index=False))
     data = {name: text.encode("utf-8") for name, text in texts.values()}
-    data[RECORD] = json_text(results_record(exp, grid, source, data)).encode("utf-8")
+    data[ResultFiles.EXPERIMENT] = json_text(results_record(exp, grid, source, data)).encode("utf-8")
     write_together(results_dir, data)  # every file or none: a failed write leaves the folder as it was
     files = {key: results_dir / name for key, (name, _) in texts.items()}
-    files["record"] = results_dir / RECORD
+    files["record"] = results_dir / ResultFiles.EXPERIMENT
     console.print(rich_table(exp, method_cells))
     if sus_cells:
         console.print(rich_table(exp, sus_cells, "susceptibility selection, final-epoch clean test accuracy (%)"))

@@ -57,7 +57,7 @@ def _row(files: list[tuple[Path, str]]) -> dict | None:
 
 
 def budget_view(detection):
-    """The rows of detection.csv (:func:`limitlab.report.tables.detection_frame`) that the budget tables show, in
+    """The rows of detection.csv (:func:`limitlab.report.detection_detection_tables.detection_frame`) that the budget tables show, in
     table.md and on the results page alike: detectors with per-example scores (a precision at the noise count or at
     k = 100). Empty when the file has no budget numbers (written before them, or no score files)."""
     if (detection.empty or "precision_at_noise_rate_pct" not in detection

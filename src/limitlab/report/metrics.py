@@ -2,8 +2,9 @@
 
 Keys: ``<cell key parts>.<method id>.{test_acc, test_acc_std, val_acc, detection_auc, detection_ap, n_seeds}`` for
 every complete cell (the paper's selection rule), with ``test_acc_last_epoch[_std]`` and ``test_acc_oracle[_std]``
-beside them (:mod:`limitlab.report.selection_rules`; the oracle is an upper bound, not a result), and
-``<cell key parts>.cleanlab_k<K>.{detection_auc, detection_ap, n_issues, ...}`` for every cleanlab job with a
+beside them (:mod:`limitlab.report.selection_rules`; the oracle is an upper bound, not a result),
+``split_std`` and ``train_std`` for a cell with several training seeds per split (:mod:`limitlab.report.variance_split`),
+and ``<cell key parts>.cleanlab_k<K>.{detection_auc, detection_ap, n_issues, ...}`` for every cleanlab job with a
 readable cleanlab.json. Key parts come from params (no dots; DVC flattens with '.').
 """
 
@@ -16,6 +17,7 @@ from limitlab.experiment.paths import CleanlabFiles, cell_key
 from limitlab.experiment.schema import Experiment
 from limitlab.report.cells import Cell, setting_prefixes
 from limitlab.report.run_outputs import read_json
+from limitlab.report.variance_split import cell_variance_split
 
 CLEANLAB_METRICS = ("detection_auc", "detection_ap", "n_issues", "noise_rate_estimate", "noise_rate_true",
                     "noise_matrix_mae")
@@ -39,6 +41,9 @@ def metrics_dict(cells: list[Cell]) -> dict:
                                                        (f"test_acc_{rule}_std", r.test_acc_std))):
                 if value is not None:
                     node[name] = value
+        split = cell_variance_split(c)  # a study with train_seeds: where the spread comes from (new keys only)
+        if split is not None:
+            node.update({"split_std": split.split_std, "train_std": split.train_std})
     return out
 
 

@@ -5,13 +5,16 @@ For a method cell and a reference cell of the same setting, both at the point th
 labels and the same test set for both. Per pair, the difference of clean test accuracies d_s = acc_method(s) −
 acc_reference(s). Reported:
 
-* the mean difference d̄ = (1/n) Σ_s d_s;
+* the mean difference d̄ = (1/n) Σ_s d_s. A study with ``train_seeds`` has several runs per split: acc(s) is the
+  mean over the split's training seeds, so the pairs stay the splits;
 * a percentile interval (``bootstrap.ci``, ``bootstrap.samples`` draws, ``bootstrap.seed``) from a two-level
   bootstrap: draw n seeds with replacement, and for each drawn seed resample its test set with replacement, the
   same examples for both methods (paired), so the interval carries both the split-to-split spread and the finite
   test set. With one seed it rests on the test resampling alone (marked wherever it is shown). A test-set
   resample of the per-example difference c_i = correct_method(i) − correct_reference(i) ∈ {−1, 0, 1} has mean
-  (N₊ − N₋)/T with (N₊, N₋, N₀) ~ Multinomial(T; the observed shares): drawn exactly, without T-sized index arrays;
+  (N₊ − N₋)/T with (N₊, N₋, N₀) ~ Multinomial(T; the observed shares): drawn exactly, without T-sized index arrays
+  (with several training seeds per split, c_i is the difference of the seeds' mean correctness, and the multinomial
+  runs over its distinct values);
 * wins / ties / losses over the pairs;
 * a two-sided Wilcoxon signed-rank test (:func:`scipy.stats.wilcoxon`) on the d_s where there are ≥ 5 pairs; with
   fewer none is done (with 4 pairs the smallest two-sided p is 0.125). With 5 pairs the smallest is 0.0625, so no
@@ -89,13 +92,14 @@ def paired_stats(a: dict[int, float], b: dict[int, float] | float, samples: int,
     if paired_tests:
         per_seed = np.empty((len(seeds), samples))
         for k, s in enumerate(seeds):
-            c = correct_a[s].astype(np.int16) - correct_b[s]
+            c = np.asarray(correct_a[s], dtype=float) - correct_b[s]
             t = len(c)
-            shares = np.array([(c == 1).sum(), (c == -1).sum(), (c == 0).sum()], dtype=float) / t
+            values = np.array([1.0, -1.0, 0.0]) if np.isin(c, (-1.0, 0.0, 1.0)).all() else np.unique(c)
+            shares = np.array([(c == v).sum() for v in values], dtype=float) / t
             counts = rng.multinomial(t, shares, size=samples)
             # centred on the run's own accuracy difference (which can differ from the test-set one only by
             # rounding in result.json)
-            per_seed[k] = (counts[:, 0] - counts[:, 1]) / t - c.mean() + diffs[k]
+            per_seed[k] = counts @ values / t - c.mean() + diffs[k]
         how = "two-level bootstrap: seeds, then each seed's test set (paired)"
     else:
         per_seed = np.repeat(diffs[:, None], samples, axis=1)
@@ -149,9 +153,10 @@ class Comparison:
 
 
 def seed_values(point, metric: str = "test_acc") -> dict[int, float]:
-    """Seed → the metric of the point's finished runs: test_acc (result.json), detection_auc (eval.json) or
-    train_acc_noisy_last (the last row of history.csv)."""
-    out = {}
+    """Split seed → the metric of the point's finished runs: test_acc (result.json), detection_auc (eval.json) or
+    train_acc_noisy_last (the last row of history.csv); the mean over the split's training seeds where it has
+    several."""
+    out: dict[int, list[float]] = {}
     for rec in point.done:
         if metric == "test_acc":
             v = rec.result.get("test_acc")
@@ -163,17 +168,18 @@ def seed_values(point, metric: str = "test_acc") -> dict[int, float]:
             df, _ = read_history(rec.run, rec.result)
             v = None if df is None or "train_acc_noisy" not in df or df.empty else float(df["train_acc_noisy"].iloc[-1])
         if isinstance(v, (int, float)) and math.isfinite(v):
-            out[rec.run.spec.seed] = float(v)
-    return out
+            out.setdefault(rec.run.spec.seed, []).append(float(v))
+    return {seed: vals[0] if len(vals) == 1 else float(np.mean(vals)) for seed, vals in out.items()}
 
 
 def seed_correct(point) -> dict[int, np.ndarray]:
-    out = {}
+    """Split seed → per test example, whether the run got it right (0/1); with several training seeds the mean over
+    them (a split where one of them lacks predictions is left out)."""
+    out: dict[int, list] = {}
     for rec in point.done:
-        c = test_correct(rec)
-        if c is not None:
-            out[rec.run.spec.seed] = c
-    return out
+        out.setdefault(rec.run.spec.seed, []).append(test_correct(rec))
+    return {seed: c[0] if len(c) == 1 else np.mean(c, axis=0) for seed, c in out.items()
+            if all(x is not None for x in c) and len({x.shape for x in c}) == 1}
 
 
 def baseline_ids(study) -> set[str]:

@@ -9,7 +9,7 @@ next run of the pipeline). Runs without ``done.json`` (written by ``limitlab tra
 are. ``inputs.csv`` lists each setting's labels file with the two identities and, for noisy labels read from a
 file (noise models 'file' and 'human'), that file and its sha256 as ``labels.json`` recorded them.
 
-Which experiment a results folder is of: ``experiment.json`` (:data:`RECORD`, written by ``limitlab aggregate``
+Which experiment a results folder is of: ``experiment.json`` (:attr:`~limitlab.experiment.paths.ResultFiles.EXPERIMENT`, written by ``limitlab aggregate``
 with the tables) records the experiment's name, the params file it was aggregated from, the identity of its grid
 (:func:`grid_identity`) and the sha256 of the tables that ``limitlab compare`` reads. :func:`check_record` refuses a
 folder whose record names another grid, whose tables are not the ones recorded, or that has no record.
@@ -26,7 +26,7 @@ import pandas as pd
 from limitlab.data.content_identity import SHOWN, verified_inputs
 from limitlab.errors import LimitlabError
 from limitlab.experiment.grid import GridIndex
-from limitlab.experiment.paths import RunFiles
+from limitlab.experiment.paths import ResultFiles, RunFiles
 from limitlab.experiment.schema import Experiment
 
 RERUN = "rerun the pipeline: its job trains it again"
@@ -82,14 +82,26 @@ def inputs_frame(grid: GridIndex, inputs: dict[str, dict]) -> pd.DataFrame:
                                        "noise_file_sha256", "problem"])
 
 
-def noise_source(labels_path) -> dict[str, str]:
-    """The file a setting's noisy labels were read from, as its labels.json records it: ``noise_file`` (noise model
-    'file', the path the params name) or ``human_file`` (CIFAR-N), with its sha256; empty for drawn noise."""
+def labels_record(labels_path) -> dict | None:
+    """A setting's labels.json (the summary the corrupt stage wrote beside labels.npz); None when unreadable."""
     try:
         record = json.loads(Path(labels_path).with_suffix(".json").read_text())
     except (OSError, ValueError):
-        record = None
-    if not isinstance(record, dict):
+        return None
+    return record if isinstance(record, dict) else None
+
+
+def validation_size(labels_path) -> int | None:
+    """How many (noisy) validation labels a setting has, as its labels.json records it."""
+    size = ((labels_record(labels_path) or {}).get("sizes") or {}).get("val")
+    return size if isinstance(size, int) else None
+
+
+def noise_source(labels_path) -> dict[str, str]:
+    """The file a setting's noisy labels were read from, as its labels.json records it: ``noise_file`` (noise model
+    'file', the path the params name) or ``human_file`` (CIFAR-N), with its sha256; empty for drawn noise."""
+    record = labels_record(labels_path)
+    if record is None:
         return {"noise_file": "", "noise_file_sha256": ""}
     for key in ("noise_file", "human_file"):
         if isinstance(record.get(key), str):
@@ -101,8 +113,6 @@ def short(identity: str) -> str:
     return identity[:SHOWN]
 
 
-RECORD = "experiment.json"  # in the results folder: which experiment and grid its tables were aggregated from
-RECORDED_TABLES = ("table.csv", "selection.csv")  # the tables limitlab compare reads
 
 
 def grid_identity(grid: GridIndex) -> str:
@@ -118,7 +128,26 @@ def results_record(exp: Experiment, grid: GridIndex, source: str | None, files: 
     the sha256 of the tables compare reads (``files``: name -> the bytes written)."""
     return {"experiment": exp.name, "params_file": source, "grid_sha256": grid_identity(grid),
             "runs": len(grid.specs),
-            "files_sha256": {name: hashlib.sha256(files[name]).hexdigest() for name in RECORDED_TABLES if name in files}}
+            "files_sha256": {name: hashlib.sha256(files[name]).hexdigest() for name in ResultFiles.RECORDED if name in files}}
+
+
+def read_results(folder: Path, exp: Experiment, source: str, also: tuple[str, ...] = (), option: str = "") -> dict:
+    """The tables ``limitlab compare`` and ``limitlab claims`` read from an experiment's results folder (name ->
+    DataFrame): the recorded ones (``ResultFiles.RECORDED``) and ``also``, after checking that the folder holds
+    them and that they are ``exp``'s (:func:`check_record`, which the recorded ones must pass)."""
+    import io as bytes_io
+
+    import pandas as pd
+
+    names = (*ResultFiles.RECORDED, *also)
+    missing = [name for name in names if not (Path(folder) / name).is_file()]
+    if missing:
+        raise LimitlabError(f"{folder} has no {', '.join(missing)}: aggregate the experiment first "
+                            f"(limitlab aggregate --params {source}{option}, or the pipeline's `all` target)")
+    data = {name: (Path(folder) / name).read_bytes() for name in names}
+    # the tables must be this experiment's: another experiment's results folder would pass its cells off as ours
+    check_record(folder, exp, source, {name: data[name] for name in ResultFiles.RECORDED}, option)
+    return {name: pd.read_csv(bytes_io.BytesIO(raw)) for name, raw in data.items()}
 
 
 def check_record(folder: Path, exp: Experiment, source: str, tables: dict[str, bytes], option: str = "") -> None:
@@ -126,12 +155,12 @@ def check_record(folder: Path, exp: Experiment, source: str, tables: dict[str, b
     another grid, is missing or damaged, or ``tables`` (name -> bytes read) are not the ones it records.
     ``option`` is how the folder was given (' --results-dir DIR'), for the command that aggregates it again."""
     again = f"limitlab aggregate --params {source}{option}"
-    path = Path(folder) / RECORD
+    path = Path(folder) / ResultFiles.EXPERIMENT
     try:
         record = json.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
-        raise LimitlabError(f"{folder} has no {RECORD}, the record of the experiment its tables are of (tables "
-                            "aggregated before limitlab wrote one, or not by limitlab aggregate), so nothing says "
+        raise LimitlabError(f"{folder} has no {ResultFiles.EXPERIMENT}, the record of the experiment its tables are "
+                            "of (tables aggregated before limitlab wrote one, or not by limitlab aggregate), so nothing says "
                             f"they are {exp.name}'s: aggregate again ({again}), then compare") from None
     except (OSError, ValueError) as exc:
         raise LimitlabError(f"{path} is damaged ({exc}): aggregate again ({again}), then compare") from None
@@ -151,6 +180,6 @@ def check_record(folder: Path, exp: Experiment, source: str, tables: dict[str, b
     recorded = record.get("files_sha256") if isinstance(record.get("files_sha256"), dict) else {}
     for table, data in tables.items():
         if recorded.get(table) != hashlib.sha256(data).hexdigest():
-            raise LimitlabError(f"{Path(folder) / table} is not the file limitlab aggregate wrote with {RECORD} "
-                                f"(changed, or restored from another aggregation since): aggregate again ({again}), "
+            raise LimitlabError(f"{Path(folder) / table} is not the file limitlab aggregate wrote with "
+                                f"{ResultFiles.EXPERIMENT} (changed, or restored from another aggregation since): aggregate again ({again}), "
                                 "then compare")

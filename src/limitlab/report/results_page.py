@@ -5,7 +5,8 @@
 * ``results.html`` — one self-contained page: first the summary (per setting the best method, its paired
   differences to CE and to the best baseline, with the coin-toss mark: :mod:`limitlab.report.summary`), then the
   clean test accuracy of every method and setting with the paper's number and the difference beside ours, the three selection rules side by side and each cell's selection
-  reliability with the coin-toss mark (from table.csv; the mark also on the paired differences and the claims), the
+  reliability with the coin-toss mark (from table.csv; the mark also on the paired differences and the claims), where
+  each cell's spread comes from when the study has training seeds (between and within splits, table.csv), the
   noisy-label detection table (LIMIT and cleanlab, from detection.csv; "no noise" where the training labels hold
   no corrupted label), cleanlab's own estimates next to the realised noise, and the content identities of every
   setting's dataset and noise realisation (from inputs.csv). Tables given as a :class:`~limitlab.report.summary.View`
@@ -28,12 +29,14 @@ import pandas as pd
 
 from limitlab import io
 from limitlab.errors import LimitlabError
+from limitlab.experiment.paths import ResultFiles
 from limitlab.experiment.schema import Experiment
 from limitlab.report.figures.index import family_name
 from limitlab.report.selection_reliability import ADD_FILES, COIN_TOSS_BELOW, COIN_TOSS_MARK, TARGET
 from limitlab.report.summary import (DASH, NO_NOISE, View, budget_shown, coin_tosses, no_noise, summary_frame,
                                      summary_view)
 from limitlab.report.tables import read_optional_csv
+from limitlab.report.variance_split import VARIANCE_CAPTION, variance_view
 
 
 def _link(src: Path, dst: Path) -> None:
@@ -46,20 +49,17 @@ def _link(src: Path, dst: Path) -> None:
 
 def collect_figures(results_dir: Path, out_dir: Path) -> list[Path]:
     """Link every PNG listed in figures/index.json into out_dir/<family>/; return the written paths."""
-    index_path = results_dir / "figures" / "index.json"
+    index_path = results_dir / ResultFiles.FIGURE_INDEX
     try:
         index = json.loads(index_path.read_text())
     except (OSError, json.JSONDecodeError) as exc:
         raise LimitlabError(f"{index_path} is missing or not valid JSON ({exc}); run `limitlab plot` first") from None
     entries = list(index.get("figures", []))
-    sus = results_dir / "figures" / "susceptibility_index.json"  # figures/susceptibility.py writes its own list
-    if sus.is_file():
-        entries += json.loads(sus.read_text()).get("figures", [])
     if out_dir.exists():
         shutil.rmtree(out_dir)
     written = []
     for fig in entries:
-        src = results_dir / "figures" / fig["png"]
+        src = results_dir / ResultFiles.FIGURES / fig["png"]
         if not src.is_file():
             raise LimitlabError(f"{index_path} lists {fig['png']} but {src} does not exist; run `limitlab plot` again")
         dst = out_dir / family_name(fig.get("kind", "other")) / fig["png"]
@@ -216,6 +216,16 @@ def reliability_table(table: pd.DataFrame) -> str:
     return "".join(out)
 
 
+def variance_table(table: pd.DataFrame) -> str:
+    """HTML: where each cell's spread comes from (report.variance_split, the view table.md writes too); nothing for
+    a study without training seeds."""
+    view = variance_view(table)
+    if view is None:
+        return ""
+    return (f"<h2>Where the variance comes from</h2><p>{html.escape(VARIANCE_CAPTION)} Standard deviations in test "
+            "points.</p>" + view_html(view, "variance-table"))
+
+
 def detection_tables(det: pd.DataFrame) -> str:
     if det.empty:
         return "<p>No detection scores: no evaluated q-network run and no cleanlab result.</p>"
@@ -264,11 +274,11 @@ def results_html(exp: Experiment, results_dir: Path, params_file: str) -> str:
     """The page: the summary first, then every table (the module docstring)."""
     results_dir = Path(results_dir)
     try:
-        table = pd.read_csv(results_dir / "table.csv")
-        det = pd.read_csv(results_dir / "detection.csv")
+        table = pd.read_csv(results_dir / ResultFiles.TABLE)
+        det = pd.read_csv(results_dir / ResultFiles.DETECTION)
     except (OSError, pd.errors.ParserError, pd.errors.EmptyDataError) as exc:
         raise LimitlabError(f"cannot read the tables in {results_dir} ({exc}); run `limitlab aggregate` first") from None
-    paired, coins = read_optional_csv(results_dir / "paired.csv"), coin_tosses(table)
+    paired, coins = read_optional_csv(results_dir / ResultFiles.PAIRED), coin_tosses(table)
     methods = {(s.id, m.row_id) for s in exp.studies for m in s.methods}
     return (f"<!doctype html><html lang='en'><head><meta charset='utf-8'><title>{html.escape(exp.name)} results"
             f"</title><style>{STYLE}</style></head><body>"
@@ -285,14 +295,14 @@ def results_html(exp: Experiment, results_dir: Path, params_file: str) -> str:
                "test point of its grid's test-best point (\"Selection reliability\" below); read its number, its "
                "distance to the paper and its paired differences with that in mind." if coins else "")
             + "</p>"
-            + accuracy_table(table) + rules_table(table, methods) + reliability_table(table)
+            + accuracy_table(table) + rules_table(table, methods) + reliability_table(table) + variance_table(table)
             + "<h2>Noisy-label detection: ROC AUC / average precision (%)</h2>"
             + "<p>Finding the corrupted training labels. LIMIT: distance ‖s(b) − e_ỹ‖₂ between the q-network's "
               "prediction and the given label. cleanlab: 1 − self-confidence of out-of-sample predicted "
               "probabilities from K-fold cross-validated CE models.</p>"
             + detection_tables(det) + budget_table(det) + paired_table(paired, coins)
-            + claims_table(results_dir / "claims.csv")
-            + inputs_table(results_dir / "inputs.csv") + "</body></html>\n")
+            + claims_table(results_dir / ResultFiles.CLAIMS)
+            + inputs_table(results_dir / ResultFiles.INPUTS) + "</body></html>\n")
 
 
 def budget_table(det: pd.DataFrame) -> str:
@@ -411,8 +421,7 @@ def inputs_table(path: Path) -> str:
 
 def write_assets(exp: Experiment, params_file: str, results_dir: Path | None = None) -> dict:
     results_dir = Path(results_dir or exp.results_path)
-    out = results_dir / "report"
-    out.mkdir(parents=True, exist_ok=True)
-    page = io.write_text(out / "results.html", results_html(exp, results_dir, params_file))
-    figures = collect_figures(results_dir, out / "figures")
+    (results_dir / ResultFiles.REPORT).mkdir(parents=True, exist_ok=True)
+    page = io.write_text(results_dir / ResultFiles.RESULTS_PAGE, results_html(exp, results_dir, params_file))
+    figures = collect_figures(results_dir, results_dir / ResultFiles.REPORT_FIGURES)
     return {"results_html": page, "figures": figures}

@@ -9,6 +9,8 @@ v̄_j = (1/S) Σ_s v_{js}, v_{js} = mean_i c_{js,i} (ties: the first in params o
 **Bootstrap of the validation set.** For b = 1..B (``bootstrap.samples``), draw for each split n_s indices with
 replacement from ``numpy.random.default_rng([bootstrap.seed, split seed])`` (so the same resample for every point
 of the split, and for every method of the setting), recompute v^b_{js}, and redo the rule: sel_b = argmax_j v̄^b_j.
+A study with ``train_seeds`` has several runs per point and split: s then runs over the (split, training seed)
+pairs, each resampled with its split's indices, and the means are over the pairs (as the rule's mean is).
 
 * P(select j) = (1/B) Σ_b 1[sel_b = j];
 * expected test accuracy of the rule E = (1/B) Σ_b t̄_{sel_b}, its spread sd_b(t̄_{sel_b}) (ddof = 0) and
@@ -213,10 +215,12 @@ def _load(path: Path, keys: tuple[str, ...]) -> dict:
     return arrays
 
 
-def _split(runs: list[dict], seed: int, class_conditional: bool, messages: list[str]) -> dict:
-    """One split of a cell: its points' validation correctness (J, n), their standard errors and test accuracies,
-    and, under a known class-conditional T, the expected noisy accuracies mu and the corrected accuracies."""
-    recs = [by[seed] for by in runs]
+def _split(runs: list[dict], slot: tuple[int, int], class_conditional: bool, messages: list[str]) -> dict:
+    """One split (and training seed) of a cell: its points' validation correctness (J, n), their standard errors and
+    test accuracies, and, under a known class-conditional T, the expected noisy accuracies mu and the corrected
+    accuracies."""
+    recs = [by[slot] for by in runs]
+    seed = slot[0]
     preds = [_load(Path(r.run.spec.eval_dir) / RunFiles.VAL_PREDICTIONS, ("logits", "given_label", "index"))
              for r in recs]
     if any(not np.array_equal(p["index"], preds[0]["index"]) or not np.array_equal(p["given_label"],
@@ -264,21 +268,24 @@ def cell_reliability(cell, bootstrap, messages: list[str] | None = None) -> tupl
     if cell.selected is None:
         return None, None
     points = [pt for pt in cell.points if pt.complete]
-    seeds = [r.run.spec.seed for r in points[0].done]
-    if any(sorted(r.run.spec.seed for r in pt.done) != sorted(seeds) for pt in points):
+    # a run's slot: (split seed, training seed); a split with several training seeds is several slots, each
+    # resampled with its split's indices
+    slots = [r.run.spec.split_and_training_seed for r in points[0].done]
+    if any(sorted(r.run.spec.split_and_training_seed for r in pt.done) != sorted(slots) for pt in points):
         return None, "its points were trained on different seeds"
-    runs = [{r.run.spec.seed: r for r in pt.done} for pt in points]
-    lacking = [by[s].run.key for by in runs for s in seeds
+    runs = [{r.run.spec.split_and_training_seed: r for r in pt.done} for pt in points]
+    seeds = [seed for seed, _ in slots]
+    lacking = [by[s].run.key for by in runs for s in slots
                if not (Path(by[s].run.spec.eval_dir) / RunFiles.VAL_PREDICTIONS).is_file()]
     if lacking and len(points) == 1:
-        return _single_point(points[0], seeds), None
+        return _single_point(points[0], sorted(set(seeds))), None
     if lacking:
         return None, (f"its runs lack {RunFiles.VAL_PREDICTIONS} ({len(lacking)} of {len(points) * len(seeds)}: "
                       f"evaluated before it existed; `{ADD_FILES}` adds it without retraining)")
     spec = points[0].done[0].run.spec
     class_conditional = spec.dataset.clean_validation or cell.noise_model not in NOT_CLASS_CONDITIONAL
     try:
-        splits = [_split(runs, s, class_conditional, messages) for s in seeds]
+        splits = [_split(runs, s, class_conditional, messages) for s in slots]
     except LimitlabError as exc:
         return None, str(exc)
     why_not = (None if class_conditional else
@@ -293,7 +300,7 @@ def cell_reliability(cell, bootstrap, messages: list[str] | None = None) -> tupl
                                   np.array([sp["test"] for sp in splits], dtype=float).T, mu, n_val, bootstrap.ci)
     S = len(seeds)
     combine = lambda se: np.sqrt((np.asarray(se, dtype=float).T ** 2).sum(axis=1)) / S  # noqa: E731
-    rel = Reliability(points=[pt.tag for pt in points], seeds=seeds, n_val=int(n_val.min()),
+    rel = Reliability(points=[pt.tag for pt in points], seeds=sorted(set(seeds)), n_val=int(n_val.min()),
                       samples=bootstrap.samples, val_acc=v_obs.mean(axis=1),
                       val_acc_se=combine([sp["se"] for sp in splits]), note=why_not, **numbers)
     if all(sp["corr"] is not None for sp in splits):

@@ -9,7 +9,6 @@ written like every ``View`` by :func:`view_markdown`); detection without corrupt
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import pandas as pd
@@ -19,10 +18,11 @@ from limitlab.experiment.schema import Experiment
 from limitlab.report.cells import Cell
 from limitlab.report.paired import paired_frame
 from limitlab.report.paper_numbers import lookup
+from limitlab.report.provenance import validation_size
 from limitlab.report.selection_reliability import (COIN_TOSS_BELOW, COIN_TOSS_MARK, INT_COLUMNS, point_columns,
                                                    reliability_columns)
-from limitlab.report.summary import (NO_NOISE, View, budget_shown, no_noise, no_noise_settings, setting_text,
-                                     summary_frame, summary_view, without_detection_numbers)
+from limitlab.report.summary import NO_NOISE, View, no_noise_settings, setting_text, summary_frame, summary_view
+from limitlab.report.variance_split import VARIANCE_CAPTION, VARIANCE_INT_COLUMNS, variance_columns, variance_view
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -50,7 +50,12 @@ def error_caption(cells: list[Cell]) -> tuple[str, bool]:
     samples = sorted({c.stats.get("bootstrap_samples") for c in cells
                       if c.selected is not None and c.stats["error"] == "bootstrap_std"} - {None})
     parts = []
-    if "seed_std" in kinds:
+    two_seeds = any(r.run.spec.train_seed is not None for c in cells if c.selected is not None
+                    for r in c.selected.done)
+    if "seed_std" in kinds and two_seeds:
+        parts.append(f"sample std over runs (ddof = 1; {', '.join(map(str, seeds))} runs: splits × training seeds; "
+                     "\"Where the variance comes from\" splits it)")
+    elif "seed_std" in kinds:
         parts.append(f"sample std over seeds (ddof = 1; {', '.join(map(str, seeds))} seeds)")
     if "bootstrap_std" in kinds:
         parts.append(f"std of {', '.join(map(str, samples))} bootstrap resamples of the test set (ddof = 0)"
@@ -125,7 +130,8 @@ def markdown(exp: Experiment, cells: list[Cell], missing: list[str], cleanlab: l
     """table.md without its susceptibility section: the summary of the cells and their paired ``comparisons`` (no
     "## " heading: readers find the accuracy table before the first), the accuracy table, the paper's numbers,
     noisy-label detection (with cleanlab's own estimates), and the diverged runs, missing runs and broken files."""
-    summary, summary_caption = summary_view(summary_frame(exp, long_frame(cells), paired_frame(comparisons)),
+    table = long_frame(cells)
+    summary, summary_caption = summary_view(summary_frame(exp, table, paired_frame(comparisons)),
                                             exp.comparisons.reference, exp.bootstrap.ci)
     reasons = {k: v for c in cells for k, v in c.missing_reasons.items()}
     rows, cols, grid = layout(exp, cells)
@@ -197,6 +203,7 @@ def markdown(exp: Experiment, cells: list[Cell], missing: list[str], cleanlab: l
                            f"{_pct(r['noise_rate_estimate'])} / {_pct(r['noise_rate_true'])} | "
                            f"{r['noise_matrix_mae']:.4f} |")
     out += rules_markdown(cells)
+    out += variance_markdown(table)
     out += sections or []  # detection at a budget, paired differences, the paper's claims (aggregate)
     diverged = {k: v for c in cells for k, v in c.diverged.items()}
     if diverged:
@@ -292,6 +299,7 @@ def long_frame(cells: list[Cell]) -> pd.DataFrame:
             "setting": c.key, "study": c.study.id, "dataset": c.dataset, "noise": c.noise, "p": c.p, "n": str(c.n),
             "method_id": c.method_id, "label": c.label, "status": c.status,
             "selected_point": c.selected.tag if c.selected else None, "n_seeds": st.get("n_seeds"),
+            "val_size": validation_size(c.points[0].records[0].run.spec.labels_path) if c.points else None,
             "val_acc_pct": None if c.selected is None else 100 * st["val_acc"], "test_acc_pct": ours,
             "test_acc_std_pct": None if st.get("test_acc_std") is None else 100 * st["test_acc_std"],
             "error": st.get("error"),
@@ -303,8 +311,11 @@ def long_frame(cells: list[Cell]) -> pd.DataFrame:
             "missing_runs": len(c.missing_keys), "diverged_runs": len(c.diverged),
             "broken_files": "; ".join(c.broken) or None,
             **rule_columns(c), **epoch_columns(c), **reliability_columns(c), "no_noise": c.key in quiet,
+            **variance_columns(c),
         })
-    return pd.DataFrame(rows).astype({k: "Int64" for k in INT_COLUMNS if rows})  # counts: no '.0' beside gaps
+    frame = pd.DataFrame(rows)
+    ints = (*INT_COLUMNS, *VARIANCE_INT_COLUMNS, "val_size")
+    return frame.astype({k: "Int64" for k in ints if k in frame})  # counts: no '.0' beside gaps
 
 
 def rule_columns(c: Cell) -> dict:
@@ -327,6 +338,15 @@ def epoch_columns(c: Cell) -> dict:
     return {"best_epoch_mean": pt.mean_of("best_epoch") if pt else None,
             "epochs_run_mean": pt.mean_of("epochs_run") if pt else None, "epoch_cap": cap,
             "runs_stopped_by_patience": pt.stopped_early if pt else None}
+
+
+def variance_markdown(table: pd.DataFrame) -> list[str]:
+    """table.md's "Where the variance comes from" (report.variance_split; nothing without training seeds)."""
+    view = variance_view(table)
+    if view is None:
+        return []
+    return ["", "## Where the variance comes from", "", VARIANCE_CAPTION + " Standard deviations in test points.", "",
+            *view_markdown(view)]
 
 
 def rules_markdown(cells: list[Cell]) -> list[str]:
@@ -374,77 +394,3 @@ def read_optional_csv(path: Path) -> pd.DataFrame | None:
         return pd.read_csv(path)
     except (OSError, pd.errors.ParserError, pd.errors.EmptyDataError):
         return None
-
-
-def detection_frame(cells: list[Cell], cleanlab: list[dict], budget: list[dict] | None = None) -> pd.DataFrame:
-    """detection.csv: per setting, every detector's ROC AUC / AP (%) for finding the corrupted training labels:
-    the q-network methods (selected point, seed mean) and cleanlab (with its own estimates beside the truth);
-    with ``budget`` (:func:`limitlab.report.detection_budget.budget_rows`) also the trivial CE-loss detector and,
-    for every detector, precision / recall (%) when flagging as many examples as the true noise count and as its
-    own estimate, and precision at 100 and 1,000. ``no_noise``: the setting's training labels hold no corrupted
-    label; those rows' detection numbers are empty (:func:`~limitlab.report.summary.without_detection_numbers`)."""
-    rows = [{"setting": c.key, "detector": c.method_id, "label": c.label, "p": c.p,
-             "detection_auc_pct": 100 * c.stats["detection_auc"],
-             "detection_ap_pct": None if c.stats.get("detection_ap") is None else 100 * c.stats["detection_ap"]}
-            for c in cells if c.selected is not None and c.stats.get("detection_auc") is not None]
-    for r in cleanlab:
-        rows.append({"setting": r["setting"], "detector": r["detector"], "label": r["label"], "p": r["p"],
-                     "detection_auc_pct": None if r["detection_auc"] is None else 100 * r["detection_auc"],
-                     "detection_ap_pct": None if r["detection_ap"] is None else 100 * r["detection_ap"],
-                     "n_issues": r["n_issues"], "issues_precision": r["issues_precision"],
-                     "issues_recall": r["issues_recall"], "noise_rate_estimate": r["noise_rate_estimate"],
-                     "noise_rate_true": r["noise_rate_true"], "noise_matrix_mae": r["noise_matrix_mae"],
-                     "noise_matrix_estimate": json.dumps(r["noise_matrix_estimate"]),
-                     "noise_matrix_true": json.dumps(r["noise_matrix_true"])})
-    pct = lambda v: None if v is None else 100 * v  # noqa: E731
-    by_key = {(r["setting"], r["detector"]): r for r in rows}
-    for b in budget or []:
-        row = by_key.get((b["setting"], b["detector"]))
-        if row is None:  # the CE-loss detector: only here
-            row = {"setting": b["setting"], "detector": b["detector"], "label": b["label"], "p": b["p"],
-                   "detection_auc_pct": pct(b["detection_auc"]), "detection_ap_pct": pct(b["detection_ap"])}
-            rows.append(row)
-            by_key[(b["setting"], b["detector"])] = row
-        row.update({f"{name}_pct": pct(b[name]) for name in BUDGET_PCT}, k_estimate=b["k_estimate"],
-                   n_train=b["n_train"], n_corrupted=b["n_corrupted"], budget_seeds=b["n_seeds"])
-    cols = ["setting", "detector", "label", "p", "detection_auc_pct", "detection_ap_pct",
-            *[f"{name}_pct" for name in BUDGET_PCT], "k_estimate", "n_train", "n_corrupted", "budget_seeds",
-            "n_issues", "issues_precision", "issues_recall", "noise_rate_estimate", "noise_rate_true",
-            "noise_matrix_mae", "noise_matrix_estimate", "noise_matrix_true"]
-    order = {s: i for i, s in enumerate(dict.fromkeys([c.key for c in cells] + [r["setting"] for r in rows]))}
-    rows.sort(key=lambda r: order[r["setting"]])  # stable: detectors keep their order within a setting
-    return without_detection_numbers(pd.DataFrame(rows, columns=cols), no_noise_settings(cells, cleanlab, budget))
-
-
-BUDGET_PCT = ("precision_at_noise_rate", "recall_at_noise_rate", "precision_at_estimate", "recall_at_estimate",
-              "precision_at_100", "precision_at_1000")
-
-
-def budget_markdown(det: pd.DataFrame) -> list[str]:
-    """table.md section: detection at a budget, one row per (setting, detector) with per-example scores."""
-    shown = budget_shown(det)
-    if shown.empty:
-        return []
-
-    def f(v) -> str:
-        return "—" if v is None or pd.isna(v) else f"{v:.1f}"
-
-    out = ["", "## Detection at a budget", "",
-           "Flag the k training examples each detector finds most suspicious and count the corrupted ones: k = the "
-           "true number of corrupted labels (precision = recall there), k = the detector's own estimate (cleanlab), "
-           "and k = 100 and 1,000 (precision; — where the training set is smaller). `CE loss` is the trivial "
-           "detector: the CE model's own loss on its training labels, in-sample. Mean over seeds, %."
-           + (f" {NO_NOISE} = the setting's training labels hold no corrupted label: nothing to find."
-              if no_noise(shown).any() else ""), "",
-           "| setting | detector | ROC AUC | AP | P = R at the noise count | P / R at own estimate (k) | P@100 | P@1000 |",
-           "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: |"]
-    for r, quiet in zip(shown.itertuples(), no_noise(shown)):
-        if quiet:
-            out.append(f"| {r.setting} | {r.label} |" + f" {NO_NOISE} |" * 6)
-            continue
-        own = ("—" if pd.isna(r.k_estimate) else
-               f"{f(r.precision_at_estimate_pct)} / {f(r.recall_at_estimate_pct)} ({int(r.k_estimate)})")
-        out.append(f"| {r.setting} | {r.label} | {f(r.detection_auc_pct)} | {f(r.detection_ap_pct)} | "
-                   f"{f(r.precision_at_noise_rate_pct)} | {own} | {f(r.precision_at_100_pct)} | "
-                   f"{f(r.precision_at_1000_pct)} |")
-    return out

@@ -27,15 +27,12 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def main(args) -> int:
-    import io as bytes_io
-
-    import pandas as pd
-
     from limitlab import io
     from limitlab.errors import LimitlabError
     from limitlab.experiment import params_file as P
+    from limitlab.experiment.paths import ResultFiles
     from limitlab.report.claims_ledger import NOT_TESTABLE_HERE, claims_ledger, ledger_markdown
-    from limitlab.report.provenance import RECORDED_TABLES, check_record
+    from limitlab.report.provenance import read_results
     from limitlab.stages import results_folder
 
     if len(set(args.params)) != len(args.params):
@@ -43,13 +40,8 @@ def main(args) -> int:
     claims = []
     for params in args.params:
         exp = P.load(params)
-        folder = results_folder(exp, None)
-        missing = [name for name in (*RECORDED_TABLES, "claims.csv") if not (folder / name).is_file()]
-        if missing:
-            raise LimitlabError(f"{folder} has no {', '.join(missing)}: aggregate the experiment first "
-                                f"(limitlab aggregate --params {params}, or the pipeline's `all` target)")
-        check_record(folder, exp, str(params), {name: (folder / name).read_bytes() for name in RECORDED_TABLES})
-        claims.append((str(params), pd.read_csv(bytes_io.BytesIO((folder / "claims.csv").read_bytes()))))
+        tables = read_results(results_folder(exp, None), exp, str(params), also=(ResultFiles.CLAIMS,))
+        claims.append((str(params), tables[ResultFiles.CLAIMS]))
     ledger = claims_ledger(claims)
     io.write_text(args.out, ledger.to_csv(index=False, float_format="%.4g", lineterminator="\n"), make_parents=True)
     if args.markdown is not None:

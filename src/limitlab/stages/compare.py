@@ -45,42 +45,31 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def main(args) -> int:
-    import io as bytes_io
-
-    import pandas as pd
-
     from limitlab import io
     from limitlab.errors import LimitlabError
     from limitlab.experiment import params_file as P
+    from limitlab.experiment.paths import ResultFiles
     from limitlab.report.paper_comparison import compare, keep_finished, markdown
-    from limitlab.report.provenance import RECORDED_TABLES, check_record
+    from limitlab.report.provenance import read_results
     from limitlab.stages import results_folder
 
     earlier = None if args.keep_from is None else read_keep_from(args.keep_from)
     exp = P.load(args.params)
     folder = results_folder(exp, args.results_dir)
-    tables = {}
-    for name in RECORDED_TABLES:
-        path = folder / name
-        if not path.is_file():
-            raise LimitlabError(f"{path} does not exist: aggregate the experiment first "
-                                f"(limitlab aggregate --params {args.params}, or the pipeline's `all` target)")
-        tables[name] = path.read_bytes()
-    # the tables must be this experiment's: another experiment's results folder would pass its cells off as ours
-    check_record(folder, exp, args.params, tables,
-                 f" --results-dir {args.results_dir}" if args.results_dir is not None else "")
-    frames = {name: pd.read_csv(bytes_io.BytesIO(data)) for name, data in tables.items()}
+    frames = read_results(folder, exp, args.params,
+                          option=f" --results-dir {args.results_dir}" if args.results_dir is not None else "")
     datasets = {s.dataset.name for s in exp.studies}
     paper_dataset = args.paper_dataset or (datasets.pop() if len(datasets) == 1 else None)
     if paper_dataset is None:
         raise LimitlabError(f"{args.params} has studies on several datasets ({', '.join(sorted(datasets))}): "
                             "name the paper's one with --paper-dataset")
-    frame = compare(frames["table.csv"], frames["selection.csv"], paper_dataset)
+    frame = compare(frames[ResultFiles.TABLE], frames[ResultFiles.SELECTION], paper_dataset)
     not_run_here = frame["grid"].eq("not run").to_numpy()
     kept = 0
     if args.keep_from is not None:
         frame, kept = keep_finished(frame, earlier, str(args.keep_from))
-    frame = with_reliability(frame, frames["table.csv"], earlier, not_run_here & frame["grid"].ne("not run").to_numpy())
+    frame = with_reliability(frame, frames[ResultFiles.TABLE], earlier,
+                             not_run_here & frame["grid"].ne("not run").to_numpy())
     io.write_text(args.out, frame.to_csv(index=False, float_format="%.4g", lineterminator="\n"), make_parents=True)
     if args.markdown is not None:
         io.write_text(args.markdown, marked_markdown(frame, markdown), make_parents=True)

@@ -46,6 +46,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--n", default="all", help="training-set size: a positive integer or 'all' (default)")
     p.add_argument("--seed", default=None, help="seed of the split and the noise draw (integer)")
     p.add_argument("--val-ratio", default=0.2, help="validation fraction of the training file (default 0.2)")
+    p.add_argument("--n-val", default=None,
+                   help="validation size of its own: the held-out part's first N, then what the subsample of --n "
+                        "left (nested over N; default: the whole held-out part)")
     p.add_argument("--matrix", type=Path, default=None, help="noise 'matrix': KxK file (.npy, .csv or .txt)")
     p.add_argument("--flip-std", default=None,
                    help="noise 'instance': std of the per-example flip rate around p (default 0.1, Xia et al.)")
@@ -82,14 +85,16 @@ def _resolve_p(noise: str, p) -> float:
 
 
 def run_corrupt(dataset: str, data_path: str | Path | None, noise: str, p: float | None, n: int | str | None,
-                seed: int, out: str | Path, val_ratio: float = 0.2, matrix: str | Path | np.ndarray | None = None,
-                clean_validation: bool = False, flip_std: float | str | None = None,
+                seed: int, out: str | Path, val_ratio: float = 0.2, n_val: int | None = None,
+                matrix: str | Path | np.ndarray | None = None, clean_validation: bool = False,
+                flip_std: float | str | None = None,
                 human_file: str | Path | None = None, label_set: str | None = None,
                 noise_file: str | Path | None = None) -> dict:
     """Draw one setting's labels from the canonical dataset at ``data_path`` and write them to ``out``.
 
     ``data_path`` None means ``data/datasets/<dataset>.npz``; ``n`` None or 'all' means the whole training
-    split; ``matrix`` is a file or an array (noise 'matrix' only); ``flip_std`` (default 0.1) is for noise
+    split; ``n_val`` a validation size of its own (:mod:`limitlab.data.split`, step 3; None: the held-out part);
+    ``matrix`` is a file or an array (noise 'matrix' only); ``flip_std`` (default 0.1) is for noise
     'instance'; ``human_file`` and ``label_set`` for noise 'human'; ``noise_file`` for noise 'file'. Returns the summary written to
     ``out.with_suffix('.json')``. Cheap argument checks run before the dataset is loaded (but after an own dataset
     is: its facts are read from its canonical file, :mod:`limitlab.data.own`).
@@ -124,24 +129,27 @@ def run_corrupt(dataset: str, data_path: str | Path | None, noise: str, p: float
     if noise == "instance":
         labels = corrupt_instance(data.train_x, data.train_y, info.num_classes, p=p, seed=seed,
                                   flip_std=0.1 if flip_std is None else flip_std, n=n,
-                                  val_ratio=val_ratio, clean_validation=clean_validation, dataset=dataset)
+                                  val_ratio=val_ratio, n_val=n_val, clean_validation=clean_validation, dataset=dataset)
     elif noise == "human":
         human_file = Path(human_file)
         human_y = check_human_labels(read_human_file(human_file), f"human label file {human_file}",
                                      dataset, label_set, data.train_y, info.num_classes)
         labels = corrupt_human(data.train_y, human_y, info.num_classes, seed=seed, label_set=label_set,
-                               n=n, val_ratio=val_ratio, clean_validation=clean_validation, dataset=dataset)
+                               n=n, val_ratio=val_ratio, n_val=n_val, clean_validation=clean_validation,
+                               dataset=dataset)
         extra = {"human_file": human_file.name, "human_file_sha256": sha256_file(human_file)}
     elif noise == "file":
         checked = read_noise_file(noise_file, data.train_y, info.num_classes, dataset)
         labels = corrupt_file(data.train_y, checked, info.num_classes, seed=seed, n=n, val_ratio=val_ratio,
-                              clean_validation=clean_validation, dataset=dataset)
+                              n_val=n_val, clean_validation=clean_validation, dataset=dataset)
         # the file as the params name it (the report shows where the noise came from) and its bytes
         extra = {"noise_file": Path(noise_file).as_posix(), "noise_file_sha256": sha256_file(noise_file)}
     elif info.kind == "files":
+        if n_val is not None:
+            raise LimitlabError(f"{dataset} has a fixed validation list: a validation size (n_val) cannot be set")
         labels = fixed_split(data.train_y, data.fixed_val_index, info.num_classes, seed=seed, n=n, dataset=dataset)
     else:
-        labels = corrupt(data.train_y, T, seed=seed, n=n, val_ratio=val_ratio,
+        labels = corrupt(data.train_y, T, seed=seed, n=n, val_ratio=val_ratio, n_val=n_val,
                          clean_validation=clean_validation, dataset=dataset, noise=noise, p=p)
     extra.update({"data_file": data_path.name, "data_sha256": sha256_file(data_path),
                   "dataset_id": dataset_id(data_path), "n_train_raw": data.n_train_raw})
@@ -195,6 +203,7 @@ def _from_params(args: argparse.Namespace) -> argparse.Namespace:
     given += ["--clean-validation"] if args.clean_validation else []
     given += ["--n"] if args.n != "all" else []
     given += ["--val-ratio"] if args.val_ratio != 0.2 else []
+    given += ["--n-val"] if args.n_val is not None else []
     if given:
         raise LimitlabError(f"--params and --setting define the setting: leave out {', '.join(given)}")
     if args.setting is None:
@@ -212,7 +221,7 @@ def _from_params(args: argparse.Namespace) -> argparse.Namespace:
         Path(out).parent.mkdir(parents=True, exist_ok=True)
     return argparse.Namespace(
         dataset=s.dataset, data=args.data or dataset_path(data_dir, s.dataset), noise=s.noise, p=s.p, n=s.n,
-        seed=s.seed, val_ratio=s.val_ratio, matrix=s.matrix, clean_validation=s.clean_validation,
+        seed=s.seed, val_ratio=s.val_ratio, n_val=s.n_val, matrix=s.matrix, clean_validation=s.clean_validation,
         flip_std=s.flip_std if s.noise == "instance" else None, human_file=s.human_file, label_set=s.label_set,
         file=s.noise_file, out=out)
 
@@ -229,8 +238,15 @@ def main(args: argparse.Namespace) -> int:
         val_ratio = float(args.val_ratio)
     except ValueError:
         raise LimitlabError(f"--val-ratio must be a number in (0, 1), got {args.val_ratio!r}") from None
+    n_val = args.n_val
+    if isinstance(n_val, str):
+        try:
+            n_val = int(n_val)
+        except ValueError:
+            raise LimitlabError(f"--n-val must be a positive integer, got {n_val!r}") from None
     summary = run_corrupt(args.dataset, args.data, args.noise, args.p, args.n, args.seed, args.out,
-                          val_ratio=val_ratio, matrix=args.matrix, clean_validation=args.clean_validation,
+                          val_ratio=val_ratio, n_val=n_val, matrix=args.matrix,
+                          clean_validation=args.clean_validation,
                           flip_std=_parse_flip_std(args.flip_std), human_file=args.human_file,
                           label_set=args.label_set, noise_file=args.file)
     print_summary(summary, args.out)

@@ -65,8 +65,10 @@ def check(args) -> int:
             table.add_column(col)
         per_study = Counter(r.spec.study for r in runs_of(exp))
         for s in exp.studies:
+            n_val = f" (validation {', '.join(map(str, s.n_val))})" if s.n_val else ""
+            train = f" × training {', '.join(map(str, s.train_seeds))}" if s.train_seeds else ""
             table.add_row(s.id, s.dataset.name, s.noise.model, ", ".join(f"{p:g}" for p in s.noise.p),
-                          ", ".join(map(str, s.n)), ", ".join(map(str, s.seeds)),
+                          ", ".join(map(str, s.n)) + n_val, ", ".join(map(str, s.seeds)) + train,
                           ", ".join(m.row_id for m in s.methods), str(per_study[s.id]))
         console.print(table)
         console.print(f"{len(runs_of(exp))} training runs in total; results in {exp.results_path}")

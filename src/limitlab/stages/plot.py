@@ -31,17 +31,14 @@ def check_histories(exp) -> None:
 
 def main(args) -> int:
     from limitlab.experiment import params_file as P
+    from limitlab.experiment.paths import ResultFiles
     from limitlab.report.figures.index import make_figures
     from limitlab.stages import results_folder
 
     exp = P.load(args.params)
-    results_folder(exp, args.results_dir, "figures")
+    results_folder(exp, args.results_dir, ResultFiles.FIGURES)
     check_histories(exp)
     index = make_figures(exp, args.results_dir, jobs=args.jobs)
-    # runs trained with susceptibility: true also get susceptibility_<setting> (limitlab.report.figures.susceptibility)
-    from limitlab.report.figures.susceptibility import make_susceptibility_figures
-
-    make_susceptibility_figures(exp, args.results_dir)
     failed = [s["name"] for s in index["skipped"] if s["reason"].startswith("failed")]
     if failed:
         from limitlab.errors import LimitlabError

@@ -23,10 +23,11 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def main(args) -> int:
     from limitlab.experiment import params_file as P
+    from limitlab.experiment.paths import ResultFiles
     from limitlab.report.results_page import write_assets
     from limitlab.stages import results_folder
 
     exp = P.load(args.params)
-    out = write_assets(exp, args.params, results_folder(exp, args.results_dir, "report", "figures"))
+    out = write_assets(exp, args.params, results_folder(exp, args.results_dir, ResultFiles.REPORT_FIGURES))
     print(f"wrote {out['results_html']} and {len(out['figures'])} figure link(s)")
     return 0

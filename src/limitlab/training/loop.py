@@ -127,7 +127,7 @@ class _Run:
         device = pick_device(t.device)
         if t.threads:
             torch.set_num_threads(t.threads)
-        seed_everything(spec.seed)
+        seed_everything(spec.training_seed)
         fast = fast_paths(t, spec.model.resolve(spec.dataset.name), device)
         data = load_run_data(spec, device, fast.channels_last)
         method_cls: type[Method] = REGISTRY[spec.method.method]
@@ -137,7 +137,7 @@ class _Run:
             for net in networks.values():
                 net.compile()  # in place: state-dict keys stay the same, so checkpoints are interchangeable
         generator = torch.Generator(device=device)
-        generator.manual_seed(spec.seed)
+        generator.manual_seed(spec.training_seed)
         # methods that assume the noise known (Pumpout/BC, SIGUA) read the true T and p from info
         ctx = Context(num_classes=data.info.num_classes, generator=generator, device=device,
                       info={"p": spec.p, "transition": data.transition})
@@ -180,6 +180,7 @@ def train(spec: RunSpec, *, resume: bool = True) -> dict[str, Any]:
         prepared = method.prepare(lambda net: predict(net, data.train, t.eval_batch_size, autocast), source)
         history, best, start = [], {"epoch": -1, "val_acc": -math.inf, "last_best_epoch": 0}, 0
 
+    # the probe is drawn from the split seed, not the training seed: runs of one split share it
     probe = (susceptibility.Probe.from_validation(data.val, data.info.num_classes, spec.seed, t.susceptibility_batch)
              if t.susceptibility else None)
     stopped_early = should_stop(history, best, t.patience)  # a resumed run that had already stopped

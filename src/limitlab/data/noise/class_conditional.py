@@ -16,12 +16,13 @@ import numpy as np
 
 from limitlab.data.labels_file import NoiseSetting, NoisyLabels
 from limitlab.data.noise.transition import sample_noisy_labels
-from limitlab.data.split import check_seed, check_val_ratio, draw_split, parse_n
+from limitlab.data.split import check_n_val, check_seed, check_val_ratio, draw_split, parse_n
 from limitlab.errors import LimitlabError
 
 
 def corrupt(clean_y: np.ndarray, transition: np.ndarray, *, seed: int, n: int | str | None = None,
-            val_ratio: float = 0.2, clean_validation: bool = False, dataset: str = "", noise: str = "",
+            val_ratio: float = 0.2, n_val: int | None = None, clean_validation: bool = False, dataset: str = "",
+            noise: str = "",
             p: float = 0.0) -> NoisyLabels:
     """Split the raw training labels ``clean_y`` and corrupt them with ``transition`` (module docstring, 1–3).
 
@@ -35,14 +36,15 @@ def corrupt(clean_y: np.ndarray, transition: np.ndarray, *, seed: int, n: int | 
                             f"has {K} classes")
     n = parse_n(n)
     val_ratio = check_val_ratio(val_ratio, len(clean_y))
+    n_val = check_n_val(n_val, len(clean_y), val_ratio, n)
     rs = np.random.RandomState(check_seed(seed))
-    train, val = draw_split(rs, len(clean_y), val_ratio, n)
+    train, val = draw_split(rs, len(clean_y), val_ratio, n, n_val)
     train_clean, val_clean = clean_y[train], clean_y[val]
     train_noisy = sample_noisy_labels(rs, train_clean, transition)
     val_noisy = sample_noisy_labels(rs, val_clean, transition)
     if clean_validation:
         val_noisy = val_clean.copy()
-    setting = NoiseSetting(dataset, noise, float(p), n, int(seed), val_ratio, bool(clean_validation))
+    setting = NoiseSetting(dataset, noise, float(p), n, int(seed), val_ratio, bool(clean_validation), n_val)
     return NoisyLabels(setting, train, val, train_clean, train_noisy, val_clean, val_noisy,
                        np.asarray(transition, dtype=np.float64))
 

@@ -37,7 +37,7 @@ import numpy as np
 
 from limitlab.data.labels_file import NoiseSetting, NoisyLabels
 from limitlab.data.noise.transition import check_num_classes, empirical_transition
-from limitlab.data.split import check_seed, check_val_ratio, draw_split, parse_n
+from limitlab.data.split import check_n_val, check_seed, check_val_ratio, draw_split, parse_n
 from limitlab.errors import LimitlabError
 
 FORMATS = (".csv", ".npy", ".pt")
@@ -230,7 +230,8 @@ def _read_array_file(path: Path, rows: _Rows, N: int, name: str) -> dict[str, np
 
 
 def corrupt_file(clean_y: np.ndarray, noise_file: NoiseFile, num_classes: int, *, seed: int,
-                 n: int | str | None = None, val_ratio: float = 0.2, clean_validation: bool = False,
+                 n: int | str | None = None, val_ratio: float = 0.2, n_val: int | None = None,
+                 clean_validation: bool = False,
                  dataset: str = "") -> NoisyLabels:
     """Split as every other model (:mod:`limitlab.data.split`) and take the file's label of each chosen image
     (validation: the clean label with ``clean_validation``). No random labels are drawn. ``transition`` is the
@@ -239,8 +240,9 @@ def corrupt_file(clean_y: np.ndarray, noise_file: NoiseFile, num_classes: int, *
     K, N = check_num_classes(num_classes), len(clean_y)
     n = parse_n(n)
     val_ratio = check_val_ratio(val_ratio, N)
+    n_val = check_n_val(n_val, N, val_ratio, n)
     rs = np.random.RandomState(check_seed(seed))
-    train, val = draw_split(rs, N, val_ratio, n)
+    train, val = draw_split(rs, N, val_ratio, n, n_val)
     by_index = noise_file.label_vector(N)
     where = f"seed {seed}, n {'all' if n is None else n}, val_ratio {val_ratio:g}"
     needed = {"training": train} if clean_validation else {"training": train, "validation": val}
@@ -258,7 +260,7 @@ def corrupt_file(clean_y: np.ndarray, noise_file: NoiseFile, num_classes: int, *
     train_noisy = by_index[train]
     val_noisy = clean_y[val].copy() if clean_validation else by_index[val]
     T = empirical_transition(clean_y[train], train_noisy, K)
-    setting = NoiseSetting(dataset, "file", 0.0, n, int(seed), val_ratio, bool(clean_validation))
+    setting = NoiseSetting(dataset, "file", 0.0, n, int(seed), val_ratio, bool(clean_validation), n_val)
     labelled = noise_file.index
     details = {
         "file_labels": {

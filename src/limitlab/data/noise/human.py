@@ -20,7 +20,7 @@ from limitlab.data.labels_file import NoiseSetting, NoisyLabels
 from limitlab.data.noise.rules import setting_problem
 from limitlab.data.noise.transition import check_num_classes, empirical_transition
 from limitlab.data.registry import HUMAN_LABEL_SETS
-from limitlab.data.split import check_seed, check_val_ratio, draw_split, parse_n
+from limitlab.data.split import check_n_val, check_seed, check_val_ratio, draw_split, parse_n
 from limitlab.errors import LimitlabError
 
 HUMAN_CLEAN_KEY = "clean_label"
@@ -124,7 +124,8 @@ def check_human_labels(data: dict, where: str, dataset: str, label_set: str, cle
 
 
 def corrupt_human(clean_y: np.ndarray, human_y: np.ndarray, num_classes: int, *, seed: int, label_set: str,
-                  n: int | str | None = None, val_ratio: float = 0.2, clean_validation: bool = False,
+                  n: int | str | None = None, val_ratio: float = 0.2, n_val: int | None = None,
+                  clean_validation: bool = False,
                   dataset: str = "") -> NoisyLabels:
     """Split as every other model (:mod:`limitlab.data.split`) and take the human labels of the chosen
     images: the validation labels come from the same human label set (they exist for all 50,000 training images).
@@ -135,11 +136,12 @@ def corrupt_human(clean_y: np.ndarray, human_y: np.ndarray, num_classes: int, *,
     K = check_num_classes(num_classes)
     n = parse_n(n)
     val_ratio = check_val_ratio(val_ratio, len(clean_y))
+    n_val = check_n_val(n_val, len(clean_y), val_ratio, n)
     rs = np.random.RandomState(check_seed(seed))
-    train, val = draw_split(rs, len(clean_y), val_ratio, n)
+    train, val = draw_split(rs, len(clean_y), val_ratio, n, n_val)
     T = empirical_transition(clean_y[train], human_y[train], K)
     val_noisy = clean_y[val].copy() if clean_validation else human_y[val]
-    setting = NoiseSetting(dataset, "human", 0.0, n, int(seed), val_ratio, bool(clean_validation))
+    setting = NoiseSetting(dataset, "human", 0.0, n, int(seed), val_ratio, bool(clean_validation), n_val)
     published = PUBLISHED_HUMAN_NOISE_RATES.get((dataset, label_set))
     file_rate = float(np.mean(human_y != clean_y)) if len(clean_y) else None
     details = {

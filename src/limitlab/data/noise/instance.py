@@ -15,7 +15,7 @@ import numpy as np
 from limitlab.data.labels_file import NoiseSetting, NoisyLabels
 from limitlab.data.noise.rules import flip_std_problem
 from limitlab.data.noise.transition import check_num_classes, check_p, sample_rows
-from limitlab.data.split import check_seed, check_val_ratio, draw_split, parse_n
+from limitlab.data.split import check_n_val, check_seed, check_val_ratio, draw_split, parse_n
 from limitlab.errors import LimitlabError
 
 
@@ -113,7 +113,8 @@ def _check_flip_std(flip_std) -> float:
 
 def corrupt_instance(images: np.ndarray, clean_y: np.ndarray, num_classes: int, *, p: float, seed: int,
                      flip_std: float = 0.1, n: int | str | None = None, val_ratio: float = 0.2,
-                     clean_validation: bool = False, dataset: str = "") -> NoisyLabels:
+                     n_val: int | None = None, clean_validation: bool = False,
+                     dataset: str = "") -> NoisyLabels:
     """Split and corrupt with instance-dependent noise. Draws on ``RandomState(seed)``, in order:
 
     1–2. the split of :mod:`limitlab.data.split`;
@@ -137,8 +138,9 @@ def corrupt_instance(images: np.ndarray, clean_y: np.ndarray, num_classes: int, 
     p, flip_std = check_p(p), _check_flip_std(flip_std)
     n = parse_n(n)
     val_ratio = check_val_ratio(val_ratio, len(clean_y))
+    n_val = check_n_val(n_val, len(clean_y), val_ratio, n)
     rs = np.random.RandomState(check_seed(seed))
-    train, val = draw_split(rs, len(clean_y), val_ratio, n)
+    train, val = draw_split(rs, len(clean_y), val_ratio, n, n_val)
     q_train = draw_flip_rates(rs, p, flip_std, len(train))
     q_val = draw_flip_rates(rs, p, flip_std, len(val))
     W = draw_projection(rs, int(np.prod(images.shape[1:])), K)
@@ -147,7 +149,7 @@ def corrupt_instance(images: np.ndarray, clean_y: np.ndarray, num_classes: int, 
     train_noisy, val_noisy = sample_rows(rs, rows_train), sample_rows(rs, rows_val)
     if clean_validation:
         val_noisy = clean_y[val].copy()
-    setting = NoiseSetting(dataset, "instance", p, n, int(seed), val_ratio, bool(clean_validation))
+    setting = NoiseSetting(dataset, "instance", p, n, int(seed), val_ratio, bool(clean_validation), n_val)
     details = {
         "instance_noise": {
             "flip_std": flip_std,

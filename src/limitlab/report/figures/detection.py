@@ -10,7 +10,7 @@ from limitlab.report.figures.style import legend_below, setup
 
 
 def detection_figure(frame: pd.DataFrame):
-    """ROC AUC and AP (%) of each detector per setting (tables.detection_frame: LIMIT rows and cleanlab)."""
+    """ROC AUC and AP (%) of each detector per setting (detection_tables.detection_frame: LIMIT rows and cleanlab)."""
     plt, sns = setup()
     frame = frame.dropna(subset=["detection_auc_pct"])
     if frame.empty:

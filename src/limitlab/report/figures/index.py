@@ -16,8 +16,10 @@ file (in ``results_dir/figures/``)     kind, drawn by
 ``paired_differences``                 ``paired_differences`` (:mod:`.paired`)
 ``selection_reliability_<setting>``    ``selection_reliability`` (:mod:`.selection_reliability`)
 ``noise_matrices_<setting>``           ``noise_matrices`` (:mod:`.noise_matrices`)
-``susceptibility_<setting>``           ``susceptibility`` (:mod:`.susceptibility`, listed in its own
-                                       ``susceptibility_index.json``)
+``validation_size_<setting>``          ``validation_size`` (:mod:`.validation_size`; ``<setting>`` without its
+                                       validation size)
+``susceptibility_<setting>``           ``susceptibility`` (:mod:`.susceptibility`; runs trained with
+                                       ``training.susceptibility: true``)
 =====================================  ==========================================================================
 
 What each kind shows is its caption in :data:`FAMILIES` (the report shows it too). ``<setting>`` is the cell key
@@ -35,7 +37,7 @@ from pathlib import Path
 from typing import Any
 
 from limitlab import io
-from limitlab.experiment.paths import RunFiles
+from limitlab.experiment.paths import ResultFiles, RunFiles
 from limitlab.experiment.schema import Experiment
 from limitlab.report.cells import Cell, build_cells
 from limitlab.report.figures.accuracy_vs_noise import accuracy_vs_noise_figure
@@ -48,6 +50,8 @@ from limitlab.report.figures.noise_matrices import model_matrix, noise_matrices_
 from limitlab.report.figures.paired import paired_figure
 from limitlab.report.figures.q_network import confusing_figure, gradient_histograms_figure, pick_q_run
 from limitlab.report.figures.selection_reliability import selection_reliability_figure
+from limitlab.report.figures.susceptibility import susceptibility_figure
+from limitlab.report.figures.validation_size import sweeps, validation_size_figure
 from limitlab.report.selection_reliability import COIN_TOSS_BELOW, COIN_TOSS_MARK, TARGET
 from limitlab.report.figures.style import method_colors
 from limitlab.report.metrics import cleanlab_results
@@ -102,6 +106,11 @@ FAMILIES: dict[str, tuple[str, str]] = {
                               f"a pick in that band (the selection reliability; {COIN_TOSS_MARK} = below "
                               f"{COIN_TOSS_BELOW:g}, a coin toss) and the noisy validation labels per split a "
                               f"{TARGET:.0%} chance would need."),
+    "validation_size": ("Validation size",
+                        "For a study that sweeps the number of noisy validation labels (the settings differ only in "
+                        "their validation sets): per method, the clean test accuracy of the paper's rule and the "
+                        "oracle (dashed, an upper bound selected on the test set), the selection cost (oracle − "
+                        "paper's rule) and the selection reliability against the validation size."),
     "noise_matrices": ("Noise matrices",
                        "The noise matrix P(given label | true class) as heatmaps: the noise model's (uniform and "
                        "pair noise), the one realised in this training split, and cleanlab's estimate; the numbers "
@@ -199,7 +208,7 @@ def make_figures(exp: Experiment, results_dir: Path | None = None, console=None,
 
     console = console or Console(width=None if sys.stdout.isatty() else 200)
     results_dir = Path(results_dir or exp.results_path)
-    out_dir = results_dir / "figures"
+    out_dir = results_dir / ResultFiles.FIGURES
     out_dir.mkdir(parents=True, exist_ok=True)
     cells = build_cells(exp)
     colors = method_colors(cells)
@@ -235,28 +244,37 @@ def make_figures(exp: Experiment, results_dir: Path | None = None, console=None,
         emit(f"gradient_histograms_{tag}", "gradient_histograms", lambda cell=cell, rec=rec: gradient_histograms_figure(cell, rec),
              key, **src)
         emit(f"confusing_{tag}", "confusing", lambda cell=cell, rec=rec: confusing_figure(cell, rec), key, **src)
+    for key, group in by_setting.items():  # settings whose runs track susceptibility (training.susceptibility)
+        if any(r.run.spec.training.susceptibility for c in group for pt in c.points for r in pt.records):
+            emit(f"susceptibility_{group[0].file_tag}", "susceptibility",
+                 lambda group=group: susceptibility_figure(group, colors), key,
+                 why="no finished run of this setting with susceptibility in its history")
     emit("accuracy_vs_noise", "accuracy_vs_noise", lambda: accuracy_vs_noise_figure(cells, colors),
          why="no finished cell")
     # detection and paired differences: drawn from the files `limitlab aggregate` wrote (the plot job runs after
     # it), so each figure shows the very numbers of detection.csv / paired.csv and the tables
-    detection = read_optional_csv(results_dir / "detection.csv")
+    detection = read_optional_csv(results_dir / ResultFiles.DETECTION)
     emit("detection", "detection", lambda: None if detection is None else detection_figure(detection),
-         why=(not_aggregated(results_dir, "detection.csv", exp) if detection is None
+         why=(not_aggregated(results_dir, ResultFiles.DETECTION, exp) if detection is None
               else "no detection scores (no evaluated q-network run and no cleanlab result)"))
-    paired = read_optional_csv(results_dir / "paired.csv")
+    paired = read_optional_csv(results_dir / ResultFiles.PAIRED)
     emit("paired_differences", "paired_differences",
          lambda: None if paired is None else paired_figure(paired, colors),
-         why=(not_aggregated(results_dir, "paired.csv", exp) if paired is None
+         why=(not_aggregated(results_dir, ResultFiles.PAIRED, exp) if paired is None
               else "no setting with the reference method and another"))
 
-    table, selection = read_optional_csv(results_dir / "table.csv"), read_optional_csv(results_dir / "selection.csv")
+    table, selection = read_optional_csv(results_dir / ResultFiles.TABLE), read_optional_csv(results_dir / ResultFiles.SELECTION)
     for key, group in by_setting.items():  # from the files aggregate wrote: the very numbers of the tables
         emit(f"selection_reliability_{group[0].file_tag}", "selection_reliability",
              lambda key=key: None if table is None or selection is None
              else selection_reliability_figure(table, selection, key, colors), key,
-             why=(not_aggregated(results_dir, "table.csv", exp) if table is None or selection is None
+             why=(not_aggregated(results_dir, ResultFiles.TABLE, exp) if table is None or selection is None
                   else "no cell with a selection reliability over two or more points (it needs the runs' "
                        f"{RunFiles.VAL_PREDICTIONS})"))
+
+    for key, group in ({} if table is None else sweeps(table)).items():
+        emit(f"validation_size_{key.replace('/', '_')}", "validation_size",
+             lambda group=group: validation_size_figure(group, colors), key)
 
     cleanlab = cleanlab_results(exp, messages)  # the noise matrices
 
@@ -279,8 +297,9 @@ def make_figures(exp: Experiment, results_dir: Path | None = None, console=None,
                             **{k: v for k, v in info.items() if k != "why"}})
     _TASKS.clear()
     _remove_stale(out_dir, {f[fmt] for f in figures for fmt in ("png", "pdf")})
+    (out_dir / "susceptibility_index.json").unlink(missing_ok=True)  # the second index of releases before this one
     index = {"experiment": exp.name, "figures": figures, "skipped": skipped}
-    io.write_json(out_dir / "index.json", index)
+    io.write_json(results_dir / ResultFiles.FIGURE_INDEX, index)
     for s in skipped:
         color = "red" if s["reason"].startswith("failed") else "yellow"
         console.print(f"[{color}]skipped[/] {escape(s['name'])}: {escape(s['reason'])}", highlight=False)
@@ -293,7 +312,7 @@ def make_figures(exp: Experiment, results_dir: Path | None = None, console=None,
 
 def _remove_stale(out_dir: Path, keep: set[str]) -> None:
     """Delete figures a previous run listed in index.json that this run did not draw (e.g. a removed setting)."""
-    old = out_dir / "index.json"
+    old = out_dir / Path(ResultFiles.FIGURE_INDEX).name
     try:
         previous = json.loads(old.read_text())["figures"] if old.is_file() else []
     except (json.JSONDecodeError, KeyError, TypeError):

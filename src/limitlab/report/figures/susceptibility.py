@@ -9,24 +9,17 @@ per-epoch Δ_t (thin), 4. the selection plane of Forouzesh et al.: final trainin
 finished point of every method, split into the four regions at the pool means (Region 1, top left = trainable
 and resistant to memorisation), the point the rule selects circled.
 
-The list of written figures goes to ``figures/susceptibility_index.json`` (kept apart from ``figures/index.json``,
-which :mod:`limitlab.report.figures.index` writes); their report category and caption are the ``susceptibility``
-entry of :data:`limitlab.report.figures.index.FAMILIES`.
+Drawn by the one figure driver (:func:`limitlab.report.figures.index.make_figures`), listed in ``figures/index.json``
+with the others; the report category and caption are the ``susceptibility`` entry of its ``FAMILIES``.
 """
 
 from __future__ import annotations
 
-from collections import defaultdict
-from pathlib import Path
-
 import numpy as np
 import pandas as pd
 
-from limitlab import io
-from limitlab.experiment.schema import Experiment
-from limitlab.report.cells import Cell, Point, build_cells
-from limitlab.report.figures.index import save_figure
-from limitlab.report.figures.style import method_colors, setup
+from limitlab.report.cells import Cell, Point
+from limitlab.report.figures.style import setup
 from limitlab.report.run_outputs import read_history
 from limitlab.report.susceptibility_selection import DELTA, ZETA, final_epoch, regions, select
 
@@ -98,27 +91,3 @@ def susceptibility_figure(cells: list[Cell], colors: dict):
                bbox_to_anchor=(0.5, 0.0), frameon=False)
     fig.tight_layout(rect=(0, 0.1, 1, 1))
     return fig
-
-
-def make_susceptibility_figures(exp: Experiment, results_dir: Path | None = None, console=None) -> list[dict]:
-    """Draw susceptibility_<setting> for every setting whose runs tracked it; write susceptibility_index.json."""
-    from rich.console import Console
-
-    console = console or Console()
-    out_dir = Path(results_dir or exp.results_path) / "figures"
-    out_dir.mkdir(parents=True, exist_ok=True)
-    cells = build_cells(exp)
-    colors = method_colors(cells)
-    by_setting: dict[str, list[Cell]] = defaultdict(list)
-    for c in cells:
-        by_setting[c.key].append(c)
-    figures = []
-    for key, group in by_setting.items():
-        fig = susceptibility_figure(group, colors)
-        if fig is not None:
-            name = f"susceptibility_{group[0].file_tag}"
-            figures.append({"name": name, "kind": "susceptibility", "setting": key, **save_figure(fig, out_dir, name)})
-    if figures:
-        io.write_json(out_dir / "susceptibility_index.json", {"experiment": exp.name, "figures": figures})
-        console.print(f"wrote {len(figures)} susceptibility figure(s) to {out_dir}", highlight=False)
-    return figures
