@@ -21,7 +21,7 @@ import contextlib
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from importlib import metadata
-from typing import Generic, TypeVar
+from typing import TypeVar
 
 from limitlab.errors import LimitlabError
 
@@ -53,7 +53,24 @@ def _own_origin() -> Origin:
     return Origin("limitlab", version)
 
 
-class Registry(Mapping[str, T], Generic[T]):
+class LiveMapping(Mapping[str, T]):
+    """A read-only name -> value view rebuilt by ``build()`` on every read, so that entries registered later (a
+    plugin loaded on first use, an own dataset loaded in this process) are in it."""
+
+    def __init__(self, build: Callable[[], dict[str, T]]):
+        self._build = build
+
+    def __getitem__(self, name: str) -> T:
+        return self._build()[name]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._build())
+
+    def __len__(self) -> int:
+        return len(self._build())
+
+
+class Registry(LiveMapping[T]):
     """Name -> entry of one extension point, with each entry's :class:`Origin`. Read like a dict."""
 
     def __init__(self, kind: str, group: str):
@@ -62,6 +79,7 @@ class Registry(Mapping[str, T], Generic[T]):
         self._entries: dict[str, T] = {}
         self._origins: dict[str, Origin] = {}
         self._plugins_loaded = False
+        super().__init__(self._ready)  # read like a dict: every read loads the plugins first
 
     # --- registering ------------------------------------------------------------------------------------------
 
@@ -111,15 +129,6 @@ class Registry(Mapping[str, T], Generic[T]):
         self.load_plugins()
         return self._entries
 
-    def __getitem__(self, name: str) -> T:
-        return self._ready()[name]
-
-    def __iter__(self) -> Iterator[str]:
-        return iter(self._ready())
-
-    def __len__(self) -> int:
-        return len(self._ready())
-
     def get_entry(self, name: str, where: str = "") -> T:
         """The entry, or a clear error that lists the accepted names (and says where plugins come from)."""
         entries = self._ready()
@@ -141,21 +150,3 @@ class Registry(Mapping[str, T], Generic[T]):
     def rows(self) -> list[tuple[str, str, Origin]]:
         """(kind, name, origin) of every entry, limitlab's first: what ``limitlab plugins`` prints."""
         return [(self.kind, name, self._origins[name]) for name in self._ready()]
-
-
-class LiveMapping(Mapping[str, T]):
-    """A read-only name -> value view rebuilt by ``build()`` on every read, so that entries registered later (a
-    plugin loaded on first use, an own dataset loaded in this process) are in it."""
-
-    def __init__(self, build: Callable[[], dict[str, T]]):
-        self._build = build
-
-    def __getitem__(self, name: str) -> T:
-        return self._build()[name]
-
-    def __iter__(self) -> Iterator[str]:
-        return iter(self._build())
-
-    def __len__(self) -> int:
-        return len(self._build())
-

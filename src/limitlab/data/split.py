@@ -29,6 +29,11 @@ def n_train_split(n_raw: int, val_ratio: float) -> int:
     return int(round((1.0 - val_ratio) * n_raw))
 
 
+def held_out_size(n_raw: int, val_ratio: float) -> int:
+    """Size of the held-out (validation) part of step 1: the default validation size."""
+    return n_raw - n_train_split(n_raw, val_ratio)
+
+
 def parse_n(n) -> int | None:
     """``'all'``/None → None (the whole training split); otherwise a positive integer."""
     if n is None or (isinstance(n, str) and n.strip().lower() == "all"):
@@ -61,8 +66,7 @@ def check_val_ratio(val_ratio, n_raw: int) -> float:
 
 def max_n_val(n_raw: int, val_ratio: float, n: int | None) -> int:
     """The largest validation size step 3 can give: the held-out part plus what the subsample of ``n`` leaves."""
-    n_train = n_train_split(n_raw, val_ratio)
-    return n_raw - n_train + (0 if n is None else max(n_train - n, 0))
+    return held_out_size(n_raw, val_ratio) + (0 if n is None else max(n_train_split(n_raw, val_ratio) - n, 0))
 
 
 def check_n_val(n_val, n_raw: int, val_ratio: float, n: int | None) -> int | None:
@@ -78,7 +82,7 @@ def check_n_val(n_val, n_raw: int, val_ratio: float, n: int | None) -> int | Non
             f"validation size n_val = {n_val} is larger than what the split leaves outside the training set "
             f"({most} of {n_raw} examples at val_ratio {val_ratio:g}, n = {'all' if n is None else n}); "
             f"accepted: 1..{most}")
-    return None if n_val == n_raw - n_train_split(n_raw, val_ratio) else int(n_val)
+    return None if n_val == held_out_size(n_raw, val_ratio) else int(n_val)
 
 
 def draw_split(rs: np.random.RandomState, n_raw: int, val_ratio: float,
@@ -96,7 +100,6 @@ def draw_split(rs: np.random.RandomState, n_raw: int, val_ratio: float,
         if n_val is not None and n_val > len(val):
             val = np.concatenate([val, pool[~np.isin(pool, train)]])
     if n_val is not None:
-        check_n_val(n_val, n_raw, val_ratio, n)
         val = val[:n_val]
     return train.astype(np.int64), val.astype(np.int64)
 
@@ -106,6 +109,7 @@ def split_indices(n_raw: int, val_ratio: float, n: int | None, seed: int,
     """(train_index, val_index) into the raw training file: steps 1–3 of the module docstring."""
     n = parse_n(n)
     val_ratio = check_val_ratio(val_ratio, n_raw)
+    n_val = check_n_val(n_val, n_raw, val_ratio, n)
     return draw_split(np.random.RandomState(check_seed(seed)), int(n_raw), val_ratio, n, n_val)
 
 

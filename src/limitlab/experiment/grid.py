@@ -163,10 +163,10 @@ def n_vals_of(study: Study, n) -> list[int | None]:
     if study.n_val is None:
         return [None]
     from limitlab.data.registry import DATASETS
-    from limitlab.data.split import n_train_split
+    from limitlab.data.split import held_out_size
 
     n_raw = None if study.dataset.own else DATASETS[study.dataset.name].n_train_raw
-    held_out = None if n_raw is None else n_raw - n_train_split(n_raw, study.dataset.val_ratio)
+    held_out = None if n_raw is None else held_out_size(n_raw, study.dataset.val_ratio)
     return [None if v == held_out else v for v in study.n_val]
 
 

@@ -58,6 +58,13 @@ class Point:
     def done(self) -> list[RunRecord]:
         return [r for r in self.records if r.done]
 
+    def done_by_split(self) -> dict[int, list[RunRecord]]:
+        """The finished runs per split seed (several per split with ``train_seeds``), in grid order."""
+        out: dict[int, list[RunRecord]] = {}
+        for r in self.done:
+            out.setdefault(r.run.spec.seed, []).append(r)
+        return out
+
     @property
     def complete(self) -> bool:
         return bool(self.records) and all(r.done for r in self.records)

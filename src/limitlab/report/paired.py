@@ -156,30 +156,37 @@ def seed_values(point, metric: str = "test_acc") -> dict[int, float]:
     """Split seed → the metric of the point's finished runs: test_acc (result.json), detection_auc (eval.json) or
     train_acc_noisy_last (the last row of history.csv); the mean over the split's training seeds where it has
     several."""
-    out: dict[int, list[float]] = {}
-    for rec in point.done:
-        if metric == "test_acc":
-            v = rec.result.get("test_acc")
-        elif metric == "detection_auc":
-            v = (rec.eval or {}).get("detection_auc")
-        else:
-            from limitlab.report.run_outputs import read_history
+    out = {}
+    for seed, recs in point.done_by_split().items():
+        vals = [v for v in (_value(rec, metric) for rec in recs) if v is not None]
+        if vals:
+            out[seed] = vals[0] if len(vals) == 1 else float(np.mean(vals))
+    return out
 
-            df, _ = read_history(rec.run, rec.result)
-            v = None if df is None or "train_acc_noisy" not in df or df.empty else float(df["train_acc_noisy"].iloc[-1])
-        if isinstance(v, (int, float)) and math.isfinite(v):
-            out.setdefault(rec.run.spec.seed, []).append(float(v))
-    return {seed: vals[0] if len(vals) == 1 else float(np.mean(vals)) for seed, vals in out.items()}
+
+def _value(rec, metric: str) -> float | None:
+    """One finished run's number for :func:`seed_values` (None when missing or not finite)."""
+    if metric == "test_acc":
+        v = rec.result.get("test_acc")
+    elif metric == "detection_auc":
+        v = (rec.eval or {}).get("detection_auc")
+    else:
+        from limitlab.report.run_outputs import read_history
+
+        df, _ = read_history(rec.run, rec.result)
+        v = None if df is None or "train_acc_noisy" not in df or df.empty else float(df["train_acc_noisy"].iloc[-1])
+    return float(v) if isinstance(v, (int, float)) and math.isfinite(v) else None
 
 
 def seed_correct(point) -> dict[int, np.ndarray]:
     """Split seed → per test example, whether the run got it right (0/1); with several training seeds the mean over
     them (a split where one of them lacks predictions is left out)."""
-    out: dict[int, list] = {}
-    for rec in point.done:
-        out.setdefault(rec.run.spec.seed, []).append(test_correct(rec))
-    return {seed: c[0] if len(c) == 1 else np.mean(c, axis=0) for seed, c in out.items()
-            if all(x is not None for x in c) and len({x.shape for x in c}) == 1}
+    out = {}
+    for seed, recs in point.done_by_split().items():
+        correct = [test_correct(rec) for rec in recs]
+        if all(c is not None for c in correct) and len({c.shape for c in correct}) == 1:
+            out[seed] = correct[0] if len(correct) == 1 else np.mean(correct, axis=0)
+    return out
 
 
 def baseline_ids(study) -> set[str]:

@@ -222,8 +222,8 @@ def variance_table(table: pd.DataFrame) -> str:
     view = variance_view(table)
     if view is None:
         return ""
-    return (f"<h2>Where the variance comes from</h2><p>{html.escape(VARIANCE_CAPTION)} Standard deviations in test "
-            "points.</p>" + view_html(view, "variance-table"))
+    return (f"<h2>Where the variance comes from</h2><p>{html.escape(VARIANCE_CAPTION)}</p>"
+            + view_html(view, "variance-table"))
 
 
 def detection_tables(det: pd.DataFrame) -> str:

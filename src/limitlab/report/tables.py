@@ -345,7 +345,7 @@ def variance_markdown(table: pd.DataFrame) -> list[str]:
     view = variance_view(table)
     if view is None:
         return []
-    return ["", "## Where the variance comes from", "", VARIANCE_CAPTION + " Standard deviations in test points.", "",
+    return ["", "## Where the variance comes from", "", VARIANCE_CAPTION, "",
             *view_markdown(view)]
 
 

@@ -56,12 +56,10 @@ def cell_variance_split(cell) -> VarianceSplit | None:
     one split (a study without ``train_seeds``)."""
     if cell.selected is None:
         return None
-    by_split: dict[int, list[float]] = {}
-    for rec in cell.selected.done:
-        by_split.setdefault(rec.run.spec.seed, []).append(float(rec.result["test_acc"]))
-    if all(len(v) < 2 for v in by_split.values()):
+    by_split = cell.selected.done_by_split()
+    if all(len(recs) < 2 for recs in by_split.values()):
         return None
-    return variance_split([by_split[s] for s in sorted(by_split)])
+    return variance_split([[float(r.result["test_acc"]) for r in by_split[s]] for s in sorted(by_split)])
 
 
 VARIANCE_INT_COLUMNS = ("variance_splits", "variance_runs")
@@ -81,7 +79,7 @@ VARIANCE_CAPTION = (
     "Each cell's selected point, trained on every split with several training seeds: the spread of its clean test "
     "accuracy split into the part between splits (the data split and its noise draw) and the part within a split "
     "(initialisation, batch order, sampling), by the one-way random-effects (ANOVA) estimator; share = the split's "
-    "part of the variance; p = the F test of no split effect.")
+    "part of the variance; p = the F test of no split effect. Standard deviations in test points.")
 
 
 def variance_view(table):

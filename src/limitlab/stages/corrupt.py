@@ -66,11 +66,12 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=main)
 
 
-def _parse_seed(seed) -> int:
+def _integer(value, option: str, what: str = "an integer") -> int:
+    """A command-line integer (``--seed``, ``--n-val``), or an error that names the option."""
     try:
-        return int(seed)
+        return int(value)
     except (TypeError, ValueError):
-        raise LimitlabError(f"--seed must be an integer, got {seed!r}") from None
+        raise LimitlabError(f"{option} must be {what}, got {value!r}") from None
 
 
 def _resolve_p(noise: str, p) -> float:
@@ -109,7 +110,7 @@ def run_corrupt(dataset: str, data_path: str | Path | None, noise: str, p: float
     p = _resolve_p(noise, p)
     flip_std = _parse_flip_std(flip_std)
     n = parse_n(n)
-    seed = _parse_seed(seed)
+    seed = _integer(seed, "--seed")
     if matrix is not None and noise != "matrix":
         raise LimitlabError(f"--matrix is only used with --noise matrix, not {noise!r}")
     problem = setting_problem(dataset, noise, label_set, spelling="cli")  # the rules the params schema applies too
@@ -238,12 +239,7 @@ def main(args: argparse.Namespace) -> int:
         val_ratio = float(args.val_ratio)
     except ValueError:
         raise LimitlabError(f"--val-ratio must be a number in (0, 1), got {args.val_ratio!r}") from None
-    n_val = args.n_val
-    if isinstance(n_val, str):
-        try:
-            n_val = int(n_val)
-        except ValueError:
-            raise LimitlabError(f"--n-val must be a positive integer, got {n_val!r}") from None
+    n_val = None if args.n_val is None else _integer(args.n_val, "--n-val", "a positive integer")
     summary = run_corrupt(args.dataset, args.data, args.noise, args.p, args.n, args.seed, args.out,
                           val_ratio=val_ratio, n_val=n_val, matrix=args.matrix,
                           clean_validation=args.clean_validation,
