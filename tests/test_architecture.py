@@ -18,7 +18,8 @@ ARCHITECTURE = REPO / "docs" / "architecture.md"
 MAX_LINES = 450
 MAX_FLAT = 8  # modules directly in src/limitlab/
 TORCH_FREE = ("limitlab.experiment", "limitlab.data", "limitlab.report", "limitlab.pipeline", "limitlab.jobs.adopt",
-              "limitlab.jobs.identity", "limitlab.jobs.left_out", "limitlab.jobs.grouping",
+              "limitlab.jobs.done_record", "limitlab.jobs.run_state", "limitlab.jobs.left_out",
+              "limitlab.jobs.grouping",
               "limitlab.detection_metrics")
 
 # The import table: which limitlab families (packages) and top-level modules each may import, at import time or
@@ -35,7 +36,7 @@ IMPORTS: dict[str, set[str]] = {
     "methods": {"errors", "registry", "torch_on_demand", "experiment.strict"},
     "experiment": {"errors", "io", "data", "methods"},
     "training": {"errors", "io", "torch_on_demand", "data", "methods", "experiment"},
-    "evaluation": {"errors", "io", "detection_metrics", "data", "methods", "experiment", "training", "jobs.identity"},
+    "evaluation": {"errors", "io", "detection_metrics", "data", "methods", "experiment", "training", "jobs.done_record"},
     "jobs": {"errors", "io", "data", "experiment", "training", "evaluation"},
     "pipeline": {"errors", "io", "data", "experiment", "jobs"},
     "report": {"errors", "io", "detection_metrics", "data", "experiment"},
@@ -142,7 +143,7 @@ def test_every_family_and_top_level_module_is_in_the_import_table():
 
 def imported_modules(path: Path, known: set[str]) -> set[str]:
     """limitlab modules that ``path`` imports anywhere, each import named by the module it takes names from:
-    ``from limitlab.jobs import identity`` imports limitlab.jobs.identity, not the package limitlab.jobs."""
+    ``from limitlab.jobs import done_record`` imports limitlab.jobs.done_record, not the package limitlab.jobs."""
     out = set()
     for node in ast.walk(ast.parse(path.read_text())):
         if isinstance(node, ast.Import):

@@ -15,7 +15,7 @@ from limitlab.experiment import params_file
 from limitlab.experiment.grid import GridIndex, runs_of
 from limitlab.experiment.identity import untagged
 from limitlab.jobs.adopt import adopt, adoptable
-from limitlab.jobs.identity import damaged, read_done, spec_sha256, write_done
+from limitlab.jobs.done_record import damaged, read_done, spec_sha256, write_done
 from limitlab.pipeline.plan import RunJobPlan
 from limitlab.experiment.paths import RunFiles
 

@@ -16,7 +16,8 @@ import yaml
 from limitlab.experiment import failure_markers as markers
 from limitlab.experiment.identity import untagged
 from limitlab.experiment.grid import GridIndex
-from limitlab.jobs import grouping, identity
+from limitlab.jobs import done_record, grouping
+from limitlab.jobs.run_state import job_state
 from limitlab.jobs.execute import STAGE_TIMES
 from limitlab.experiment import params_file as P
 from limitlab.cli import main
@@ -55,7 +56,7 @@ def job(path: Path, root: Path, job_id: str, *extra: str) -> int:
 
 
 def mtimes(specs) -> dict[str, int]:
-    return {str(f): f.stat().st_mtime_ns for s in specs for f in identity.run_files(s, s.method.method == "limit")}
+    return {str(f): f.stat().st_mtime_ns for s in specs for f in done_record.run_files(s, s.method.method == "limit")}
 
 
 def test_one_job_runs_every_run_and_isolates_failures(prepared):
@@ -73,9 +74,9 @@ def test_one_job_runs_every_run_and_isolates_failures(prepared):
     assert markers.read_marker(by_id["init_bad"].run_dir) is None  # its source failed, not the run
     assert "diverged" in (root / "logs" / f"{by_id['bad'].key}.log").read_text()
     for ok in (by_id["ce"], by_id["limit"]):
-        assert all(f.is_file() for f in identity.run_files(ok, ok.method.method == "limit"))
+        assert all(f.is_file() for f in done_record.run_files(ok, ok.method.method == "limit"))
         assert markers.read_marker(ok.run_dir) is None  # the "in progress" marker is gone
-        assert identity.is_complete(ok, ok.method.method == "limit", {"samples": 50, "seed": 0, "ci": 0.95})
+        assert job_state(ok, ok.method.method == "limit", {"samples": 50, "seed": 0, "ci": 0.95}).finished
         assert set(json.loads((Path(ok.eval_dir) / STAGE_TIMES).read_text())) == {"train", "evaluate",
                                                                                           "bootstrap"}
     done = [by_id["ce"], by_id["limit"]]
@@ -119,7 +120,7 @@ def test_a_changed_source_retrains_its_dependents(tmp_path):
     path = write_params(tmp_path, methods)
     new = {s.method_id: s for s in (r.spec for r in runs_of(P.load(path)))}
     assert untagged(new["init"].run_dir) == untagged(init.run_dir)  # its own cell did not change ...
-    assert identity.spec_sha256(init, GridIndex(specs)) != identity.spec_sha256(
+    assert done_record.spec_sha256(init, GridIndex(specs)) != done_record.spec_sha256(
         new["init"], GridIndex(new.values()))  # ... its identity did, and with it its folder
     assert new["init"].run_dir != init.run_dir
     assert job(path, tmp_path, "n2-00000") == 0
@@ -135,7 +136,7 @@ def test_params_edited_after_planning_are_refused(prepared, capsys):
     assert job(path, root, "n4-00007") == 2
     assert "no job n4-00007" in capsys.readouterr().err
     assert job(path, root, "x4") == 2
-    assert identity.specs_sha256(grouping.split(specs, 4)["n4-00000"], GridIndex(specs))
+    assert done_record.specs_sha256(grouping.split(specs, 4)["n4-00000"], GridIndex(specs))
 
 
 @pytest.mark.parametrize("sig, returncode, marked", [(signal.SIGKILL, -9, 137), (signal.SIGTERM, 143, 143),

@@ -11,7 +11,7 @@ from limitlab.errors import LimitlabError
 from limitlab.experiment import failure_markers, params_file
 from limitlab.experiment.grid import GridIndex
 from limitlab.jobs.grouping import split
-from limitlab.jobs.identity import specs_sha256
+from limitlab.jobs.done_record import specs_sha256
 from limitlab.jobs.left_out import left_out_reason
 from limitlab.pipeline.plan import RunJobPlan, corrupt_args, stage_resources
 

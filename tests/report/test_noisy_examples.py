@@ -11,7 +11,7 @@ from limitlab.cli import main
 from limitlab.experiment import params_file
 from limitlab.experiment.grid import GridIndex
 from limitlab.experiment.paths import RunFiles
-from limitlab.jobs.identity import spec_sha256, write_done
+from limitlab.jobs.done_record import spec_sha256, write_done
 
 
 def grid_of(tmp_path):

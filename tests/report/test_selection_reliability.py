@@ -150,8 +150,9 @@ def test_aggregate_reports_the_hand_case(tmp_path):
     assert bool(sel.loc["beta1", "test_best"]) and not bool(sel.loc["beta0", "within_1pt_of_test_best"])
     md = (results / "table.md").read_text()
     assert "| LIMIT_G | 61.0 ± 1.4? |" in md  # the coin-toss mark in the main table
-    assert "## Selection reliability" in md and "| LIMIT_G ? | 2 | beta0 (0.8" in md
-    assert "| CE | 1 | default (1.00) | default (1.00) | 1.00 | 50.0 ± 0.0 | 50.0 | 0 | 50.0 |" in md
+    assert "## Selection reliability" in md and "| LIMIT_G? | mnist/uniform/p80/nall | 2 | beta0 (0.8" in md
+    assert ("| CE | mnist/uniform/p80/nall | 1 | default (1.00) | default (1.00) | 1.00 | 50.0 ± 0.0 | 50.0 | 0 | "
+            "50.0 |") in md
     metrics = json.loads((results / "metrics.json").read_text())
     assert metrics["mnist"]["uniform"]["p80"]["nall"]["limit_g"]["test_acc"] == pytest.approx(0.61)
 

@@ -43,7 +43,7 @@ def test_paper_rule_last_epoch_and_oracle_by_hand(tmp_path):
     selection = pd.read_csv(tmp_path / "results" / "selection.csv").set_index("point")
     assert selection.loc["beta1", "mean_test_acc"] == pytest.approx(0.51)  # the whole curve, never selected on
     table = (tmp_path / "results" / "table.md").read_text()
-    assert "| LIMIT_G | 61.0 ± 1.4 | 61.5 ± 4.9 | 77.5 ± 3.5 | beta1 |" in table
+    assert "| LIMIT_G | mnist/uniform/p80/nall | 61.0 ± 1.4 | 61.5 ± 4.9 | 77.5 ± 3.5 | beta1 |" in table
     assert "upper bound selected on the test set, not a result" in table
 
 

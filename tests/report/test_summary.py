@@ -15,9 +15,10 @@ import pytest
 from limitlab import io
 from limitlab.errors import LimitlabError
 from limitlab.report.aggregate import aggregate
-from limitlab.report.results_page import results_html, rules_table, view_html
+from limitlab.report.render import section_html, section_markdown, view_html, view_markdown
+from limitlab.report.results_page import results_html
+from limitlab.report.sections import rules_section
 from limitlab.report.summary import View, no_noise_settings, summary_frame, summary_view
-from limitlab.report.tables import view_markdown
 from fake_runs import experiment, method_runs, study
 from reliability_case import hand_study, write_hand_case
 
@@ -105,12 +106,15 @@ def test_rows_holding_only_dashes_are_left_out_and_counted():
         "2 rows left out: only — (nothing to show)."]
     with pytest.raises(LimitlabError, match="marks"):
         View(frame, marks=pd.DataFrame(False, index=frame.index, columns=["method", "x"]))
-    # the results page's selection-rules table: the susceptibility row and the cells without a finished point
-    # have no number under these rules
-    page = rules_table(TABLE, {("u", "ce"), ("u", "mae"), ("u", "limit_g")})
+    # the selection-rules section: the susceptibility row and the cells without a finished point have no number
+    # under these rules; table.md and the results page show the same rows
+    section = rules_section(TABLE, {("u", "ce"), ("u", "mae"), ("u", "limit_g")})
+    page, md = section_html(section), section_markdown(section)
     assert page.count("<tr>") == 1 + 5 and "susceptibility sel." not in page
-    assert ("4 rows left out: only — (the rows chosen by susceptibility, which none of these rules selects; cells "
-            "without a finished point).") in page
+    assert sum(line.startswith("| ") for line in md) == 2 + 5
+    left = ("4 rows left out: only — (the rows chosen by susceptibility, which none of these rules selects; cells "
+            "without a finished point).")
+    assert left in page and left in md
 
 
 def test_no_noise_settings_follow_the_realised_count_then_p():
@@ -172,7 +176,7 @@ def test_detection_without_corrupted_labels_reads_no_noise(tmp_path):
     detection = page.split("id=\"detection-table\"")[1].split("</table>")[0]
     assert "<td>no noise</td>" in detection and "<td>100.00 / 100.00</td>" in detection
     budget = page.split("id='budget-table'")[1].split("</table>")[0]
-    assert budget.count("<td>no noise</td>") == 2 * 4 and "<td>0.0</td>" not in budget
+    assert budget.count("<td>no noise</td>") == 2 * 6 and "<td>0.0</td>" not in budget
 
 
 def test_summary_and_the_coin_toss_mark_through_aggregate(tmp_path):
@@ -208,7 +212,7 @@ def test_summary_and_the_coin_toss_mark_through_aggregate(tmp_path):
     # CE is the only baseline: the best baseline is the reference, and both differences are paired.csv's one row
     assert (f"| mnist uniform p=0.8 n=all | LIMIT_G? | 61.0 ± 1.4 | {diff} | {split} | CE | {diff} | {split} |"
             in head)
-    assert f"| mnist/uniform/p80/nall | LIMIT_G ? | CE | {limit.diff_pct:+.1f} |" in md
+    assert f"| mnist/uniform/p80/nall | LIMIT_G? | CE | {limit.diff_pct:+.1f} |" in md
     assert "| A: LIMIT above CE | here | LIMIT_G ? − CE, mnist/uniform/p80/nall:" in md
     assert "LIMIT_G ? − LIMIT_G at beta = 0, mnist" in md and "after a method = the paper's rule's selection" in md
 
@@ -219,4 +223,4 @@ def test_summary_and_the_coin_toss_mark_through_aggregate(tmp_path):
     paired_html = page.split("id='paired-table'")[1].split("</table>")[0]
     assert "LIMIT_G<sup class='coin'" in paired_html and "CE<sup class='coin'" not in paired_html
     claims_html = page.split("id='claims-table'")[1].split("</table>")[0]
-    assert "limit_g<sup class='coin'" in claims_html
+    assert "LIMIT_G ? − CE, mnist/uniform/p80/nall:" in claims_html  # as in table.md: the mark after the label

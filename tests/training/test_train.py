@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import shutil
 from pathlib import Path
 
 import numpy as np
@@ -11,7 +10,6 @@ import pandas as pd
 import pytest
 import torch
 
-from limitlab.experiment import params_file as P
 from limitlab.experiment.grid import runs_of
 from limitlab.experiment.schema import Experiment
 from limitlab.errors import LimitlabError

@@ -207,7 +207,7 @@ def _read_npz(path: Path, resize: int | None):
         y = ys[split]
         if len(y) and (y.min() < 0 or y.max() >= k):
             raise LimitlabError(f"{path}: {split}_y holds labels in [{y.min()}, {y.max()}]; accepted: 0..{k - 1}"
-                                + (f" (one per class name in class_names)" if names is not None else ""))
+                                + (" (one per class name in class_names)" if names is not None else ""))
     if k < 2:
         raise LimitlabError(f"{path}: {k} class(es); a classification dataset needs at least 2")
     class_names = [str(c) for c in names] if names is not None else [str(c) for c in range(k)]

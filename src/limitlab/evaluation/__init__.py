@@ -8,6 +8,6 @@ methods with a q-network, LIMIT's per-example gradient scores), LIMIT's detectio
 :func:`limitlab.training.checkpoints.load_trained` and :func:`limitlab.training.device.fast_paths`.
 
 Of limitlab it may import: ``training``, ``experiment``, ``data``, ``methods``, ``io``, ``errors``,
-``detection_metrics`` and, of the run jobs, only ``jobs.identity`` (a run's done.json, which cleanlab's fold training
+``detection_metrics`` and, of the run jobs, only ``jobs.done_record`` (a run's done.json, which cleanlab's fold training
 shares with them); besides them torch, scikit-learn and cleanlab. Never :mod:`limitlab.report`.
 """

@@ -73,11 +73,11 @@ def write_fold(labels_path: Path, folds: int, fold: int, seed: int, out: Path) -
 
 def train_folds(spec: CleanlabSpec) -> list[str]:
     """Write every fold's labels file and train every fold that has not finished for its spec (one process: one
-    torch start-up for all K folds). A fold counts as finished when its ``done.json`` (:mod:`limitlab.jobs.identity`)
+    torch start-up for all K folds). A fold counts as finished when its ``done.json`` (:mod:`limitlab.jobs.done_record`)
     matches its spec and its labels file is unchanged; an unfinished fold resumes from its ``state/``. Returns
     the keys of the folds trained now."""
     from limitlab.data.content_identity import verified_inputs
-    from limitlab.jobs.identity import DONE, has_trained, spec_sha256, write_done
+    from limitlab.jobs.done_record import DONE, has_trained, spec_sha256, write_done
     from limitlab.training.loop import train
 
     # the setting's labels checked against their record first (refused when edited or damaged), as every run does

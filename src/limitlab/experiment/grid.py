@@ -2,7 +2,7 @@
 
 A *setting* is one labelled dataset: (dataset, noise model, p, n, seed) (:mod:`limitlab.experiment.paths`). A
 *run* is one method at one hyperparameter point on one setting; :class:`RunSpec` is everything that trains it,
-and its JSON is the run's identity (:mod:`limitlab.jobs.identity`). :func:`runs_of` expands a params file once;
+and its JSON is the run's identity (:mod:`limitlab.jobs.done_record`). :func:`runs_of` expands a params file once;
 :class:`GridIndex` answers the questions every stage asks about the grid (a run by key or folder, its init
 source). Torch-free.
 """
@@ -246,7 +246,7 @@ class GridIndex:
         self.specs = list(specs)
         self.by_key = {s.key: s for s in self.specs}
         self.by_dir = {Path(s.run_dir): s for s in self.specs}
-        self.identities: dict[str, str] = {}  # run key -> identity (limitlab.jobs.identity.spec_sha256)
+        self.identities: dict[str, str] = {}  # run key -> identity (limitlab.jobs.done_record.spec_sha256)
 
     @classmethod
     def of(cls, exp: Experiment) -> "GridIndex":

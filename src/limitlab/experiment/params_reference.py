@@ -134,7 +134,7 @@ def _type(prop: dict[str, Any], defs: dict[str, Any]) -> str:
     if name := _ref_of(prop):
         return "mapping of a method's `training` keys" if name == OVERRIDE else "mapping (below)"
     if "if" in prop:
-        cond, then, other = prop["if"], prop.get("then"), prop.get("else", {})
+        cond, other = prop["if"], prop.get("else", {})
         if cond == {"type": "null"}:
             return f"{_type(other, defs)}, or null"
         if _keyed(prop):

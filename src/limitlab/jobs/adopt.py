@@ -34,7 +34,7 @@ from limitlab.data.content_identity import verified_inputs
 from limitlab.errors import LimitlabError
 from limitlab.experiment.identity import FOLDERS, run_identity, tagged, untagged
 from limitlab.experiment.paths import RunFiles
-from limitlab.jobs.identity import DONE, file_record, output_name, spec_sha256
+from limitlab.jobs.done_record import DONE, file_record, output_name, spec_sha256
 
 _RECORDED = {"noise_file": "noise_file_sha256", "human_file": "human_file_sha256"}  # labels.json of such settings
 
@@ -103,8 +103,9 @@ def adoptable(spec, grid=None) -> bool:
     return _earlier(spec, grid) is not None
 
 
-def adopt(spec, grid=None) -> bool:
-    """Move the run's folders of an earlier layout to its present ones if they hold its results (:func:`adoptable`)."""
+def adopt(spec, grid=None, inputs: dict | None = None) -> bool:
+    """Move the run's folders of an earlier layout to its present ones if they hold its results (:func:`adoptable`).
+    ``inputs``: the run's input identities when the caller checked them already."""
     earlier = _earlier(spec, grid)
     if earlier is None:
         return False
@@ -114,11 +115,11 @@ def adopt(spec, grid=None) -> bool:
         Path(spec.eval_dir).parent.mkdir(parents=True, exist_ok=True)
         os.replace(old_eval, spec.eval_dir)
     os.replace(old_run, spec.run_dir)
-    _record(spec, spec_sha256(spec, grid))
+    _record(spec, spec_sha256(spec, grid), inputs)
     return True
 
 
-def _record(spec, identity: str) -> None:
+def _record(spec, identity: str, inputs: dict | None) -> None:
     """Record the adopted run's present identity in its done.json, and what an earlier release did not: the size
     and checksum of each output as found now (so that later damage is found) and the identities of its inputs,
     when they check out."""
@@ -130,7 +131,7 @@ def _record(spec, identity: str) -> None:
     files = [Path(folder) / name for folder, name in names if (Path(folder) / name).is_file()]
     done.setdefault("outputs", {output_name(spec, f): file_record(f) for f in files})
     try:
-        done.setdefault("inputs", verified_inputs(spec.data_path, spec.labels_path))
+        done.setdefault("inputs", inputs if inputs is not None else verified_inputs(spec.data_path, spec.labels_path))
     except LimitlabError:
         pass  # the run job refuses the inputs, naming what changed
     io.write_json(path, done)

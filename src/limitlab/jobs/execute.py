@@ -1,8 +1,8 @@
 """Executing one run job (``limitlab run``): train, evaluate and bootstrap its runs one after another.
 
-Per run (:func:`run_one`), each stage runs only if it has not finished for the run's identity
-(:mod:`limitlab.jobs.identity`): this matters when a job is rerun because another run of the job changed, or was
-resubmitted after it was killed. Around each run (:func:`run_job`):
+Per run (:func:`run_one`), each stage runs only if it has not finished for the run's identity on the same inputs
+with its outputs intact (:mod:`limitlab.jobs.run_state` decides, once per run): this matters when a job is rerun
+because another run of the job changed, or was resubmitted after it was killed. Around each run (:func:`run_job`):
 
 * a run the one rule of :mod:`limitlab.jobs.left_out` leaves out is reported and not run;
 * ``interrupted.json`` is written when a run starts and removed when it finishes: if the job is killed (SIGKILL,
@@ -33,68 +33,47 @@ from limitlab import io
 from limitlab.errors import InputRefused, LimitlabError, Terminated
 from limitlab.experiment import failure_markers as markers
 from limitlab.experiment.paths import RunFiles
-from limitlab.data.content_identity import input_changes, verified_inputs
+from limitlab.data.content_identity import verified_inputs
 from limitlab.jobs.adopt import adopt
-from limitlab.jobs.identity import damaged, is_complete, read_done, run_files, spec_sha256, write_done
+from limitlab.jobs.done_record import run_files, write_done
 from limitlab.jobs.left_out import left_out_reason
+from limitlab.jobs.run_state import RunState, job_state
 
 STAGE_TIMES = RunFiles.STAGE_TIMES  # in eval_dir: wall seconds of train / evaluate / bootstrap (not DVC-tracked)
 
 
-def run_one(spec, uses_q: bool, bootstrap: dict, grid=None) -> dict[str, float]:
-    """Train, evaluate and bootstrap one run, each stage only if it has not finished for this run's identity on
-    the same inputs with its outputs intact (a missing or damaged output is rebuilt, and what depends on it).
-    Returns the wall seconds of the stages that ran."""
+def run_one(spec, state: RunState, uses_q: bool, bootstrap: dict) -> dict[str, float]:
+    """Run the stages of one run that its state lists (:func:`~limitlab.jobs.run_state.job_state`), recording each in
+    the run's done record as it finishes. Returns the wall seconds of the stages that ran."""
     from limitlab.evaluation.bootstrap import bootstrap_file
     from limitlab.evaluation.evaluate import evaluate
     from limitlab.training.loop import train
 
-    identity = spec_sha256(spec, grid)
-    inputs = verified_inputs(spec.data_path, spec.labels_path)
-    done = read_done(spec, grid)
-    if done.get("inputs", inputs) != inputs:
-        # its resume state was trained on the old inputs too: limitlab.training.checkpoints discards it
-        print(f"{spec.key}: its inputs changed since it trained ({input_changes(done['inputs'], inputs)}): it trains "
-              "again from epoch 0", flush=True)
-        done = {}
+    for reason in state.reasons:
+        print(f"{spec.key}: {reason}", flush=True)
     files = run_files(spec, uses_q)
-    n_trained = len(RunFiles.TRAINED)
-    trained_files, evaluated_files = files[:n_trained], files[:-1]
+    trained_files, evaluated_files = files[:len(RunFiles.TRAINED)], files[:-1]
     times: dict[str, float] = {}
-    trained = done.get("train") is True and not _report_damaged(spec, done, trained_files)
-    if not trained:
+    if "train" in state.to_run:
         (Path(spec.run_dir) / RunFiles.DONE).unlink(missing_ok=True)
         tic = time.perf_counter()
         result = train(spec)
         times["train"] = time.perf_counter() - tic
         print(f"{spec.key}: best epoch {result['best_epoch']}, val {result['best_val_acc']:.4f}, "
               f"test {result['test_acc']:.4f}", flush=True)
-        done = {"train": True}
-        write_done(spec, identity, trained_files, inputs, **done)
-    evaluated = (trained and done.get("evaluate") is True
-                 and not _report_damaged(spec, done, evaluated_files[n_trained:]))
-    if not evaluated:
+        write_done(spec, state.identity, trained_files, state.inputs, train=True)
+    if "evaluate" in state.to_run:
         tic = time.perf_counter()
         out = evaluate(spec)
         times["evaluate"] = time.perf_counter() - tic
         print(f"{spec.key}: test {out['test_acc']:.4f} (n={out['n_test']})", flush=True)
-        done = {"train": True, "evaluate": True}
-        write_done(spec, identity, evaluated_files, inputs, **done)
-    if not (evaluated and done.get("bootstrap") == bootstrap and not _report_damaged(spec, done, files[-1:])):
+        write_done(spec, state.identity, evaluated_files, state.inputs, train=True, evaluate=True)
+    if "bootstrap" in state.to_run:
         tic = time.perf_counter()
         bootstrap_file(Path(spec.eval_dir) / RunFiles.PREDICTIONS, files[-1], **bootstrap)
         times["bootstrap"] = time.perf_counter() - tic
-        write_done(spec, identity, files, inputs, train=True, evaluate=True, bootstrap=bootstrap)
+        write_done(spec, state.identity, files, state.inputs, train=True, evaluate=True, bootstrap=bootstrap)
     return times
-
-
-def _report_damaged(spec, done: dict, files) -> bool:
-    """Whether any of ``files`` is missing or damaged (said in the run's log when a record says it was written)."""
-    problems = damaged(spec, done, files)
-    for problem in problems:
-        if "(missing)" not in problem or done.get("outputs"):
-            print(f"{spec.key}: {problem}: rebuilt", flush=True)
-    return bool(problems)
 
 
 def _marker(folder, kind: str, status: int, spec, note: str | None = None) -> None:
@@ -177,17 +156,19 @@ def _clear_markers(spec) -> None:
 
 
 def _run_guarded(spec, uses_q: Callable, bootstrap: dict, logs: Path, grid) -> tuple[dict, int]:
-    """One run of a job, holding its lock: adopted or skipped when finished, refused when its inputs are, else run
-    with its markers and log. Returns (its summary entry, the job's exit status it asks for: 75 when it ran out of
-    memory or disk space, else 0)."""
-    adopt(spec, grid)  # a run finished in an earlier release's folders: moved into its own, not retrained
+    """One run of a job, holding its lock: refused when its inputs are (nothing of it is touched), adopted when it
+    finished in an earlier release's folders, left as it is when finished (:func:`~limitlab.jobs.run_state.job_state`,
+    asked once), else the stages its state lists run, with its markers and log. Returns (its summary entry, the job's
+    exit status it asks for: 75 when it ran out of memory or disk space, else 0)."""
     log = Path(logs) / f"{spec.key}.log"
     log.parent.mkdir(parents=True, exist_ok=True)
     try:
         inputs = verified_inputs(spec.data_path, spec.labels_path)
     except InputRefused as exc:  # not a failure of the run
         return _refused(spec, exc, log), 0
-    if is_complete(spec, uses_q(spec), bootstrap, grid, inputs):
+    adopt(spec, grid, inputs)  # a run finished in an earlier release's folders: moved into its own, not retrained
+    state = job_state(spec, uses_q(spec), bootstrap, grid, inputs)
+    if state.finished:
         _clear_markers(spec)  # a marker beside a finished run is stale (e.g. left by a release that marked refusals)
         return {"key": spec.key, "status": "ok"}, 0
     for folder in (spec.run_dir, spec.eval_dir):
@@ -199,7 +180,7 @@ def _run_guarded(spec, uses_q: Callable, bootstrap: dict, logs: Path, grid) -> t
     outcome, code, refused = "ok", 0, None
     with open(log, "a") as fh, contextlib.redirect_stdout(fh), contextlib.redirect_stderr(fh):
         try:
-            times = run_one(spec, uses_q(spec), bootstrap, grid)
+            times = run_one(spec, state, uses_q(spec), bootstrap)
         except InputRefused as exc:  # an input changed while the job ran: as above, once the log is closed
             refused = exc
         except LimitlabError as exc:

@@ -15,7 +15,7 @@ A skipped run gets no marker of its own, so it runs once its source is fixed.
 from __future__ import annotations
 
 from limitlab.experiment import failure_markers
-from limitlab.jobs.identity import has_trained, read_done, stages_finished
+from limitlab.jobs.done_record import has_trained, read_done, stages_finished
 
 
 def left_out_reason(spec, grid, *, retry_failed: bool, sources_must_have_trained: bool,

@@ -26,17 +26,15 @@ from limitlab.data.content_identity import source_id, verified_dataset, verified
 from limitlab.errors import InputRefused, LimitlabError
 from limitlab.experiment import failure_markers
 from limitlab.experiment.grid import GridIndex, dataset_plugin
-from limitlab.experiment.paths import RunFiles
 from limitlab.experiment.schema import Experiment, StageResources
-from limitlab.jobs.adopt import adoptable
 from limitlab.jobs.grouping import parse_id, split
 from limitlab.jobs.execute import is_running_elsewhere, refusal_entry
-from limitlab.jobs.identity import DONE, damaged, read_done, specs_sha256, stages_finished
+from limitlab.jobs.done_record import specs_sha256
 from limitlab.jobs.left_out import left_out_reason
+from limitlab.jobs.run_state import plan_problems
 from limitlab.pipeline.run_config import ACCEPTED_KEYS, read_boolean, read_positive
 
 SHOWN = 5  # runs named per message before '...'
-PLAN_CHECKSUMS_UP_TO = 1 << 16  # bytes: planning hashes the small outputs (JSON); larger ones by size only
 
 
 def positive(value, where: str) -> int:
@@ -154,25 +152,9 @@ class RunJobPlan:
     # --- what must run again: outputs missing or damaged since their job finished ----------------------------
 
     def run_problems(self, spec) -> list[str]:
-        """Why a finished job must run again for this run: its outputs missing or damaged (by size, and by
-        checksum for the small JSON files; the job itself compares every checksum), or not finished for its
-        identity. [] when nothing is wrong or the run is left out for a failure."""
-        if self.failed[spec.key]:
-            return []
-        if adoptable(spec, self.grid):
-            return [f"{spec.run_dir} (finished in an earlier release's folders: moved, not retrained)"]
-        missing = [f"{path} (missing: the pipeline writes it again)" for path in (spec.data_path, spec.labels_path)
-                   if not os.path.exists(path)]
-        if missing:  # deleted to be regenerated: Snakemake alone would not rebuild an input of a finished job
-            return missing
-        done = read_done(spec, self.grid)
-        if not stages_finished(done):
-            return [f"{Path(spec.run_dir) / DONE} (missing: the run has not finished for its spec)"]
-        recorded = done.get("outputs")
-        run_dir, eval_dir = os.fspath(spec.run_dir), os.fspath(spec.eval_dir)
-        files = ([os.path.join(run_dir if name.startswith("run/") else eval_dir, name.split("/", 1)[1])
-                  for name in recorded] if isinstance(recorded, dict) else _basic_outputs(spec))
-        return damaged(spec, done, files, checksums_up_to=PLAN_CHECKSUMS_UP_TO)
+        """Why a finished job must run again for this run (:func:`~limitlab.jobs.run_state.plan_problems`); [] also
+        when the run is left out for a failure."""
+        return [] if self.failed[spec.key] else plan_problems(spec, self.grid)
 
     def stale_jobs(self, n: int) -> dict[str, list[str]]:
         """Job id -> what is wrong, for the jobs that must run although Snakemake may see nothing to do: a run of
@@ -272,12 +254,6 @@ def refusal_lines(entries: list[dict]) -> list[str]:
 
 def _first(keys: list[str]) -> str:
     return f"{', '.join(keys[:SHOWN])}{' ...' if len(keys) > SHOWN else ''}"
-
-
-def _basic_outputs(spec) -> list[Path]:
-    """Outputs every finished run has (a done.json written before the record of outputs)."""
-    return ([Path(spec.run_dir) / name for name in RunFiles.TRAINED]
-            + [Path(spec.eval_dir) / name for name in (*RunFiles.EVALUATED, RunFiles.BOOTSTRAP)])
 
 
 def _summary_problem(path: Path, specs) -> list[str]:

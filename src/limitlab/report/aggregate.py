@@ -25,15 +25,18 @@ from limitlab.experiment.schema import Experiment
 from limitlab.experiment.grid import GridIndex, runs_of
 from limitlab.experiment.paths import ResultFiles, RunFiles
 from limitlab.report.cells import Cell, build_cells
-from limitlab.report.claims import check_claims, claims_frame, claims_markdown, load_claims
+from limitlab.report.claims import check_claims, claims_frame, load_claims
 from limitlab.report.curves import curves_frame
 from limitlab.report.detection_budget import budget_rows
-from limitlab.report.detection_tables import budget_markdown, detection_frame
+from limitlab.report.detection_tables import detection_frame
 from limitlab.report.metrics import add_cleanlab, cleanlab_results, metrics_dict
-from limitlab.report.paired import add_paired_metrics, compare_cells, paired_frame, paired_markdown
+from limitlab.report.paired import add_paired_metrics, compare_cells, paired_frame
 from limitlab.report.provenance import check_provenance, inputs_frame, results_record
 from limitlab.report.run_outputs import read_run
-from limitlab.report.selection_reliability import ADD_FILES, cell_reliability, reliability_markdown
+from limitlab.report.render import section_markdown
+from limitlab.report.sections import (budget_section, claims_section, inputs_section, paired_section,
+                                      reliability_section, rules_section, variance_section)
+from limitlab.report.selection_reliability import ADD_FILES, cell_reliability
 from limitlab.report.selection_rules import rule_results
 from limitlab.report.susceptibility_selection import susceptibility_cells
 from limitlab.report.tables import long_frame, markdown, rich_table, selection_frame, susceptibility_markdown
@@ -85,10 +88,6 @@ def aggregate(exp: Experiment, results_dir: Path | None = None, console=None, so
     metrics = add_paired_metrics(add_cleanlab(metrics_dict(cells), cleanlab), comparisons, method_cells)
     detection = detection_frame(cells, cleanlab, budget_rows(method_cells, exp))
     texts = {
-        "table_md": (ResultFiles.TABLE_MD, markdown(exp, method_cells, missing, cleanlab, reliability_markdown(method_cells)
-                                          + budget_markdown(detection) + paired_markdown(comparisons)
-                                          + claims_markdown(claims), comparisons=comparisons)
-                     + susceptibility_markdown(exp, sus_cells)),
         "table_csv": (ResultFiles.TABLE, long_frame(cells).to_csv(index=False)),
         "selection_csv": (ResultFiles.SELECTION, selection_frame(cells).to_csv(index=False)),
         "metrics": (ResultFiles.METRICS, json_text(metrics)),
@@ -98,6 +97,10 @@ def aggregate(exp: Experiment, results_dir: Path | None = None, console=None, so
         "paired_csv": (ResultFiles.PAIRED, paired_frame(comparisons).to_csv(index=False)),
         "claims_csv": (ResultFiles.CLAIMS, claims_frame(claims).to_csv(index=False)),
     }
+    sections = table_sections(exp, {key: text for key, (_, text) in texts.items()})
+    texts = {"table_md": (ResultFiles.TABLE_MD, markdown(exp, method_cells, missing, cleanlab, sections,
+                                                         comparisons=comparisons)
+                          + susceptibility_markdown(exp, sus_cells)), **texts}  # table.md first, as always
     if not sus_pool.empty:
         texts["susceptibility_csv"] = (ResultFiles.SUSCEPTIBILITY, sus_pool.to_csv(index=False))
     data = {name: text.encode("utf-8") for name, text in texts.values()}
@@ -137,3 +140,22 @@ def write_together(folder: Path, files: dict[str, bytes]) -> None:
             tmp = stack.enter_context(io.atomic_path(folder / name))
             tmp.write_bytes(data)
         # leaving the stack renames every temporary file into place; an error above removes them all instead
+
+
+def table_sections(exp: Experiment, csv_texts: dict[str, str]) -> list[str]:
+    """table.md's sections (:mod:`limitlab.report.sections`), built from the CSV texts as the results page reads them
+    back, so that the two say the same thing."""
+    import io as text_io
+
+    import pandas as pd
+
+    def frame(key: str, **kw) -> pd.DataFrame:
+        return pd.read_csv(text_io.StringIO(csv_texts[key]), **kw)
+
+    table, det = frame("table_csv"), frame("detection_csv")
+    methods = {(s.id, m.row_id) for s in exp.studies for m in s.methods}
+    built = (rules_section(table, methods), reliability_section(table), variance_section(table), budget_section(det),
+             paired_section(frame("paired_csv")), claims_section(frame("claims_csv")),
+             inputs_section(frame("inputs_csv", dtype=str, keep_default_na=False)))
+    return [line for section in built for line in section_markdown(section)]
+

@@ -28,8 +28,7 @@ from pydantic import Field, ValidationError
 
 from limitlab.errors import LimitlabError
 from limitlab.experiment.strict import Strict
-from limitlab.report.paired import COIN_COLUMNS, PairedStats, coin_toss, marked, paired_stats, seed_correct, seed_values
-from limitlab.report.selection_reliability import COIN_TOSS_BELOW, COIN_TOSS_MARK
+from limitlab.report.paired import COIN_COLUMNS, PairedStats, coin_toss, paired_stats, seed_correct, seed_values
 
 PAPER_CLAIMS = Path(__file__).with_name("paper_claims.yaml")
 Metric = Literal["test_acc", "train_acc_noisy_last", "detection_auc"]
@@ -219,16 +218,6 @@ def _point_text(point: dict[str, float]) -> str:
     return ", ".join(f"{k} = {v:g}" for k, v in point.items())
 
 
-def check_text(c: Check) -> str:
-    """'LIMIT_L − S − CE, mnist5k/uniform/p50/n1000: +13.2 [+9.8, +16.0] pts, 5/5 wins' (accuracies in points)."""
-    s, unit = c.stats, " pts"
-    metric = "" if c.metric == "test_acc" else f" ({c.metric})"
-    return (f"{marked(c.method_label, c.method_coin_toss)} − {marked(c.reference_label, c.reference_coin_toss)}"
-            f"{metric}, {c.setting}: {100 * s.mean:+.1f} "
-            f"[{100 * s.low:+.1f}, {100 * s.high:+.1f}]{unit}, {s.wins}/{s.n} higher"
-            + (" (one seed)" if s.n == 1 else "") + ("" if c.ok else f" — expected {c.comparison.expect}"))
-
-
 def claims_frame(results: list[ClaimResult]):
     """claims.csv: one row per check (setting × comparison) and one per untestable claim."""
     import pandas as pd
@@ -241,34 +230,16 @@ def claims_frame(results: list[ClaimResult]):
             rows.append({**base, "why_not_testable": r.why, "tested_by": r.claim.tested_by})
         for c in r.checks:
             rows.append({**base, "setting": c.setting, "method": c.comparison.method, "reference": c.comparison.reference,
+                         "method_label": c.method_label, "reference_label": c.reference_label,
                          "metric": c.metric, "expect": c.comparison.expect, "meets": c.ok, "n_pairs": c.stats.n,
                          "diff_pct": 100 * c.stats.mean, "ci_low_pct": 100 * c.stats.low,
                          "ci_high_pct": 100 * c.stats.high, "wins": c.stats.wins, "wilcoxon_p": c.stats.p_value,
                          "interval": c.stats.interval, "method_coin_toss": c.method_coin_toss,
                          "reference_coin_toss": c.reference_coin_toss, "coin_toss": c.coin_toss})
-    cols = ["claim_id", "claim", "where", "verdict", "coverage", "setting", "method", "reference", "metric", "expect", "meets",
+    cols = ["claim_id", "claim", "where", "verdict", "coverage", "setting", "method", "reference", "method_label",
+            "reference_label", "metric", "expect", "meets",
             "n_pairs", "diff_pct", "ci_low_pct", "ci_high_pct", "wins", "wilcoxon_p", "interval", "why_not_testable",
             "tested_by", *COIN_COLUMNS]
     return pd.DataFrame(rows, columns=cols).astype({c: "boolean" for c in COIN_COLUMNS})  # unknown: empty, not False
 
 
-def claims_markdown(results: list[ClaimResult]) -> list[str]:
-    """table.md section: claim, where, what this grid measured, verdict."""
-    if not results:
-        return []
-    out = ["", "## The paper's claims", "",
-           "Each claim as paired comparisons over the splits both methods finished: difference in points, with "
-           "its interval [low, high] (two-level bootstrap over seeds and test sets) and how many splits the "
-           "method was higher on. Supported = every comparison this grid can make meets the claim; not testable = "
-           "this grid has none of its cells (the params file named would test it)."
-           + (f" `{COIN_TOSS_MARK}` after a method = the paper's rule's selection of its cell is a coin toss "
-              f"(reliability below {COIN_TOSS_BELOW:g}, \"Selection reliability\"): a verdict resting on it says as "
-              "much about the draw of the validation labels as about the claim."
-              if any(c.coin_toss for r in results for c in r.checks) else ""), "",
-           "| claim | where | measured | verdict |", "| --- | --- | --- | --- |"]
-    for r in results:
-        measured = ("<br>".join(check_text(c) for c in r.checks) if r.checks
-                    else f"{r.why}" + (f"; tested by {r.claim.tested_by}" if r.claim.tested_by else ""))
-        verdict = r.verdict + (f" ({r.coverage}: the others lack cells here)" if r.coverage else "")
-        out.append(f"| {r.claim.id}: {r.claim.claim} | {r.claim.where} | {measured} | {verdict} |")
-    return out

@@ -1,4 +1,4 @@
-"""detection.csv and the "Detection at a budget" section of table.md: every detector of the corrupted training labels
+"""detection.csv: every detector of the corrupted training labels
 (the q-network methods, cleanlab, the trivial CE-loss detector) per setting (docs/methods.md, "Detection")."""
 
 from __future__ import annotations
@@ -8,7 +8,7 @@ import json
 import pandas as pd
 
 from limitlab.report.cells import Cell
-from limitlab.report.summary import NO_NOISE, budget_shown, no_noise, no_noise_settings, without_detection_numbers
+from limitlab.report.summary import no_noise_settings, without_detection_numbers
 
 
 def detection_frame(cells: list[Cell], cleanlab: list[dict], budget: list[dict] | None = None) -> pd.DataFrame:
@@ -55,31 +55,3 @@ BUDGET_PCT = ("precision_at_noise_rate", "recall_at_noise_rate", "precision_at_e
               "precision_at_100", "precision_at_1000")
 
 
-def budget_markdown(det: pd.DataFrame) -> list[str]:
-    """table.md section: detection at a budget, one row per (setting, detector) with per-example scores."""
-    shown = budget_shown(det)
-    if shown.empty:
-        return []
-
-    def f(v) -> str:
-        return "—" if v is None or pd.isna(v) else f"{v:.1f}"
-
-    out = ["", "## Detection at a budget", "",
-           "Flag the k training examples each detector finds most suspicious and count the corrupted ones: k = the "
-           "true number of corrupted labels (precision = recall there), k = the detector's own estimate (cleanlab), "
-           "and k = 100 and 1,000 (precision; — where the training set is smaller). `CE loss` is the trivial "
-           "detector: the CE model's own loss on its training labels, in-sample. Mean over seeds, %."
-           + (f" {NO_NOISE} = the setting's training labels hold no corrupted label: nothing to find."
-              if no_noise(shown).any() else ""), "",
-           "| setting | detector | ROC AUC | AP | P = R at the noise count | P / R at own estimate (k) | P@100 | P@1000 |",
-           "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: |"]
-    for r, quiet in zip(shown.itertuples(), no_noise(shown)):
-        if quiet:
-            out.append(f"| {r.setting} | {r.label} |" + f" {NO_NOISE} |" * 6)
-            continue
-        own = ("—" if pd.isna(r.k_estimate) else
-               f"{f(r.precision_at_estimate_pct)} / {f(r.recall_at_estimate_pct)} ({int(r.k_estimate)})")
-        out.append(f"| {r.setting} | {r.label} | {f(r.detection_auc_pct)} | {f(r.detection_ap_pct)} | "
-                   f"{f(r.precision_at_noise_rate_pct)} | {own} | {f(r.precision_at_100_pct)} | "
-                   f"{f(r.precision_at_1000_pct)} |")
-    return out

@@ -38,7 +38,6 @@ from pathlib import Path
 import numpy as np
 
 from limitlab.experiment.paths import RunFiles
-from limitlab.report.selection_reliability import COIN_TOSS_BELOW, COIN_TOSS_MARK
 
 MIN_PAIRS_FOR_TEST = 5
 
@@ -204,11 +203,6 @@ def coin_toss(cell) -> bool | None:
     return None if cell.reliability is None else bool(cell.reliability.coin_toss)
 
 
-def marked(label: str, coin: bool | None) -> str:
-    """A label in table.md, followed by the coin-toss mark when its cell's selection is a coin toss."""
-    return f"{label} {COIN_TOSS_MARK}" if coin else label
-
-
 def compare_cells(cells: list, reference: str, best_baseline: bool, boot) -> list[Comparison]:
     """Every method cell with a selected point against the reference (and the best baseline) of its setting."""
     by_setting: dict[str, list] = {}
@@ -291,26 +285,3 @@ def add_paired_metrics(metrics: dict, comparisons: list[Comparison], cells: list
     return metrics
 
 
-def paired_markdown(comparisons: list[Comparison]) -> list[str]:
-    """table.md section: every method against the reference and the best baseline of its setting."""
-    if not comparisons:
-        return []
-    out = ["", "## Paired differences over splits", "",
-           "Method − reference in clean test accuracy (points) on the same splits, at the points the paper's rule "
-           "selected: mean, interval (" + comparisons[0].stats.interval.split(":")[0] + "; per row below), how "
-           "many splits the method was higher / equal / lower on, and the two-sided Wilcoxon signed-rank p where "
-           f"there are at least {MIN_PAIRS_FOR_TEST} splits (with 5 the smallest possible p is 0.0625). "
-           "`¹` = the interval rests on one seed (its test set only)."
-           + (f" `{COIN_TOSS_MARK}` after a method = its selection is a coin toss (reliability below "
-              f"{COIN_TOSS_BELOW:g}, \"Selection reliability\"): the difference says as much about the draw of the "
-              "validation labels as about the methods." if any(c.coin_toss for c in comparisons) else ""), "",
-           "| setting | method | reference | difference | interval | higher / equal / lower | Wilcoxon p |",
-           "| --- | --- | --- | ---: | --- | :---: | ---: |"]
-    for c in comparisons:
-        s = c.stats
-        ref = (marked(c.reference_label, c.reference_coin_toss)
-               + (" (best baseline)" if c.kind == "best_baseline" else ""))
-        p = "—" if s.p_value is None else f"{s.p_value:.3g}"
-        out.append(f"| {c.setting} | {marked(c.label, c.method_coin_toss)} | {ref} | {100 * s.mean:+.1f}{'¹' if s.n == 1 else ''} | "
-                   f"[{100 * s.low:+.1f}, {100 * s.high:+.1f}] | {s.wins} / {s.ties} / {s.losses} | {p} |")
-    return out

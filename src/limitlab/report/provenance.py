@@ -1,7 +1,7 @@
 """Where each number of the report comes from: every run is checked against the spec its params file asks for
 and against the inputs of its setting before the report uses it, and the inputs' identities are listed.
 
-A run's ``done.json`` (written by the run jobs, :mod:`limitlab.jobs.identity`) records the identity of the spec
+A run's ``done.json`` (written by the run jobs, :mod:`limitlab.jobs.done_record`) records the identity of the spec
 it was trained for and the content identities of the dataset and the noise realisation it was trained on
 (:mod:`limitlab.data.content_identity`). A run whose record names another spec, or other inputs than the
 setting's files hold now, is not used: the report marks it missing and says why (its job retrains it on the

@@ -325,7 +325,7 @@ def _at(rel: Reliability, tag: str | None) -> int | None:
     return rel.points.index(tag) if tag in rel.points else None
 
 
-TABLE_COLUMNS = ("reliability_p_within_1pt", "reliability_p_test_best", "reliability_expected_test_acc_pct",
+TABLE_COLUMNS = ("reliability_p_within_1pt", "reliability_p_selected", "reliability_p_test_best", "reliability_expected_test_acc_pct",
                  "reliability_test_acc_std_pct", "reliability_test_best_point", "reliability_labels_needed_90",
                  "reliability_labels_basis", "reliability_n_val", "reliability_points", "reliability_samples",
                  "coin_toss", "reliability_note", "val_acc_noisy_se_pct", "val_acc_corrected_pct",
@@ -342,6 +342,7 @@ def reliability_columns(cell) -> dict:
     corrected = rel.val_corrected is not None and i is not None
     return {
         "reliability_p_within_1pt": rel.p_within, "reliability_p_test_best": rel.p_test_best,
+        "reliability_p_selected": None if i is None else float(rel.select_prob[i]),
         "reliability_expected_test_acc_pct": _pct(rel.expected_test), "reliability_test_acc_std_pct": _pct(rel.test_std),
         "reliability_test_best_point": rel.points[rel.test_best], "reliability_labels_needed_90": rel.labels_needed,
         "reliability_labels_basis": rel.labels_basis, "reliability_n_val": rel.n_val,
@@ -365,51 +366,3 @@ def point_columns(cell, tag: str) -> dict:
             "test_best": i == rel.test_best,
             "val_acc_corrected": None if rel.val_corrected is None else float(rel.val_corrected[i]),
             "val_acc_corrected_se": None if rel.val_corrected_se is None else float(rel.val_corrected_se[i])}
-
-
-def labels_text(rel: Reliability) -> str:
-    if rel.labels_needed is None:
-        return "never (the expected noisy ranking does not put a good point first)"
-    return f"{rel.labels_needed:,}" + ("" if rel.n_val is None else f" (have {rel.n_val:,})")
-
-
-def reliability_markdown(cells) -> list[str]:
-    """table.md section: the reliability of every cell where it was computed, and which cells were left out."""
-    rows = [c for c in cells if c.reliability is not None]
-    left = {}
-    for c in cells:
-        if c.reliability is None and c.reliability_note:
-            left.setdefault(c.reliability_note.split(" (")[0], []).append(f"{c.key} {c.label}")
-    if not rows and not left:
-        return []
-    samples = next((c.reliability.samples for c in rows if c.reliability.samples), "B")
-    out = ["", "## Selection reliability", "",
-           f"How often the paper's rule, redone on {samples} bootstrap resamples of "
-           "each split's noisy validation set (the same resample for every point), picks: each point (P, the "
-           "selected one shown), the test-best point, a point within 1 test point of it (the cell's *selection "
-           "reliability*); the rule's expected test accuracy ± its spread; and the noisy validation labels per split "
-           f"that would give a {TARGET:.0%} chance of a point within 1 test point. `{COIN_TOSS_MARK}` = reliability "
-           f"below {COIN_TOSS_BELOW:g}: a coin toss (marked in every table). Validation accuracy: noisy ± SE → "
-           "noise-corrected estimate of the clean one ± SE (class-conditional noise). The test-best point is "
-           "found on the test set: a diagnostic, never a result (docs/methods.md, \"Selection reliability\").", "",
-           "| setting | method | points | selected (P) | test-best point (P) | P within 1 pt | expected test | "
-           "paper's rule | labels needed | validation: noisy → corrected |",
-           "| --- | --- | ---: | --- | --- | ---: | ---: | ---: | ---: | --- |"]
-    for c in rows:
-        r = c.reliability
-        i = _at(r, c.selected.tag) if c.selected is not None else None
-        val = "—" if i is None else f"{100 * r.val_acc[i]:.1f}" + (
-            f" ± {100 * r.val_acc_se[i]:.1f}" if math.isfinite(r.val_acc_se[i]) else "")
-        if i is not None and r.val_corrected is not None:
-            val += f" → {100 * r.val_corrected[i]:.1f} ± {100 * r.val_corrected_se[i]:.1f}"
-        sel = "—" if i is None else f"{r.points[i]} ({r.select_prob[i]:.2f})"
-        out.append(f"| {c.key} | {c.label}{f' {COIN_TOSS_MARK}' if r.coin_toss else ''} | {len(r.points)} | {sel} | "
-                   f"{r.points[r.test_best]} ({r.p_test_best:.2f}) | {r.p_within:.2f} | "
-                   f"{100 * r.expected_test:.1f} ± {100 * r.test_std:.1f} | {100 * c.stats['test_acc']:.1f} | "
-                   f"{labels_text(r)} | {val} |")
-    if left:
-        out += ["", "Left out of this section:", "", *[f"- {why}: {', '.join(names)}" for why, names in left.items()]]
-        if any(RunFiles.VAL_PREDICTIONS in why for why in left):
-            out += ["", f"Runs evaluated before {RunFiles.VAL_PREDICTIONS} existed get it without retraining, and "
-                    f"without changing any other file: `{ADD_FILES}`."]
-    return out

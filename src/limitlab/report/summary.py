@@ -15,7 +15,7 @@ paired.csv's (:func:`limitlab.report.paired.paired_frame`), :func:`summary_frame
   :mod:`limitlab.report.selection_reliability`), for the mark.
 
 :func:`summary_view` turns it into a :class:`View`: display text plus caption, the form in which table.md
-(:func:`limitlab.report.tables.view_markdown`) and the results page (:func:`limitlab.report.results_page.view_html`)
+(:func:`limitlab.report.render.view_markdown`) and the results page (:func:`limitlab.report.render.view_html`)
 render a table, with one rule for both: a row whose values all read "—" is left out, and the table says how many
 were and why.
 

@@ -4,7 +4,7 @@ selection.csv and detection.csv, all from the cells of :mod:`limitlab.report.cel
 Columns are settings (study, dataset, noise, p, n) in params order, rows are methods; each cell shows the
 selected point's clean test accuracy (%) ± its error bar, with the paper's number beside it where the paper
 has one (:mod:`limitlab.report.paper_numbers`). table.md opens with the summary (:mod:`limitlab.report.summary`,
-written like every ``View`` by :func:`view_markdown`); detection without corrupted labels reads "no noise".
+written like every ``View`` by :func:`~limitlab.report.render.view_markdown`); detection without corrupted labels reads "no noise".
 """
 
 from __future__ import annotations
@@ -21,8 +21,9 @@ from limitlab.report.paper_numbers import lookup
 from limitlab.report.provenance import validation_size
 from limitlab.report.selection_reliability import (COIN_TOSS_BELOW, COIN_TOSS_MARK, INT_COLUMNS, point_columns,
                                                    reliability_columns)
-from limitlab.report.summary import NO_NOISE, View, no_noise_settings, setting_text, summary_frame, summary_view
-from limitlab.report.variance_split import VARIANCE_CAPTION, VARIANCE_INT_COLUMNS, variance_columns, variance_view
+from limitlab.report.render import view_markdown
+from limitlab.report.summary import NO_NOISE, no_noise_settings, setting_text, summary_frame, summary_view
+from limitlab.report.variance_split import VARIANCE_INT_COLUMNS, variance_columns
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -103,21 +104,6 @@ def _md_table(rows, cols, header, cell_fn) -> str:
     for rid, label in rows:
         lines.append(f"| {label} | " + " | ".join(cell_fn(rid, col) for col in cols) + " |")
     return "\n".join(lines)
-
-
-def view_markdown(view: View) -> list[str]:
-    """A :class:`~limitlab.report.summary.View` as markdown lines: its rows but those holding only "—", the
-    coin-toss mark after the marked cells, then how many rows were left out and why."""
-    shown, marks = view.shown()
-    if shown.empty:
-        return [view.left_out_text()] if view.left_out else []
-    align = view.align or "l" * view.keys + "r" * (shown.shape[1] - view.keys)
-    text = lambda v, m: str(v).replace("|", "\\|") + (COIN_TOSS_MARK if m else "")  # noqa: E731
-    out = ["| " + " | ".join(text(c, False) for c in shown.columns) + " |",
-           "| " + " | ".join("---:" if a == "r" else "---" for a in align) + " |"]
-    out += ["| " + " | ".join(map(text, values, flags)) + " |"
-            for values, flags in zip(shown.itertuples(index=False), marks.itertuples(index=False))]
-    return out + (["", view.left_out_text()] if view.left_out else [])
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -202,9 +188,7 @@ def markdown(exp: Experiment, cells: list[Cell], missing: list[str], cleanlab: l
                 out.append(f"| {r['setting']} | {r['label']} | {r['n_issues']} ({pr}) | "
                            f"{_pct(r['noise_rate_estimate'])} / {_pct(r['noise_rate_true'])} | "
                            f"{r['noise_matrix_mae']:.4f} |")
-    out += rules_markdown(cells)
-    out += variance_markdown(table)
-    out += sections or []  # detection at a budget, paired differences, the paper's claims (aggregate)
+    out += sections or []  # the sections of limitlab.report.sections (aggregate builds them)
     diverged = {k: v for c in cells for k, v in c.diverged.items()}
     if diverged:
         out += ["", f"## Diverged runs ({len(diverged)})", "", "Each kept the best checkpoint saved before the "
@@ -338,37 +322,6 @@ def epoch_columns(c: Cell) -> dict:
     return {"best_epoch_mean": pt.mean_of("best_epoch") if pt else None,
             "epochs_run_mean": pt.mean_of("epochs_run") if pt else None, "epoch_cap": cap,
             "runs_stopped_by_patience": pt.stopped_early if pt else None}
-
-
-def variance_markdown(table: pd.DataFrame) -> list[str]:
-    """table.md's "Where the variance comes from" (report.variance_split; nothing without training seeds)."""
-    view = variance_view(table)
-    if view is None:
-        return []
-    return ["", "## Where the variance comes from", "", VARIANCE_CAPTION, "",
-            *view_markdown(view)]
-
-
-def rules_markdown(cells: list[Cell]) -> list[str]:
-    """table.md section: the three selection rules side by side, per cell with a selected point."""
-    rows = [c for c in cells if c.rules]
-    if not rows:
-        return []
-
-    def cell(r) -> str:
-        if r is None or r.test_acc is None:
-            return "—"
-        return f"{100 * r.test_acc:.1f}" + (f" ± {100 * r.test_acc_std:.1f}" if r.test_acc_std is not None else "")
-
-    view = View(pd.DataFrame([[c.key, c.label, *(cell(c.rules.get(k)) for k in ("paper", "last_epoch", "oracle")),
-                               getattr(c.rules.get("oracle"), "point", None) or "—"] for c in rows],
-                             columns=["setting", "method", "paper's rule", "last epoch", "oracle (upper bound)",
-                                      "oracle point"]), keys=2, why_empty="no number under any rule", align="llrrrl")
-    return ["", "## Selection rules", "",
-            "Clean test accuracy (%, mean ± std over seeds) of each cell under three rules: the paper's (best "
-            "noisy-validation point and epoch: the table above), the last epoch of that point, and the oracle (best "
-            "clean-test point and epoch). **The oracle is an upper bound selected on the test set, not a result**: "
-            "the gap to the paper's rule is what selection on noisy labels costs.", "", *view_markdown(view)]
 
 
 def selection_frame(cells: list[Cell]) -> pd.DataFrame:

@@ -28,7 +28,7 @@ def main(args) -> int:
     from limitlab.errors import LimitlabError
     from limitlab.experiment import params_file
     from limitlab.experiment.grid import GridIndex, cleanlab_specs
-    from limitlab.jobs.identity import read_done
+    from limitlab.jobs.done_record import read_done
     from limitlab.report.noisy_examples import SCORES, noisy_examples
 
     exp = params_file.load(args.params)

@@ -39,7 +39,7 @@ def main(args) -> int:
     from limitlab.experiment.grid import GridIndex
     from limitlab.jobs.execute import run_job
     from limitlab.jobs.grouping import parse_id, split
-    from limitlab.jobs.identity import specs_sha256
+    from limitlab.jobs.done_record import specs_sha256
     from limitlab.methods import REGISTRY
 
     exp = params_file.load(args.params)

@@ -1,9 +1,11 @@
-"""A run's identity and what has finished for it (``run_dir/done.json``).
+"""A run's done record (``run_dir/done.json``): what finished for which run identity, on which inputs, with which
+outputs.
 
 The identity of a run (:mod:`limitlab.experiment.identity`) is the SHA-256 of its spec's JSON and, for a run
-initialised from another run of the grid, of its source's identity. ``done.json`` records that identity and which
-stages (train, evaluate, bootstrap) finished for it; a stage whose inputs are unchanged is not run again, and a
-changed spec starts over. A job's identity (its Snakemake params) is the hash of its runs' identities: a changed
+initialised from another run of the grid, of its source's identity. ``done.json`` records that identity, which
+stages (train, evaluate, bootstrap) finished for it, the identities of the inputs they consumed and the size and
+checksum of each output; a record of another identity is no record (a changed spec starts over). What the record
+means for a run (finished, or which stages run again) is decided in :mod:`limitlab.jobs.run_state`. A job's identity (its Snakemake params) is the hash of its runs' identities: a changed
 cell reruns its own job only.
 
 The bytes hashed here are part of the contract with finished results: changing them retrains every finished run.
@@ -110,12 +112,3 @@ def stages_finished(done: dict) -> bool:
 def has_trained(spec, grid=None) -> bool:
     """Training finished for this run's identity and its model file is there (what an init source must be)."""
     return read_done(spec, grid).get("train") is True and (Path(spec.run_dir) / RunFiles.MODEL).is_file()
-
-
-def is_complete(spec, uses_q: bool, bootstrap: dict, grid=None, inputs: dict | None = None) -> bool:
-    """Whether every stage of the run finished for this run's identity (and these bootstrap settings), on these
-    ``inputs`` (when given and recorded), with every output as it was written."""
-    done = read_done(spec, grid)
-    return (done.get("train") is True and done.get("evaluate") is True and done.get("bootstrap") == bootstrap
-            and (inputs is None or done.get("inputs", inputs) == inputs)
-            and not damaged(spec, done, run_files(spec, uses_q)))

@@ -1,0 +1,267 @@
+"""The report's sections, each built once from the tables ``limitlab aggregate`` writes, as one
+:class:`~limitlab.report.render.Section` (a caption and a :class:`~limitlab.report.summary.View` of the table),
+which table.md and the results page both write (:mod:`limitlab.report.render`).
+
+In reading order: the selection rules and the selection reliability of each cell (table.csv), where each cell's
+spread comes from (table.csv), detection at a budget (detection.csv), the paired differences (paired.csv), the
+paper's claims (claims.csv) and the inputs (inputs.csv). Each builder takes the frame as aggregate made it or as
+read back from its CSV (booleans and integers come back as text or floats: :func:`flag`, :func:`_int`), and
+returns None when the section has nothing to show.
+"""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from limitlab.report.render import Section
+from limitlab.report.selection_reliability import ADD_FILES, COIN_TOSS_BELOW, COIN_TOSS_MARK, TARGET
+from limitlab.report.summary import DASH, NO_NOISE, View, budget_shown, coin_tosses, no_noise
+from limitlab.report.variance_split import VARIANCE_CAPTION, variance_view
+
+
+def flag(value) -> bool:
+    """A True / False column, also as read back from CSV (empty: not known, not set)."""
+    return str(value).strip().lower() in ("true", "1", "1.0")
+
+
+def _missing(value) -> bool:
+    return value is None or (not isinstance(value, str) and pd.isna(value))
+
+
+def _num(value, digits: int = 1, sign: bool = False) -> str:
+    return DASH if _missing(value) else f"{float(value):{'+' if sign else ''}.{digits}f}"
+
+
+def _int(value) -> int | None:
+    return None if _missing(value) else int(float(value))
+
+
+def _with_std(value, std) -> str:
+    return _num(value) + ("" if _missing(value) or _missing(std) else f" ± {_num(std)}")
+
+
+def _marked(label, coin: bool) -> str:
+    return f"{label} {COIN_TOSS_MARK}" if coin else str(label)
+
+
+def _view(rows: list[list], marks: list[list] | None, columns: list[str], **kw) -> View:
+    frame = pd.DataFrame(rows, columns=columns, dtype=object)
+    return View(frame, marks=None if marks is None else pd.DataFrame(marks, columns=columns, dtype=bool), **kw)
+
+
+# --- selection (table.csv) ----------------------------------------------------------------------------------------
+
+
+def rules_section(table: pd.DataFrame, methods: set[tuple[str, str]]) -> Section | None:
+    """Each cell's clean test accuracy under the three selection rules (:mod:`limitlab.report.selection_rules`).
+    ``methods``: (study, method id) of the params file's methods; the other rows (chosen by susceptibility) have no
+    number under these rules and are left out with the cells without a finished point."""
+    if "test_acc_oracle_pct" not in table or table["test_acc_pct"].isna().all():
+        return None
+    coins = coin_tosses(table)
+    ruled = [k in methods for k in zip(table["study"], table["method_id"])]
+    numbers = ("test_acc_pct", "test_acc_last_epoch_pct", "test_acc_oracle_pct")
+    rows, marks = [], []
+    for (_, r), ok in zip(table.iterrows(), ruled):
+        point = r.get("oracle_point")
+        rows.append([str(r["label"]), str(r["setting"]),
+                     *(_with_std(r[n], r.get(n.replace("_pct", "_std_pct"))) if ok else DASH for n in numbers),
+                     DASH if not ok or _missing(point) else str(point)])
+        marks.append([False, False, ok and (r["setting"], r["method_id"]) in coins, False, False, False])
+    ruled = pd.Series(ruled, index=table.index)
+    why = [w for w, n in (("the rows chosen by susceptibility, which none of these rules selects", (~ruled).sum()),
+                          ("cells without a finished point", (ruled & table["test_acc_pct"].isna()).sum())) if n]
+    view = _view(rows, marks, ["method", "setting", "paper's rule", "last epoch", "oracle (upper bound)",
+                               "oracle point"], keys=2, why_empty="; ".join(why) or "no number under any rule",
+                 align="llrrrl")
+    return Section("Selection rules: clean test accuracy (%)",
+                   "Each cell (mean ± std over seeds) under three rules: the paper's (best noisy-validation point and "
+                   "epoch: the accuracy table), the last epoch of that point, and the oracle (best clean-test point "
+                   "and epoch). **The oracle is an upper bound selected on the test set, not a result**: its distance "
+                   "to the paper's rule is what selection on noisy labels costs.", view, "rules-table")
+
+
+def reliability_section(table: pd.DataFrame) -> Section | None:
+    """Each cell's selection reliability (table.csv's reliability_* columns, :mod:`limitlab.report.selection_reliability`)
+    and its noisy validation accuracy beside the noise-corrected one; the cells left out, with why."""
+    if "reliability_p_within_1pt" not in table:
+        return None
+    done = table[table["reliability_p_within_1pt"].notna()]
+    left = table[table["reliability_p_within_1pt"].isna() & table["reliability_note"].notna()]
+    if done.empty and left.empty:
+        return None
+    rows, marks = [], []
+    for _, r in done.iterrows():
+        need = _int(r["reliability_labels_needed_90"])
+        have = _int(r["reliability_n_val"])
+        selected = r.get("reliability_p_selected")
+        val = _num(r["val_acc_pct"]) + ("" if _missing(r["val_acc_noisy_se_pct"])
+                                        else f" ± {_num(r['val_acc_noisy_se_pct'])}")
+        if not _missing(r["val_acc_corrected_pct"]):
+            val += f" → {_num(r['val_acc_corrected_pct'])} ± {_num(r['val_acc_corrected_se_pct'])}"
+        rows.append([str(r["label"]), str(r["setting"]), _int(r["reliability_points"]),
+                     DASH if _missing(selected) else f"{r.get('selected_point')} ({float(selected):.2f})",
+                     f"{r['reliability_test_best_point']} ({float(r['reliability_p_test_best']):.2f})",
+                     f"{float(r['reliability_p_within_1pt']):.2f}",
+                     f"{_num(r['reliability_expected_test_acc_pct'])} ± {_num(r['reliability_test_acc_std_pct'])}",
+                     _num(r["test_acc_pct"]),
+                     ("never" if need is None else f"{need:,}") + ("" if have is None else f" (have {have:,})"), val])
+        marks.append([flag(r.get("coin_toss"))] + [False] * 9)
+    view = (_view(rows, marks, ["method", "setting", "points", "selected point (P)", "test-best point (P)", "P within 1 pt",
+                                "expected test", "paper's rule", "labels needed", "validation: noisy → corrected"],
+                  keys=2, align="llrllrrrrl") if rows else None)
+    samples = next((_int(s) for s in done.get("reliability_samples", []) if _int(s)), None) or "B"
+    notes = []
+    if not left.empty:
+        groups: dict[str, list[str]] = {}
+        for _, r in left.iterrows():
+            groups.setdefault(str(r["reliability_note"]).split(" (")[0], []).append(f"{r['setting']} {r['label']}")
+        notes = ["Left out of this section:", *[f"- {why}: {', '.join(names)}" for why, names in groups.items()]]
+        if left["reliability_note"].astype(str).str.contains("val_predictions").any():
+            notes.append(f"Runs evaluated before the validation predictions were saved get them without retraining, "
+                         f"and without changing any other file: `{ADD_FILES}`.")
+    return Section("Selection reliability",
+                   f"How often the paper's rule, redone on {samples} bootstrap resamples of each split's noisy "
+                   "validation set (the same resample for every point of a cell), picks the selected point, the "
+                   "test-best point, and a point within 1 test point of it (the cell's **selection "
+                   "reliability**); the rule's expected test accuracy ± its spread beside the number it reports; and "
+                   f"the noisy validation labels per split that would give a {TARGET:.0%} chance of a point within 1 "
+                   f"test point. `{COIN_TOSS_MARK}` = reliability below {COIN_TOSS_BELOW:g}: a coin toss, marked in "
+                   "every table; read its number, its distance to the paper and its paired differences with that in "
+                   "mind. Validation accuracy: noisy ± SE → the estimate of the clean one from the noisy labels and "
+                   "the noise matrix ± SE (class-conditional noise). The test-best point is found on the test set: a "
+                   "diagnostic, never a result.", view, "reliability-table", notes)
+
+
+def variance_section(table: pd.DataFrame) -> Section | None:
+    """Where each cell's spread comes from (:mod:`limitlab.report.variance_split`); None without training seeds."""
+    view = variance_view(table)
+    return None if view is None else Section("Where the variance comes from", VARIANCE_CAPTION, view,
+                                             "variance-table")
+
+
+# --- detection at a budget (detection.csv) ------------------------------------------------------------------------
+
+
+def budget_section(det: pd.DataFrame) -> Section | None:
+    """Detection at a budget, one row per (setting, detector) with per-example scores
+    (:mod:`limitlab.report.detection_budget`)."""
+    shown = budget_shown(det)
+    if shown.empty:
+        return None
+    quiet = no_noise(shown)
+    rows = []
+    for r, nothing in zip(shown.itertuples(), quiet):
+        if nothing:
+            rows.append([str(r.setting), str(r.label), *[NO_NOISE] * 6])
+            continue
+        own = (DASH if _missing(r.k_estimate) else
+               f"{_num(r.precision_at_estimate_pct)} / {_num(r.recall_at_estimate_pct)} ({_int(r.k_estimate)})")
+        rows.append([str(r.setting), str(r.label), _num(r.detection_auc_pct), _num(r.detection_ap_pct),
+                     _num(r.precision_at_noise_rate_pct), own, _num(r.precision_at_100_pct),
+                     _num(r.precision_at_1000_pct)])
+    view = _view(rows, None, ["setting", "detector", "ROC AUC", "AP", "P = R at the noise count",
+                              "P / R at own estimate (k)", "P@100", "P@1000"], keys=2)
+    return Section("Detection at a budget (%)",
+                   "Flag the k training examples each detector finds most suspicious and count the corrupted ones: "
+                   "k = the true number of corrupted labels (precision = recall there), k = the detector's own "
+                   "estimate (cleanlab), and k = 100 and 1,000 (precision; — where the training set is smaller). "
+                   "`CE loss` is the trivial detector: the CE model's own loss on its training labels, in-sample. "
+                   "Mean over seeds."
+                   + (f" {NO_NOISE} = the setting's training labels hold no corrupted label: nothing to find."
+                      if quiet.any() else ""), view, "budget-table")
+
+
+# --- paired differences (paired.csv) and the paper's claims (claims.csv) ------------------------------------------
+
+
+def paired_section(paired: pd.DataFrame | None, coins: set[tuple[str, str]] = frozenset()) -> Section | None:
+    """Every method against the reference and the best baseline of its setting (:mod:`limitlab.report.paired`); the
+    coin-toss mark on a side whose selection is a coin toss (paired.csv's ``method_coin_toss`` /
+    ``reference_coin_toss``; for a file from before them, ``coins``: (setting, method id) of table.csv)."""
+    if paired is None or paired.empty:
+        return None
+    rows, marks, any_coin = [], [], False
+    for r in paired.itertuples():
+        coin_m, coin_r = ((flag(r.method_coin_toss), flag(r.reference_coin_toss)) if "method_coin_toss" in paired
+                          else ((r.setting, r.method_id) in coins, (r.setting, r.reference_id) in coins))
+        ref = _marked(r.reference_label, coin_r) + (" (best baseline)" if r.reference_kind == "best_baseline" else "")
+        rows.append([str(r.setting), str(r.label), ref, _num(r.diff_pct, sign=True) + ("¹" if _int(r.n_pairs) == 1
+                                                                                     else ""),
+                     f"[{_num(r.ci_low_pct, sign=True)}, {_num(r.ci_high_pct, sign=True)}]",
+                     f"{_int(r.wins)} / {_int(r.ties)} / {_int(r.losses)}",
+                     DASH if _missing(r.wilcoxon_p) else f"{float(r.wilcoxon_p):.3g}"])
+        marks.append([False, coin_m, False, False, False, False, False])
+        any_coin = any_coin or coin_m or coin_r
+    interval = str(paired["interval"].iloc[0]).split(":")[0] if "interval" in paired else "bootstrap"
+    view = _view(rows, marks, ["setting", "method", "reference", "difference", "interval", "higher / equal / lower",
+                               "Wilcoxon p"], keys=2, align="lllrlrr")
+    return Section("Paired differences over splits (points)",
+                   "Method − reference in clean test accuracy on the same splits, at the points the paper's rule "
+                   f"selected: mean, interval ({interval}), how many splits the method was higher / equal / lower on, "
+                   "and the two-sided Wilcoxon signed-rank p with 5 or more splits (with 5 the smallest possible p is "
+                   "0.0625). ¹ = the interval rests on one seed (its test set only)."
+                   + (f" `{COIN_TOSS_MARK}` after a method = its selection is a coin toss (reliability below "
+                      f"{COIN_TOSS_BELOW:g}): the difference says as much about the draw of the validation labels as "
+                      "about the methods." if any_coin else ""), view, "paired-table")
+
+
+def _check_text(r) -> str:
+    """'LIMIT_L − S − CE, SETTING: +13.2 [+9.8, +16.0] pts, 5/5 higher' from a row of claims.csv."""
+    label = lambda side: getattr(r, f"{side}_label", None) or getattr(r, side)  # noqa: E731 - ids before labels
+    metric = "" if str(r.metric) in ("test_acc", "nan") else f" ({r.metric})"
+    n = _int(r.n_pairs)
+    return (f"{_marked(label('method'), flag(getattr(r, 'method_coin_toss', None)))} − "
+            f"{_marked(label('reference'), flag(getattr(r, 'reference_coin_toss', None)))}{metric}, {r.setting}: "
+            f"{_num(r.diff_pct, sign=True)} [{_num(r.ci_low_pct, sign=True)}, {_num(r.ci_high_pct, sign=True)}] pts, "
+            f"{_int(r.wins)}/{n} higher" + (" (one seed)" if n == 1 else "")
+            + ("" if flag(r.meets) else f" — expected {r.expect}"))
+
+
+def claims_section(claims: pd.DataFrame | None) -> Section | None:
+    """The paper's claims with what this grid measured and the verdict (:mod:`limitlab.report.claims`)."""
+    if claims is None or claims.empty:
+        return None
+    rows = []
+    for claim_id, g in claims.groupby("claim_id", sort=False):
+        first = g.iloc[0]
+        if _missing(first.get("setting")):
+            measured = str(first["why_not_testable"]) + ("" if _missing(first.get("tested_by"))
+                                                         else f"; tested by {first['tested_by']}")
+        else:
+            measured = "\n".join(_check_text(r) for r in g.itertuples())
+        coverage = first.get("coverage")
+        verdict = str(first["verdict"]) + ("" if _missing(coverage) or not str(coverage)
+                                           else f" ({coverage}: the others lack cells here)")
+        rows.append([f"{claim_id}: {first['claim']}", str(first["where"]), measured, verdict])
+    coin = "coin_toss" in claims and claims["coin_toss"].map(flag).any()
+    view = _view(rows, None, ["claim", "where", "measured", "verdict"], keys=1, align="llll")
+    return Section("The paper's claims on this grid",
+                   "Each claim as paired comparisons over the splits both methods finished: the difference in points "
+                   "with its interval [low, high] (two-level bootstrap over seeds and test sets) and how many splits "
+                   "the method was higher on. Supported = every comparison this grid can make meets the claim; not "
+                   "testable = this grid has none of its cells (the params file named would test it)."
+                   + (f" `{COIN_TOSS_MARK}` after a method = the paper's rule's selection of its cell is a coin toss "
+                      f"(reliability below {COIN_TOSS_BELOW:g}): a verdict resting on it says as much about the draw of "
+                      "the validation labels as about the claim." if coin else ""), view, "claims-table")
+
+
+# --- inputs (inputs.csv) ------------------------------------------------------------------------------------------
+
+
+def inputs_section(inputs: pd.DataFrame | None) -> Section | None:
+    """The inputs of every setting with their content identities (:mod:`limitlab.report.provenance`)."""
+    if inputs is None or inputs.empty:
+        return None
+    inputs = inputs.fillna("").astype(str)
+    rows = []
+    for r in inputs.itertuples():
+        source, sha = getattr(r, "noise_file", ""), getattr(r, "noise_file_sha256", "")  # absent before file noise
+        ids = [r.problem, ""] if r.problem else [r.dataset_id[:12], r.noise_id[:12]]
+        rows.append([r.setting, *ids, r.labels_file, source + (f" (sha256 {sha[:12]})" if sha else "")])
+    view = _view(rows, None, ["setting", "dataset", "noise realisation", "labels file", "noise file"], keys=1,
+                 align="lllll")
+    return Section("Inputs",
+                   "The content identity (first 12 hex digits of a SHA-256) of each setting's dataset and noise "
+                   "realisation; every run in the tables was trained on these (its done.json records them). Noisy "
+                   "labels read from a file (noise models `file` and `human`) name it.", view, "inputs-table")
