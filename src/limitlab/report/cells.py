@@ -19,6 +19,7 @@ A cell's key (its table column, metric-key prefix and figure-name part) is
 
 from __future__ import annotations
 
+import functools
 from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import Any
@@ -102,6 +103,15 @@ class Cell:
     rules: dict[str, Any] = field(default_factory=dict)  # selection rule -> RuleResult (report.selection_rules)
     reliability: Any = None  # report.selection_reliability.Reliability of the paper's rule, when computed
     reliability_note: str | None = None  # why it was not (e.g. runs without val_predictions.npz)
+
+    @functools.cached_property
+    def variance(self):
+        """Where the spread of the selected point comes from
+        (:func:`~limitlab.report.variance_split.cell_variance_split`: None without several runs on one split),
+        computed once for table.csv and metrics.json."""
+        from limitlab.report.variance_split import cell_variance_split
+
+        return cell_variance_split(self)
 
     @property
     def status(self) -> str:

@@ -17,7 +17,6 @@ from limitlab.experiment.paths import CleanlabFiles, cell_key
 from limitlab.experiment.schema import Experiment
 from limitlab.report.cells import Cell, setting_prefixes
 from limitlab.report.run_outputs import read_json
-from limitlab.report.variance_split import cell_variance_split
 
 CLEANLAB_METRICS = ("detection_auc", "detection_ap", "n_issues", "noise_rate_estimate", "noise_rate_true",
                     "noise_matrix_mae")
@@ -41,7 +40,7 @@ def metrics_dict(cells: list[Cell]) -> dict:
                                                        (f"test_acc_{rule}_std", r.test_acc_std))):
                 if value is not None:
                     node[name] = value
-        split = cell_variance_split(c)  # a study with train_seeds: where the spread comes from (new keys only)
+        split = c.variance  # a study with train_seeds: where the spread comes from (new keys only)
         if split is not None:
             node.update({"split_std": split.split_std, "train_std": split.train_std})
     return out

@@ -82,8 +82,9 @@ def rules_section(table: pd.DataFrame, methods: set[tuple[str, str]]) -> Section
 
 
 def reliability_section(table: pd.DataFrame) -> Section | None:
-    """Each cell's selection reliability (table.csv's reliability_* columns, :mod:`limitlab.report.selection_reliability`)
-    and its noisy validation accuracy beside the noise-corrected one; the cells left out, with why."""
+    """Each cell's selection reliability (table.csv's reliability_* columns,
+    :mod:`limitlab.report.selection_reliability`) and its noisy validation accuracy beside the noise-corrected one;
+    the cells left out, with why."""
     if "reliability_p_within_1pt" not in table:
         return None
     done = table[table["reliability_p_within_1pt"].notna()]
@@ -107,8 +108,8 @@ def reliability_section(table: pd.DataFrame) -> Section | None:
                      _num(r["test_acc_pct"]),
                      ("never" if need is None else f"{need:,}") + ("" if have is None else f" (have {have:,})"), val])
         marks.append([flag(r.get("coin_toss"))] + [False] * 9)
-    view = (_view(rows, marks, ["method", "setting", "points", "selected point (P)", "test-best point (P)", "P within 1 pt",
-                                "expected test", "paper's rule", "labels needed", "validation: noisy → corrected"],
+    view = (_view(rows, marks, ["method", "setting", "points", "selected point (P)", "test-best point (P)",
+                                "P within 1 pt", "expected test", "paper's rule", "labels needed", "validation: noisy → corrected"],
                   keys=2, align="llrllrrrrl") if rows else None)
     samples = next((_int(s) for s in done.get("reliability_samples", []) if _int(s)), None) or "B"
     notes = []
@@ -242,8 +243,8 @@ def claims_section(claims: pd.DataFrame | None) -> Section | None:
                    "the method was higher on. Supported = every comparison this grid can make meets the claim; not "
                    "testable = this grid has none of its cells (the params file named would test it)."
                    + (f" `{COIN_TOSS_MARK}` after a method = the paper's rule's selection of its cell is a coin toss "
-                      f"(reliability below {COIN_TOSS_BELOW:g}): a verdict resting on it says as much about the draw of "
-                      "the validation labels as about the claim." if coin else ""), view, "claims-table")
+                      f"(reliability below {COIN_TOSS_BELOW:g}): a verdict resting on it says as much about the draw "
+                      "of the validation labels as about the claim." if coin else ""), view, "claims-table")
 
 
 # --- inputs (inputs.csv) ------------------------------------------------------------------------------------------

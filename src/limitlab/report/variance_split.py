@@ -68,7 +68,7 @@ VARIANCE_INT_COLUMNS = ("variance_splits", "variance_runs")
 def variance_columns(cell) -> dict:
     """table.csv's columns of the variance split (none for a cell without one: a study without training seeds
     gets no such columns)."""
-    v = cell_variance_split(cell)
+    v = cell.variance  # cell_variance_split, once per cell (report.cells.Cell.variance)
     if v is None:
         return {}
     return {"variance_splits": v.splits, "variance_runs": v.runs, "split_std_pct": 100 * v.split_std,
