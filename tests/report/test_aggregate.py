@@ -168,7 +168,7 @@ def test_paper_numbers_beside_ours(tmp_path):
     assert table.loc["ce", "diff_pct"] == pytest.approx(96.2 - 97.2)
     assert table.loc["limit_g", "paper_test_acc_pct"] == 98.6 and np.isnan(table.loc["limit_g", "diff_pct"])
     md = (tmp_path / "results" / "table.md").read_text()
-    assert "## Paper" in md and "| CE | 97.2 ± 0.2 |" in md
+    assert "## Paper" in md and "| CE | 97.2 ± 0.2 (-1.0) |" in md and "| LIMIT_G | 98.6" in md
 
 
 def test_paper_numbers_at_p80_come_from_table1_third_group(tmp_path):

@@ -153,7 +153,7 @@ def test_report_in_a_headless_browser(built):
         assert all(label in body for label in labels)
         # mnist5k has no number in the paper: no empty paper columns, and the page says why
         assert "paper" not in table.locator("thead").inner_text()
-        assert "no paper column is shown" in frame.locator("body").inner_text()
+        assert "no paper table is shown" in frame.locator("body").inner_text()
         detection = frame.locator("#detection-table")
         assert detection.is_visible() and "cleanlab (3-fold CE)" in detection.inner_text()
         assert "no noise" in detection.inner_text()  # p = 0: no corrupted label to find, never 0.0

@@ -173,7 +173,7 @@ def test_detection_without_corrupted_labels_reads_no_noise(tmp_path):
     assert f"| {S0} | LIMIT_G |" + " no noise |" * 6 in md and f"| {S0} | CE loss (in-sample, trivial) |" in md
     assert "| 0.0 |" not in md.split("## Detection at a budget")[1].split("\n## ")[0]
     page = results_html(exp, results, "params.yaml")
-    detection = page.split("id=\"detection-table\"")[1].split("</table>")[0]
+    detection = page.split("id='detection-table'")[1].split("</table>")[0]
     assert "<td>no noise</td>" in detection and "<td>100.00 / 100.00</td>" in detection
     budget = page.split("id='budget-table'")[1].split("</table>")[0]
     assert budget.count("<td>no noise</td>") == 2 * 6 and "<td>0.0</td>" not in budget
@@ -217,7 +217,7 @@ def test_summary_and_the_coin_toss_mark_through_aggregate(tmp_path):
     assert "LIMIT_G ? − LIMIT_G at beta = 0, mnist" in md and "after a method = the paper's rule's selection" in md
 
     page = results_html(exp, results, "params.yaml")
-    assert page.index("<h2") == page.index("<h2 id='summary'>Summary</h2>") < page.index("id=\"results-table\"")
+    assert page.index("<h2") == page.index("<h2 id='summary'>Summary</h2>") < page.index("id='results-table'")
     summary = page.split("id='summary-table'")[1].split("</table>")[0]
     assert "LIMIT_G<sup class='coin'" in summary and f"{limit.diff_pct:+.1f}" in summary
     paired_html = page.split("id='paired-table'")[1].split("</table>")[0]

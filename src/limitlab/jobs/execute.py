@@ -222,8 +222,8 @@ def run_job(specs: Sequence, uses_q: Callable, bootstrap: dict, logs: Path, grid
     for spec in specs:
         why = left_out_reason(spec, grid, retry_failed=retry_failed, sources_must_have_trained=True)
         if why is not None:
-            print(f"limitlab: {spec.key}: {why} ({'its failed.json marker' if why == 'failed' else 'its init source has not trained'}"
-                  "); left out", file=sys.stderr, flush=True)
+            cause = "its failed.json marker" if why == "failed" else "its init source has not trained"
+            print(f"limitlab: {spec.key}: {why} ({cause}); left out", file=sys.stderr, flush=True)
             entries.append({"key": spec.key, "status": why})
             continue
         with run_lock(spec):  # a run shared by two params files is never trained by two jobs at once

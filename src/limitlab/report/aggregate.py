@@ -33,13 +33,11 @@ from limitlab.report.metrics import add_cleanlab, cleanlab_results, metrics_dict
 from limitlab.report.paired import add_paired_metrics, compare_cells, paired_frame
 from limitlab.report.provenance import check_provenance, inputs_frame, results_record
 from limitlab.report.run_outputs import read_run
-from limitlab.report.render import section_markdown
-from limitlab.report.sections import (budget_section, claims_section, inputs_section, paired_section,
-                                      reliability_section, rules_section, variance_section)
 from limitlab.report.selection_reliability import ADD_FILES, cell_reliability
 from limitlab.report.selection_rules import rule_results
 from limitlab.report.susceptibility_selection import susceptibility_cells
-from limitlab.report.tables import long_frame, markdown, rich_table, selection_frame, susceptibility_markdown
+from limitlab.report.tables import (FRAMES, long_frame, markdown, read_frames, rich_table, selection_frame,
+                                    susceptibility_markdown)
 
 
 @dataclass
@@ -97,9 +95,9 @@ def aggregate(exp: Experiment, results_dir: Path | None = None, console=None, so
         "paired_csv": (ResultFiles.PAIRED, paired_frame(comparisons).to_csv(index=False)),
         "claims_csv": (ResultFiles.CLAIMS, claims_frame(claims).to_csv(index=False)),
     }
-    sections = table_sections(exp, {key: text for key, (_, text) in texts.items()})
-    texts = {"table_md": (ResultFiles.TABLE_MD, markdown(exp, method_cells, missing, cleanlab, sections,
-                                                         comparisons=comparisons)
+    # table.md reads the CSV texts back, as the results page reads the files: both show the same sections
+    frames = read_frames({key: texts[f"{key}_csv"][1] for key in FRAMES})
+    texts = {"table_md": (ResultFiles.TABLE_MD, markdown(exp, method_cells, missing, frames)
                           + susceptibility_markdown(exp, sus_cells)), **texts}  # table.md first, as always
     if not sus_pool.empty:
         texts["susceptibility_csv"] = (ResultFiles.SUSCEPTIBILITY, sus_pool.to_csv(index=False))
@@ -140,22 +138,3 @@ def write_together(folder: Path, files: dict[str, bytes]) -> None:
             tmp = stack.enter_context(io.atomic_path(folder / name))
             tmp.write_bytes(data)
         # leaving the stack renames every temporary file into place; an error above removes them all instead
-
-
-def table_sections(exp: Experiment, csv_texts: dict[str, str]) -> list[str]:
-    """table.md's sections (:mod:`limitlab.report.sections`), built from the CSV texts as the results page reads them
-    back, so that the two say the same thing."""
-    import io as text_io
-
-    import pandas as pd
-
-    def frame(key: str, **kw) -> pd.DataFrame:
-        return pd.read_csv(text_io.StringIO(csv_texts[key]), **kw)
-
-    table, det = frame("table_csv"), frame("detection_csv")
-    methods = {(s.id, m.row_id) for s in exp.studies for m in s.methods}
-    built = (rules_section(table, methods), reliability_section(table), variance_section(table), budget_section(det),
-             paired_section(frame("paired_csv")), claims_section(frame("claims_csv")),
-             inputs_section(frame("inputs_csv", dtype=str, keep_default_na=False)))
-    return [line for section in built for line in section_markdown(section)]
-

@@ -19,8 +19,9 @@ from limitlab.report.summary import View
 
 @dataclass
 class Section:
-    """``title`` (a heading of ``level``), ``caption`` (the paragraph before the table), ``view`` (None: caption
-    only), ``table_id`` (the HTML table's id, which the page's tests and links use), ``notes`` (paragraphs after the
+    """``title`` (a heading of ``level``; level 0: a bold lead-in of the caption in markdown, as table.md's first
+    table has, and a second-level heading in HTML), ``caption`` (the paragraph before the table), ``view`` (None:
+    caption only), ``table_id`` (the HTML table's id, which the page's tests and links use), ``notes`` (paragraphs after the
     table; a note starting with "- " is a list item)."""
 
     title: str
@@ -54,7 +55,8 @@ def section_markdown(section: Section | None) -> list[str]:
     """table.md lines of a section (a blank line first); [] for no section."""
     if section is None:
         return []
-    out = ["", f"{'#' * section.level} {section.title}", "", section.caption]
+    out = (["", f"**{section.title}.** {section.caption}"] if section.level == 0 else
+           ["", f"{'#' * section.level} {section.title}", "", section.caption])
     if section.view is not None:
         out += ["", *view_markdown(section.view)]
     items_open = False
@@ -107,7 +109,7 @@ def section_html(section: Section | None) -> str:
     """The results page's HTML of a section; '' for no section."""
     if section is None:
         return ""
-    level = min(section.level, 6)
+    level = min(max(section.level, 2), 6)
     out = [f"<h{level}>{html.escape(section.title)}</h{level}><p>{inline_html(section.caption)}</p>"]
     if section.view is not None:
         out.append(view_html(section.view, section.table_id))

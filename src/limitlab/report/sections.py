@@ -5,7 +5,7 @@ which table.md and the results page both write (:mod:`limitlab.report.render`).
 In reading order: the selection rules and the selection reliability of each cell (table.csv), where each cell's
 spread comes from (table.csv), detection at a budget (detection.csv), the paired differences (paired.csv), the
 paper's claims (claims.csv) and the inputs (inputs.csv). Each builder takes the frame as aggregate made it or as
-read back from its CSV (booleans and integers come back as text or floats: :func:`flag`, :func:`_int`), and
+read back from its CSV (booleans and integers come back as text or floats: :func:`flag`, :func:`integer`), and
 returns None when the section has nothing to show.
 """
 
@@ -16,7 +16,6 @@ import pandas as pd
 from limitlab.report.render import Section
 from limitlab.report.selection_reliability import ADD_FILES, COIN_TOSS_BELOW, COIN_TOSS_MARK, TARGET
 from limitlab.report.summary import DASH, NO_NOISE, View, budget_shown, coin_tosses, no_noise
-from limitlab.report.variance_split import VARIANCE_CAPTION, variance_view
 
 
 def flag(value) -> bool:
@@ -24,20 +23,22 @@ def flag(value) -> bool:
     return str(value).strip().lower() in ("true", "1", "1.0")
 
 
-def _missing(value) -> bool:
+def is_missing(value) -> bool:
+    """None or NaN (an empty CSV cell); text is never missing."""
     return value is None or (not isinstance(value, str) and pd.isna(value))
 
 
-def _num(value, digits: int = 1, sign: bool = False) -> str:
-    return DASH if _missing(value) else f"{float(value):{'+' if sign else ''}.{digits}f}"
+def number(value, digits: int = 1, sign: bool = False) -> str:
+    """'61.0' ('+6.0' with ``sign``), or '—' for a missing value."""
+    return DASH if is_missing(value) else f"{float(value):{'+' if sign else ''}.{digits}f}"
 
 
-def _int(value) -> int | None:
-    return None if _missing(value) else int(float(value))
+def integer(value) -> int | None:
+    return None if is_missing(value) else int(float(value))
 
 
 def _with_std(value, std) -> str:
-    return _num(value) + ("" if _missing(value) or _missing(std) else f" ± {_num(std)}")
+    return number(value) + ("" if is_missing(value) or is_missing(std) else f" ± {number(std)}")
 
 
 def _marked(label, coin: bool) -> str:
@@ -66,7 +67,7 @@ def rules_section(table: pd.DataFrame, methods: set[tuple[str, str]]) -> Section
         point = r.get("oracle_point")
         rows.append([str(r["label"]), str(r["setting"]),
                      *(_with_std(r[n], r.get(n.replace("_pct", "_std_pct"))) if ok else DASH for n in numbers),
-                     DASH if not ok or _missing(point) else str(point)])
+                     DASH if not ok or is_missing(point) else str(point)])
         marks.append([False, False, ok and (r["setting"], r["method_id"]) in coins, False, False, False])
     ruled = pd.Series(ruled, index=table.index)
     why = [w for w, n in (("the rows chosen by susceptibility, which none of these rules selects", (~ruled).sum()),
@@ -93,25 +94,26 @@ def reliability_section(table: pd.DataFrame) -> Section | None:
         return None
     rows, marks = [], []
     for _, r in done.iterrows():
-        need = _int(r["reliability_labels_needed_90"])
-        have = _int(r["reliability_n_val"])
+        need = integer(r["reliability_labels_needed_90"])
+        have = integer(r["reliability_n_val"])
         selected = r.get("reliability_p_selected")
-        val = _num(r["val_acc_pct"]) + ("" if _missing(r["val_acc_noisy_se_pct"])
-                                        else f" ± {_num(r['val_acc_noisy_se_pct'])}")
-        if not _missing(r["val_acc_corrected_pct"]):
-            val += f" → {_num(r['val_acc_corrected_pct'])} ± {_num(r['val_acc_corrected_se_pct'])}"
-        rows.append([str(r["label"]), str(r["setting"]), _int(r["reliability_points"]),
-                     DASH if _missing(selected) else f"{r.get('selected_point')} ({float(selected):.2f})",
+        val = number(r["val_acc_pct"]) + ("" if is_missing(r["val_acc_noisy_se_pct"])
+                                        else f" ± {number(r['val_acc_noisy_se_pct'])}")
+        if not is_missing(r["val_acc_corrected_pct"]):
+            val += f" → {number(r['val_acc_corrected_pct'])} ± {number(r['val_acc_corrected_se_pct'])}"
+        rows.append([str(r["label"]), str(r["setting"]), integer(r["reliability_points"]),
+                     DASH if is_missing(selected) else f"{r.get('selected_point')} ({float(selected):.2f})",
                      f"{r['reliability_test_best_point']} ({float(r['reliability_p_test_best']):.2f})",
                      f"{float(r['reliability_p_within_1pt']):.2f}",
-                     f"{_num(r['reliability_expected_test_acc_pct'])} ± {_num(r['reliability_test_acc_std_pct'])}",
-                     _num(r["test_acc_pct"]),
+                     f"{number(r['reliability_expected_test_acc_pct'])} ± {number(r['reliability_test_acc_std_pct'])}",
+                     number(r["test_acc_pct"]),
                      ("never" if need is None else f"{need:,}") + ("" if have is None else f" (have {have:,})"), val])
         marks.append([flag(r.get("coin_toss"))] + [False] * 9)
     view = (_view(rows, marks, ["method", "setting", "points", "selected point (P)", "test-best point (P)",
-                                "P within 1 pt", "expected test", "paper's rule", "labels needed", "validation: noisy → corrected"],
+                                "P within 1 pt", "expected test", "paper's rule", "labels needed",
+                                "validation: noisy → corrected"],
                   keys=2, align="llrllrrrrl") if rows else None)
-    samples = next((_int(s) for s in done.get("reliability_samples", []) if _int(s)), None) or "B"
+    samples = next((integer(s) for s in done.get("reliability_samples", []) if integer(s)), None) or "B"
     notes = []
     if not left.empty:
         groups: dict[str, list[str]] = {}
@@ -135,10 +137,26 @@ def reliability_section(table: pd.DataFrame) -> Section | None:
 
 
 def variance_section(table: pd.DataFrame) -> Section | None:
-    """Where each cell's spread comes from (:mod:`limitlab.report.variance_split`); None without training seeds."""
-    view = variance_view(table)
-    return None if view is None else Section("Where the variance comes from", VARIANCE_CAPTION, view,
-                                             "variance-table")
+    """Where each cell's spread comes from (table.csv's variance columns, :mod:`limitlab.report.variance_split`);
+    None when no cell has them (a study without training seeds)."""
+    if "split_std_pct" not in table or table["split_std_pct"].isna().all():
+        return None
+    rows = table[table["split_std_pct"].notna()]
+    frame = pd.DataFrame({
+        "method": rows["label"].astype(str), "setting": rows["setting"].astype(str),
+        "splits × runs": [f"{int(a)} × {int(n) / int(a):g}" for a, n in zip(rows["variance_splits"],
+                                                                          rows["variance_runs"])],
+        "test acc. (%)": rows["test_acc_pct"].map("{:.1f}".format),
+        "split std": rows["split_std_pct"].map("{:.2f}".format),
+        "training std": rows["train_std_pct"].map("{:.2f}".format),
+        "split share": rows["split_share"].map("{:.2f}".format),
+        "p (F)": rows["split_f_p_value"].map("{:.3g}".format)}).reset_index(drop=True)
+    return Section("Where the variance comes from",
+                   "Each cell's selected point, trained on every split with several training seeds: the spread of its "
+                   "clean test accuracy split into the part between splits (the data split and its noise draw) and the "
+                   "part within a split (initialisation, batch order, sampling), by the one-way random-effects (ANOVA) "
+                   "estimator; share = the split's part of the variance; p = the F test of no split effect. Standard "
+                   "deviations in test points.", View(frame, keys=2, align="llrrrrrr"), "variance-table")
 
 
 # --- detection at a budget (detection.csv) ------------------------------------------------------------------------
@@ -156,11 +174,11 @@ def budget_section(det: pd.DataFrame) -> Section | None:
         if nothing:
             rows.append([str(r.setting), str(r.label), *[NO_NOISE] * 6])
             continue
-        own = (DASH if _missing(r.k_estimate) else
-               f"{_num(r.precision_at_estimate_pct)} / {_num(r.recall_at_estimate_pct)} ({_int(r.k_estimate)})")
-        rows.append([str(r.setting), str(r.label), _num(r.detection_auc_pct), _num(r.detection_ap_pct),
-                     _num(r.precision_at_noise_rate_pct), own, _num(r.precision_at_100_pct),
-                     _num(r.precision_at_1000_pct)])
+        own = (DASH if is_missing(r.k_estimate) else
+               f"{number(r.precision_at_estimate_pct)} / {number(r.recall_at_estimate_pct)} ({integer(r.k_estimate)})")
+        rows.append([str(r.setting), str(r.label), number(r.detection_auc_pct), number(r.detection_ap_pct),
+                     number(r.precision_at_noise_rate_pct), own, number(r.precision_at_100_pct),
+                     number(r.precision_at_1000_pct)])
     view = _view(rows, None, ["setting", "detector", "ROC AUC", "AP", "P = R at the noise count",
                               "P / R at own estimate (k)", "P@100", "P@1000"], keys=2)
     return Section("Detection at a budget (%)",
@@ -187,11 +205,11 @@ def paired_section(paired: pd.DataFrame | None, coins: set[tuple[str, str]] = fr
         coin_m, coin_r = ((flag(r.method_coin_toss), flag(r.reference_coin_toss)) if "method_coin_toss" in paired
                           else ((r.setting, r.method_id) in coins, (r.setting, r.reference_id) in coins))
         ref = _marked(r.reference_label, coin_r) + (" (best baseline)" if r.reference_kind == "best_baseline" else "")
-        rows.append([str(r.setting), str(r.label), ref, _num(r.diff_pct, sign=True) + ("¹" if _int(r.n_pairs) == 1
+        rows.append([str(r.setting), str(r.label), ref, number(r.diff_pct, sign=True) + ("¹" if integer(r.n_pairs) == 1
                                                                                      else ""),
-                     f"[{_num(r.ci_low_pct, sign=True)}, {_num(r.ci_high_pct, sign=True)}]",
-                     f"{_int(r.wins)} / {_int(r.ties)} / {_int(r.losses)}",
-                     DASH if _missing(r.wilcoxon_p) else f"{float(r.wilcoxon_p):.3g}"])
+                     f"[{number(r.ci_low_pct, sign=True)}, {number(r.ci_high_pct, sign=True)}]",
+                     f"{integer(r.wins)} / {integer(r.ties)} / {integer(r.losses)}",
+                     DASH if is_missing(r.wilcoxon_p) else f"{float(r.wilcoxon_p):.3g}"])
         marks.append([False, coin_m, False, False, False, False, False])
         any_coin = any_coin or coin_m or coin_r
     interval = str(paired["interval"].iloc[0]).split(":")[0] if "interval" in paired else "bootstrap"
@@ -211,11 +229,12 @@ def _check_text(r) -> str:
     """'LIMIT_L − S − CE, SETTING: +13.2 [+9.8, +16.0] pts, 5/5 higher' from a row of claims.csv."""
     label = lambda side: getattr(r, f"{side}_label", None) or getattr(r, side)  # noqa: E731 - ids before labels
     metric = "" if str(r.metric) in ("test_acc", "nan") else f" ({r.metric})"
-    n = _int(r.n_pairs)
+    n = integer(r.n_pairs)
     return (f"{_marked(label('method'), flag(getattr(r, 'method_coin_toss', None)))} − "
             f"{_marked(label('reference'), flag(getattr(r, 'reference_coin_toss', None)))}{metric}, {r.setting}: "
-            f"{_num(r.diff_pct, sign=True)} [{_num(r.ci_low_pct, sign=True)}, {_num(r.ci_high_pct, sign=True)}] pts, "
-            f"{_int(r.wins)}/{n} higher" + (" (one seed)" if n == 1 else "")
+            f"{number(r.diff_pct, sign=True)} [{number(r.ci_low_pct, sign=True)}, "
+            f"{number(r.ci_high_pct, sign=True)}] pts, "
+            f"{integer(r.wins)}/{n} higher" + (" (one seed)" if n == 1 else "")
             + ("" if flag(r.meets) else f" — expected {r.expect}"))
 
 
@@ -226,13 +245,13 @@ def claims_section(claims: pd.DataFrame | None) -> Section | None:
     rows = []
     for claim_id, g in claims.groupby("claim_id", sort=False):
         first = g.iloc[0]
-        if _missing(first.get("setting")):
-            measured = str(first["why_not_testable"]) + ("" if _missing(first.get("tested_by"))
+        if is_missing(first.get("setting")):
+            measured = str(first["why_not_testable"]) + ("" if is_missing(first.get("tested_by"))
                                                          else f"; tested by {first['tested_by']}")
         else:
             measured = "\n".join(_check_text(r) for r in g.itertuples())
         coverage = first.get("coverage")
-        verdict = str(first["verdict"]) + ("" if _missing(coverage) or not str(coverage)
+        verdict = str(first["verdict"]) + ("" if is_missing(coverage) or not str(coverage)
                                            else f" ({coverage}: the others lack cells here)")
         rows.append([f"{claim_id}: {first['claim']}", str(first["where"]), measured, verdict])
     coin = "coin_toss" in claims and claims["coin_toss"].map(flag).any()

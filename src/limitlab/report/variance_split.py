@@ -73,32 +73,3 @@ def variance_columns(cell) -> dict:
         return {}
     return {"variance_splits": v.splits, "variance_runs": v.runs, "split_std_pct": 100 * v.split_std,
             "train_std_pct": 100 * v.train_std, "split_share": v.split_share, "split_f_p_value": v.f_p_value}
-
-
-VARIANCE_CAPTION = (
-    "Each cell's selected point, trained on every split with several training seeds: the spread of its clean test "
-    "accuracy split into the part between splits (the data split and its noise draw) and the part within a split "
-    "(initialisation, batch order, sampling), by the one-way random-effects (ANOVA) estimator; share = the split's "
-    "part of the variance; p = the F test of no split effect. Standard deviations in test points.")
-
-
-def variance_view(table):
-    """The section's table from table.csv's variance columns, as a :class:`~limitlab.report.summary.View` that
-    table.md and the results page both write (None when no cell has them: a study without training seeds)."""
-    import pandas as pd
-
-    from limitlab.report.summary import View
-
-    if "split_std_pct" not in table or table["split_std_pct"].isna().all():
-        return None
-    rows = table[table["split_std_pct"].notna()]
-    frame = pd.DataFrame({
-        "method": rows["label"].astype(str), "setting": rows["setting"].astype(str),
-        "splits × runs": [f"{int(a)} × {int(n) / int(a):g}" for a, n in zip(rows["variance_splits"],
-                                                                          rows["variance_runs"])],
-        "test acc. (%)": rows["test_acc_pct"].map("{:.1f}".format),
-        "split std": rows["split_std_pct"].map("{:.2f}".format),
-        "training std": rows["train_std_pct"].map("{:.2f}".format),
-        "split share": rows["split_share"].map("{:.2f}".format),
-        "p (F)": rows["split_f_p_value"].map("{:.3g}".format)}).reset_index(drop=True)
-    return View(frame, keys=2, align="llrrrrrr")
