@@ -224,3 +224,27 @@ def test_summary_and_the_coin_toss_mark_through_aggregate(tmp_path):
     assert "LIMIT_G<sup class='coin'" in paired_html and "CE<sup class='coin'" not in paired_html
     claims_html = page.split("id='claims-table'")[1].split("</table>")[0]
     assert "LIMIT_G ? − CE, mnist/uniform/p80/nall:" in claims_html  # as in table.md: the mark after the label
+
+
+def test_table_md_and_the_results_page_show_the_same_sections_in_the_same_order(tmp_path):
+    """One list of sections (report.tables.report_sections) for both writers: table.md's headings (its first table
+    as a bold lead-in) are the page's, in the same order, and each section's table has the same rows."""
+    import re
+
+    exp = hand_study(tmp_path, samples=200)
+    write_hand_case(exp)
+    aggregate(exp)
+    results = Path(exp.results_path)
+    md = (results / "table.md").read_text()
+    page = results_html(exp, results, "params.yaml")
+    # a bold lead-in ("**Summary.** ...") or a second- or third-level heading
+    md_order = [lead or heading for lead, heading in re.findall(r"^(?:\*\*([^*]+)\.\*\* |#{2,3} )(.*)$", md, re.M)]
+    page_order = [html_title.replace("&#x27;", "'") for html_title in re.findall(r"<h[23][^>]*>([^<]+)</h[23]>", page)]
+    assert page_order[0] == "Summary" and md_order[0] == "Summary"
+    sections = [t for t in md_order[1:] if not t.startswith(("Missing runs", "Broken files", "Diverged runs"))]
+    assert sections == page_order[1:] and {"Every cell", "Selection reliability", "Inputs"} <= set(sections)
+    # the same rows: every row of the reliability table in table.md is a row of the page's
+    md_rows = [line for line in md.split("## Selection reliability")[1].split("\n## ")[0].splitlines()
+               if line.startswith("| ") and "---" not in line]
+    table = page.split("id='reliability-table'")[1].split("</table>")[0]
+    assert len(md_rows) == table.count("<tr>") == 1 + 2  # the header and CE, LIMIT_G
