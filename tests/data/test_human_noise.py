@@ -9,6 +9,7 @@ import json
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 import torch
 
@@ -193,11 +194,11 @@ def test_beyond_cifar10n_params_file_is_valid():
 
 
 def test_table_column_names_the_label_set_without_a_rate():
-    from types import SimpleNamespace
+    from limitlab.report.grid_sections import setting_columns
 
-    from limitlab.report.tables import column_label
-
-    human = SimpleNamespace(study=SimpleNamespace(id="worst"), dataset="cifar10", noise="human-worst", p=0.0, n="all")
-    assert column_label(human, False) == "cifar10 human-worst n=all"
-    idn = SimpleNamespace(study=SimpleNamespace(id="idn"), dataset="mnist5k", noise="instance", p=0.4, n="all")
-    assert column_label(idn, True) == "idn: mnist5k instance p=0.4 n=all"
+    table = pd.DataFrame([{"setting": "worst/cifar10/human-worst/p0/nall", "study": "worst", "dataset": "cifar10",
+                           "noise": "human-worst", "p": 0.0, "n": "all"},
+                          {"setting": "idn/mnist5k/instance/p40/nall", "study": "idn", "dataset": "mnist5k",
+                           "noise": "instance", "p": 0.4, "n": "all"}])
+    assert list(setting_columns(table, False).values()) == ["cifar10 human-worst n=all", "mnist5k instance p=0.4 n=all"]
+    assert setting_columns(table, True)["idn/mnist5k/instance/p40/nall"] == "idn: mnist5k instance p=0.4 n=all"

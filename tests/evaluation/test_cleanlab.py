@@ -187,7 +187,7 @@ def test_aggregate_puts_cleanlab_beside_limit_in_the_detection_table(detected):
     table = summary.files["table_md"].read_text()
     line = next(ln for ln in table.splitlines() if ln.startswith("| cleanlab (2-fold CE)"))
     assert f"{100 * out['detection_auc']:.2f} / {100 * out['detection_ap']:.2f}" in line
-    assert f"| {out['n_issues']} (" in table  # cleanlab's own estimates beside the truth
+    assert f"| cleanlab (2-fold CE) | {out['n_issues']} |" in table  # cleanlab's own estimates beside the truth
     det = pd.read_csv(summary.files["detection_csv"])
     assert det.loc[det.detector == "cleanlab_k2", "detection_auc_pct"].item() == pytest.approx(100 * out["detection_auc"])
     metrics = json.loads(summary.files["metrics"].read_text())
