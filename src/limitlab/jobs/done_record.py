@@ -5,8 +5,8 @@ The identity of a run (:mod:`limitlab.experiment.identity`) is the SHA-256 of it
 initialised from another run of the grid, of its source's identity. ``done.json`` records that identity, which
 stages (train, evaluate, bootstrap) finished for it, the identities of the inputs they consumed and the size and
 checksum of each output; a record of another identity is no record (a changed spec starts over). What the record
-means for a run (finished, or which stages run again) is decided in :mod:`limitlab.jobs.run_state`. A job's identity (its Snakemake params) is the hash of its runs' identities: a changed
-cell reruns its own job only.
+means for a run (finished, or which stages run again) is decided in :mod:`limitlab.jobs.run_state`. A job's identity
+(its Snakemake params) is the hash of its runs' identities: a changed cell reruns its own job only.
 
 The bytes hashed here are part of the contract with finished results: changing them retrains every finished run.
 """

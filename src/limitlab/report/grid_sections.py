@@ -16,9 +16,10 @@ import pandas as pd
 from limitlab.experiment.paths import RunFiles
 from limitlab.experiment.schema import Experiment
 from limitlab.report.render import Section
-from limitlab.report.sections import flag, integer, is_missing, number
+from limitlab.report.sections import integer, is_missing, number
 from limitlab.report.selection_reliability import COIN_TOSS_BELOW, COIN_TOSS_MARK
-from limitlab.report.summary import DASH, NO_NOISE, View, coin_tosses, no_noise, setting_text
+from limitlab.report.summary import (DASH, NO_NOISE, View, coin_tosses, flag, no_noise, params_methods,
+                                     setting_text)
 
 BOOTSTRAP_MARK = "ᵇ"
 
@@ -52,6 +53,12 @@ def grid_view(table: pd.DataFrame, key: str, columns: dict[str, str], text, mark
 
 
 # --- clean test accuracy (table.csv) ------------------------------------------------------------------------------
+
+
+def _params_rows(table: pd.DataFrame, exp: Experiment) -> pd.DataFrame:
+    """The rows of table.csv of the params file's own methods (the susceptibility rows have their own table)."""
+    methods = params_methods(exp)
+    return table[[k in methods for k in zip(table["study"], table["method_id"])]]
 
 
 def error_caption(table: pd.DataFrame, exp: Experiment) -> tuple[str, bool]:
@@ -93,12 +100,11 @@ def accuracy_text(r, mark_bootstrap: bool) -> str:
 def accuracy_section(table: pd.DataFrame, exp: Experiment) -> Section:
     """Every cell's clean test accuracy at the point the paper's rule selected (the params file's methods only:
     the rows chosen by susceptibility have their own table)."""
-    methods = {(s.id, m.row_id) for s in exp.studies for m in s.methods}
-    rows = table[[k in methods for k in zip(table["study"], table["method_id"])]]
+    rows = _params_rows(table, exp)
     caption, mixed = error_caption(rows, exp)
     coins = coin_tosses(rows)
-    view = grid_view(rows, "method_id", setting_columns(rows, len(exp.studies) > 1), lambda r: accuracy_text(r, mixed),
-                 lambda r: (r["setting"], r["method_id"]) in coins)
+    view = grid_view(rows, "method_id", setting_columns(rows, len(exp.studies) > 1),
+                     lambda r: accuracy_text(r, mixed), lambda r: (r["setting"], r["method_id"]) in coins)
     return Section("Every cell", "Per cell, the hyperparameter point with the best mean noisy-validation accuracy over "
                    "seeds is selected (the test set is never used for selection); the table reports that point's "
                    f"clean test accuracy (%). {caption} `*` = some runs of the cell are unfinished (selection over "
@@ -115,8 +121,7 @@ def accuracy_section(table: pd.DataFrame, exp: Experiment) -> Section:
 
 def paper_section(table: pd.DataFrame, exp: Experiment) -> Section | None:
     """The paper's number for every cell of a matching setting, with ours − paper; None when the paper has none."""
-    methods = {(s.id, m.row_id) for s in exp.studies for m in s.methods}
-    rows = table[[k in methods for k in zip(table["study"], table["method_id"])]]
+    rows = _params_rows(table, exp)
     if rows["paper_test_acc_pct"].isna().all():
         return None
 

@@ -21,8 +21,8 @@ from limitlab.report.summary import View
 class Section:
     """``title`` (a heading of ``level``; level 0: a bold lead-in of the caption in markdown, as table.md's first
     table has, and a second-level heading in HTML), ``caption`` (the paragraph before the table), ``view`` (None:
-    caption only), ``table_id`` (the HTML table's id, which the page's tests and links use), ``notes`` (paragraphs after the
-    table; a note starting with "- " is a list item)."""
+    caption only), ``table_id`` (the HTML table's id, which the page's tests and links use), ``notes`` (paragraphs
+    after the table; a note starting with "- " is a list item)."""
 
     title: str
     caption: str

@@ -5,7 +5,7 @@ which table.md and the results page both write (:mod:`limitlab.report.render`).
 In reading order: the selection rules and the selection reliability of each cell (table.csv), where each cell's
 spread comes from (table.csv), detection at a budget (detection.csv), the paired differences (paired.csv), the
 paper's claims (claims.csv) and the inputs (inputs.csv). Each builder takes the frame as aggregate made it or as
-read back from its CSV (booleans and integers come back as text or floats: :func:`flag`, :func:`integer`), and
+read back from its CSV (booleans and integers come back as text or floats: :func:`~limitlab.report.summary.flag`, :func:`integer`), and
 returns None when the section has nothing to show.
 """
 
@@ -15,12 +15,7 @@ import pandas as pd
 
 from limitlab.report.render import Section
 from limitlab.report.selection_reliability import ADD_FILES, COIN_TOSS_BELOW, COIN_TOSS_MARK, TARGET
-from limitlab.report.summary import DASH, NO_NOISE, View, budget_shown, coin_tosses, no_noise
-
-
-def flag(value) -> bool:
-    """A True / False column, also as read back from CSV (empty: not known, not set)."""
-    return str(value).strip().lower() in ("true", "1", "1.0")
+from limitlab.report.summary import DASH, NO_NOISE, View, budget_shown, coin_tosses, flag, no_noise
 
 
 def is_missing(value) -> bool:

@@ -88,11 +88,23 @@ class View:
         return "" if not n else f"{n} row{'s' if n > 1 else ''} left out: only {DASH} ({self.why_empty})."
 
 
+def flag(value) -> bool:
+    """A True / False column of a results CSV as read back (booleans with gaps come back as text or floats; empty:
+    not known, not set)."""
+    return str(value).strip().lower() in ("true", "1", "1.0")
+
+
+def params_methods(exp: Experiment) -> set[tuple[str, str]]:
+    """(study id, method row id) of the params file's own methods: the rows of table.csv that the paper's rule
+    selected (the others are chosen by susceptibility)."""
+    return {(s.id, m.row_id) for s in exp.studies for m in s.methods}
+
+
 def coin_tosses(table: pd.DataFrame) -> set[tuple[str, str]]:
     """(setting, method id) of the coin-toss cells of table.csv (none in a table.csv from before the column)."""
     if "coin_toss" not in table:
         return set()
-    flagged = table[table["coin_toss"].map(lambda v: str(v).strip().lower() in ("true", "1", "1.0"))]
+    flagged = table[table["coin_toss"].map(flag)]
     return set(zip(flagged["setting"], flagged["method_id"]))
 
 
@@ -121,7 +133,7 @@ def summary_frame(exp: Experiment, table: pd.DataFrame, paired: pd.DataFrame | N
     lacking = [c for c in ("setting", "study", "method_id", "label", "test_acc_pct") if c not in table]
     if lacking:
         raise LimitlabError(f"the results table lacks column(s) {', '.join(lacking)}: run `limitlab aggregate` again")
-    methods = {(s.id, m.row_id) for s in exp.studies for m in s.methods}
+    methods = params_methods(exp)
     baselines = {(s.id, b) for s in exp.studies for b in baseline_ids(s)}
     coins = coin_tosses(table)
     rows = []
@@ -248,7 +260,7 @@ def no_noise(detection: pd.DataFrame) -> pd.Series:
     """Per row of detection.csv: its setting has no corrupted label (its ``no_noise`` column; for a file from before
     the column, a true noise count or rate of 0 anywhere in the setting)."""
     if "no_noise" in detection:
-        return detection["no_noise"].map(lambda v: str(v).strip().lower() in ("true", "1", "1.0"))
+        return detection["no_noise"].map(flag)
     zero = pd.Series(False, index=detection.index)
     for col in ("n_corrupted", "noise_rate_true"):
         if col in detection:

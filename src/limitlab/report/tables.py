@@ -28,7 +28,7 @@ from limitlab.report.sections import (budget_section, claims_section, inputs_sec
                                       paired_section, reliability_section, rules_section, variance_section)
 from limitlab.report.selection_reliability import (COIN_TOSS_BELOW, COIN_TOSS_MARK, INT_COLUMNS, point_columns,
                                                    reliability_columns)
-from limitlab.report.summary import coin_tosses, no_noise_settings, summary_frame, summary_view
+from limitlab.report.summary import coin_tosses, no_noise_settings, params_methods, summary_frame, summary_view
 from limitlab.report.variance_split import VARIANCE_INT_COLUMNS, variance_columns
 
 FRAMES = {"table": ResultFiles.TABLE, "detection": ResultFiles.DETECTION, "paired": ResultFiles.PAIRED,
@@ -57,8 +57,7 @@ def read_frames(texts: Mapping[str, str | None]) -> dict[str, pd.DataFrame | Non
 def report_sections(exp: Experiment, frames: Mapping[str, pd.DataFrame | None]) -> list[Section]:
     """Every section after the summary, in the order table.md and the results page show them."""
     table, det = frames["table"], frames["detection"]
-    methods = {(s.id, m.row_id) for s in exp.studies for m in s.methods}
-    built = (accuracy_section(table, exp), paper_section(table, exp), rules_section(table, methods),
+    built = (accuracy_section(table, exp), paper_section(table, exp), rules_section(table, params_methods(exp)),
              reliability_section(table), variance_section(table),
              *(detection_sections(det, table, len(exp.studies) > 1) if det is not None else ()),
              budget_section(det) if det is not None else None, paired_section(frames["paired"], coin_tosses(table)),

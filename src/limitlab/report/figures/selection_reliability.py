@@ -15,10 +15,7 @@ import pandas as pd
 
 from limitlab.report.figures.style import setup
 from limitlab.report.selection_reliability import COIN_TOSS_BELOW, COIN_TOSS_MARK, TARGET, WITHIN
-
-
-def _truthy(v) -> bool:
-    return str(v).strip().lower() in ("true", "1", "1.0")
+from limitlab.report.summary import flag
 
 
 def reliability_cells(table: pd.DataFrame, selection: pd.DataFrame, setting: str) -> list[tuple[pd.Series, pd.DataFrame]]:
@@ -46,7 +43,7 @@ def selection_reliability_figure(table: pd.DataFrame, selection: pd.DataFrame, s
         color = colors.get(row["method_id"], "0.35")
         x = range(len(pts))
         tags = list(pts["point"])
-        picked = pts["selected"].map(_truthy).to_numpy()
+        picked = pts["selected"].map(flag).to_numpy()
         prob = pts["selection_probability"].to_numpy(dtype=float)
         ax_p.bar(x, prob, color=color, alpha=0.75, linewidth=0)
         ax_p.bar([i for i in x if picked[i]], prob[picked], fill=False, edgecolor="black", linewidth=1.8)
@@ -56,7 +53,7 @@ def selection_reliability_figure(table: pd.DataFrame, selection: pd.DataFrame, s
         best = float(test.max())
         ax_t.axhspan(best - 100 * WITHIN, best, color="0.88", zorder=0, label="within 1 point of the test-best")
         ax_t.plot(x, test, color=color, marker="o", ms=4, lw=1.6, label="test accuracy (best-val. epoch)")
-        top = pts["test_best"].map(_truthy).to_numpy()
+        top = pts["test_best"].map(flag).to_numpy()
         ax_t.plot([i for i in x if top[i]], test[top], ls="none", marker="*", ms=14, color=color, mec="black",
                   label="test-best point")
         ax_t.plot([i for i in x if picked[i]], test[picked], ls="none", marker="o", ms=12, mfc="none", mec="black",
@@ -67,7 +64,7 @@ def selection_reliability_figure(table: pd.DataFrame, selection: pd.DataFrame, s
                           fontsize=8)
         need = row.get("reliability_labels_needed_90")
         need = "never" if pd.isna(need) else f"{int(need):,}"
-        coin = _truthy(row.get("coin_toss"))
+        coin = flag(row.get("coin_toss"))
         ax_p.set_title(f"{row['label']}{' ' + COIN_TOSS_MARK + ' coin toss' if coin else ''}: P(within 1 pt) = "
                        f"{row['reliability_p_within_1pt']:.2f}", fontsize=9, loc="left",
                        color="#b00" if coin else "black")
