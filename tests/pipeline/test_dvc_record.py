@@ -105,12 +105,12 @@ def test_what_dvc_commit_recorded_is_up_to_date_only_for_the_stages_this_run_com
     def fake_run(cmd, **kwargs):
         calls.append(cmd)
         if "commit" in cmd:  # dvc commit --force ... STAGES: a new md5 for each stage it records
-            stages = cmd[cmd.index("--quiet") + 1:]
+            stages = cmd[cmd.index("--force") + 1:]
             (repo / "dvc.lock").write_text(yaml.safe_dump(lock(*((s, s + "-new") for s in stages))))
         return subprocess.CompletedProcess(cmd, 0, "", "")
 
     lines = R.after_snakemake(params, targets, finished, repo, environ={}, run=fake_run)
-    assert calls[-1][-4:] == ["--force", "--quiet", "data", "train"], calls  # report's outputs are missing
+    assert calls[-1][-3:] == ["--force", "data", "train"], calls  # report's outputs are missing
     stages = yaml.safe_load((repo / "dvc.lock").read_text())["stages"]
     assert sorted(s for s in stages if "params" not in stages[s]) == due
     said = "\n".join(lines)
@@ -135,6 +135,28 @@ def test_without_a_first_git_commit_it_records_and_says_that_dvc_exp_run_needs_o
     assert lines[-1] == ("limitlab: dvc exp run needs a first git commit here: git add -A && "
                          "git commit -m 'limitlab'")
 
+
+
+def test_a_failed_record_says_what_dvc_said(tmp_path):
+    """DVC itself, on a data folder that is a link out of the repository (a study kept on another disk): DVC
+    refuses to track it, and the line says why, not just that the commit failed."""
+    repo = dvc_project(tmp_path / "repo", git=True)
+    (repo / ".dvc").rmdir()
+    subprocess.run([*R.dvc_command(), "init", "-q"], cwd=repo, check=True)
+    for name in ("Snakefile", "workflow/Snakefile"):
+        (repo / name).parent.mkdir(parents=True, exist_ok=True)
+        (repo / name).write_text("")
+    subprocess.run(["git", "add", "-A"], cwd=repo, check=True)
+    subprocess.run(["git", "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-q", "-m", "i"], cwd=repo,
+                   check=True)
+    outside = tmp_path / "elsewhere"
+    for folder in ("datasets", "labels"):
+        (outside / folder).mkdir(parents=True)
+        (outside / folder / "x").write_text("x")
+    (repo / "data").symlink_to(outside)
+    [line] = [s for s in R.after_snakemake("params/default.yaml", ["data"], True, repo, environ={})
+              if s.startswith(R.NOT_UPDATED)]
+    assert "dvc commit --force data failed (" in line and "outside of" in line, line
 
 # What DVC's checkout removed is put back (restore_removed): a DVC cache written by hand, as DVC 3 lays it out
 # (.dvc/cache/files/md5/ab/cdef..., a folder as a .dir JSON listing); the whole flow: tests/workflow/test_dvc.py.

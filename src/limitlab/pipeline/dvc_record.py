@@ -337,10 +337,11 @@ def _record(params: str, targets: Iterable[str], finished: bool, root: Path, env
     if not recorded:
         return put_back
     before = _load(root / LOCK)
-    done = run([*dvc, "commit", "--force", "--quiet", *recorded], cwd=root, capture_output=True, text=True,
+    # not --quiet: it hides DVC's error too, and the output is captured anyway (shown only when the commit fails)
+    done = run([*dvc, "commit", "--force", *recorded], cwd=root, capture_output=True, text=True,
                env={**environ, "DVC_NO_ANALYTICS": "1"})
     if done.returncode:
-        said = " ".join((done.stdout + done.stderr).strip().splitlines()[-3:])
+        said = " ".join((done.stdout + done.stderr).strip().splitlines()[-3:]) or f"exit status {done.returncode}"
         return [f"{NOT_UPDATED}: dvc commit --force {' '.join(recorded)} failed ({said}). Fix that and run it "
                 f"before any dvc exp run or dvc checkout, which delete outputs that dvc.lock does not record "
                 f"({SECTION})"]
