@@ -14,9 +14,9 @@ import pandas as pd
 import pytest
 
 from limitlab.report.aggregate import aggregate
-from limitlab.report.selection_reliability import (COIN_TOSS_BELOW, NOT_CLASS_CONDITIONAL, cell_reliability,
-                                                   corrected_accuracy, draw_indices, first_exit, labels_needed,
-                                                   reliability_numbers, resampled_accuracies)
+from limitlab.report.selection_reliability import (COIN_TOSS_BELOW, COIN_TOSS_MARK, NOT_CLASS_CONDITIONAL,
+                                                   cell_reliability, corrected_accuracy, draw_indices, first_exit,
+                                                   labels_needed, reliability_numbers, resampled_accuracies)
 from fake_runs import method_runs
 from reliability_case import CORRECT, TEST, V_OBS, hand_study, write_hand_case, write_run
 
@@ -186,7 +186,8 @@ def test_same_numbers_twice_and_without_a_transition_no_correction(tmp_path):
     summary = aggregate(exp)
     assert "selection reliability left out for 1 cell(s)" in " ".join(summary.messages)
     md = (Path(exp.results_path) / "table.md").read_text()
-    assert "- its runs lack val_predictions.npz: mnist/uniform/p80/nall LIMIT_G" in md and "| LIMIT_G | 61.0 ± 1.4 |" in md
+    assert "- its runs lack val_predictions.npz: mnist/uniform/p80/nall LIMIT_G" in md
+    assert "| LIMIT_G | 61.0 ± 1.4 |" in md
 
 
 def test_compare_csv_and_markdown_carry_the_mark(tmp_path, capsys):
@@ -204,7 +205,8 @@ def test_compare_csv_and_markdown_carry_the_mark(tmp_path, capsys):
     out, md = tmp_path / "cmp.csv", tmp_path / "cmp.md"
     assert main(["compare", "--params", str(params), "--out", str(out), "--markdown", str(md)]) == 0
     frame = pd.read_csv(out).set_index(["method_id", "rule"])
-    assert bool(frame.loc[("limit_g", "paper"), "coin_toss"]) and bool(frame.loc[("limit_g", "last_epoch"), "coin_toss"])
+    assert bool(frame.loc[("limit_g", "paper"), "coin_toss"])
+    assert bool(frame.loc[("limit_g", "last_epoch"), "coin_toss"])
     assert pd.isna(frame.loc[("limit_g", "oracle"), "coin_toss"])  # chosen on the test set: not this rule's mark
     assert frame.loc[("limit_g", "paper"), "selection_reliability"] == pytest.approx(3 / 16, abs=0.03)
     assert not bool(frame.loc[("ce", "paper"), "coin_toss"]) and frame.loc[("ce", "paper"), "labels_needed_90"] == 0
@@ -238,7 +240,8 @@ def test_results_page_and_figure_show_it(tmp_path):
     fig = selection_reliability_figure(table, selection, "mnist/uniform/p80/nall", {"limit_g": "C0"})
     bars = [p.get_height() for p in fig.axes[0].patches][:2]  # then the outline of the pick
     assert bars == pytest.approx(list(selection[selection.method_id == "limit_g"].selection_probability))
-    assert "coin toss" in fig.axes[0].get_title(loc="left")
+    assert fig.axes[0].get_title(loc="left").startswith(f"LIMIT_G {COIN_TOSS_MARK}: P(within 1 pt) = ")
+    assert f"{COIN_TOSS_MARK}: reliability below {COIN_TOSS_BELOW:g}" in fig._suptitle.get_text()
     matplotlib.pyplot.close(fig)
     assert selection_reliability_figure(table, selection, "other/setting", {}) is None
     assert "selection_reliability" in FAMILIES

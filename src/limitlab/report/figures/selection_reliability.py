@@ -18,7 +18,8 @@ from limitlab.report.selection_reliability import COIN_TOSS_BELOW, COIN_TOSS_MAR
 from limitlab.report.summary import flag
 
 
-def reliability_cells(table: pd.DataFrame, selection: pd.DataFrame, setting: str) -> list[tuple[pd.Series, pd.DataFrame]]:
+def reliability_cells(table: pd.DataFrame, selection: pd.DataFrame,
+                      setting: str) -> list[tuple[pd.Series, pd.DataFrame]]:
     """(table.csv row, its points in selection.csv) of every cell of ``setting`` with a reliability and 2+ points."""
     if "reliability_p_within_1pt" not in table or "selection_probability" not in selection:
         return []
@@ -38,7 +39,7 @@ def selection_reliability_figure(table: pd.DataFrame, selection: pd.DataFrame, s
         return None
     plt, _ = setup()
     width = max(7.5, 4 + 0.32 * max(len(p) for _, p in cells))
-    fig, axes = plt.subplots(len(cells), 2, figsize=(width, 2.6 * len(cells) + 0.6), squeeze=False)
+    fig, axes = plt.subplots(len(cells), 2, figsize=(width, 3.0 * len(cells) + 0.8), squeeze=False)
     for (row, pts), (ax_p, ax_t) in zip(cells, axes):
         color = colors.get(row["method_id"], "0.35")
         x = range(len(pts))
@@ -58,20 +59,23 @@ def selection_reliability_figure(table: pd.DataFrame, selection: pd.DataFrame, s
                   label="test-best point")
         ax_t.plot([i for i in x if picked[i]], test[picked], ls="none", marker="o", ms=12, mfc="none", mec="black",
                   mew=1.6, label="the rule's pick")
-        ax_t.set_ylabel("clean test accuracy (%)")
+        ax_t.set_ylabel("clean test acc. (%)")
+        ax_t.margins(y=0.15)  # room for the star at the top
+        crowded = len(tags) > 6 or sum(map(len, tags)) > 36  # long tags (beta30_lamb5000) collide even when few
         for ax in (ax_p, ax_t):
-            ax.set_xticks(list(x), tags, rotation=60 if len(tags) > 6 else 0, ha="right" if len(tags) > 6 else "center",
+            ax.set_xticks(list(x), tags, rotation=60 if crowded else 0, ha="right" if crowded else "center",
                           fontsize=8)
         need = row.get("reliability_labels_needed_90")
         need = "never" if pd.isna(need) else f"{int(need):,}"
         coin = flag(row.get("coin_toss"))
-        ax_p.set_title(f"{row['label']}{' ' + COIN_TOSS_MARK + ' coin toss' if coin else ''}: P(within 1 pt) = "
+        ax_p.set_title(f"{row['label']}{' ' + COIN_TOSS_MARK if coin else ''}: P(within 1 pt) = "
                        f"{row['reliability_p_within_1pt']:.2f}", fontsize=9, loc="left",
                        color="#b00" if coin else "black")
         ax_t.set_title(f"labels for {TARGET:.0%}: {need} (have {int(row['reliability_n_val']):,} per split)",
                        fontsize=9, loc="left")
-    axes[0, 1].legend(fontsize=7, loc="best")
+    # one legend under the panels: inside a panel it hides points of a curve that spans the panel
+    fig.legend(*axes[0, 1].get_legend_handles_labels(), loc="lower center", ncol=4, fontsize=7, frameon=False)
     fig.suptitle(f"Selection reliability — {setting} (outlined bar: the rule's pick; {COIN_TOSS_MARK}: reliability "
                  f"below {COIN_TOSS_BELOW:g})", fontsize=10)
-    fig.tight_layout()
+    fig.tight_layout(rect=(0, 0.35 / fig.get_figheight(), 1, 1))
     return fig
