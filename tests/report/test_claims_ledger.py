@@ -43,7 +43,8 @@ def test_each_experiment_keeps_its_own_verdicts_and_untestable_claims_say_why_pe
     assert c9["why_not_testable"] == "t1.yaml: no p = 0; fig1.yaml: no p = 0 either"
     assert c9["tested_by"] == "mnist.yaml"
     md = ledger_markdown(ledger)
-    assert "| C6 | fig1.yaml | not supported | 1 of 2 | limit_l vs ce (s/p80, test_acc): -2.0 [-3.0, -1.0]" in md
+    assert ("| C6 | fig1.yaml | not supported | 1 of 2 | limit_l − ce, s/p80: -2.0 [-3.0, -1.0] pts, 3/3 higher — "
+            "expected above; limit_l − ce, s/p80: +4.0 [+3.0, +5.0] pts, 3/3 higher |") in md
     assert "| C9 | t1.yaml, fig1.yaml | not testable with these runs: t1.yaml: no p = 0" in md
     with pytest.raises(ValueError, match="at least one"):
         claims_ledger([])

@@ -18,7 +18,7 @@ from limitlab.report.aggregate import aggregate
 from limitlab.report.render import section_html, section_markdown, view_html, view_markdown
 from limitlab.report.results_page import results_html
 from limitlab.report.sections import rules_section
-from limitlab.report.summary import View, no_noise_settings, summary_frame, summary_view
+from limitlab.report.summary import PARTIAL_MARK, View, no_noise_settings, summary_frame, summary_view
 from fake_runs import experiment, method_runs, study
 from reliability_case import hand_study, write_hand_case
 
@@ -248,3 +248,25 @@ def test_table_md_and_the_results_page_show_the_same_sections_in_the_same_order(
                if line.startswith("| ") and "---" not in line]
     table = page.split("id='reliability-table'")[1].split("</table>")[0]
     assert len(md_rows) == table.count("<tr>") == 1 + 2  # the header and CE, LIMIT_G
+
+
+def test_a_claim_on_a_cell_with_unfinished_points_carries_the_partial_mark(tmp_path):
+    """LIMIT_G's β = 0 unfinished on one split: its cell is partial, the rule picks among what finished, and the
+    claim says so (claims.csv's method_partial, the mark in table.md and in the ledger's markdown)."""
+    from limitlab.report.claims_ledger import claims_ledger, ledger_markdown
+
+    exp = hand_study(tmp_path, samples=200)
+    write_hand_case(exp)
+    unfinished = max(method_runs(exp, "limit_g", beta=0.0), key=lambda r: r.spec.seed)
+    (Path(unfinished.spec.run_dir) / "result.json").unlink()
+    aggregate(exp)
+    results = Path(exp.results_path)
+    table = pd.read_csv(results / "table.csv").set_index("method_id")
+    assert table.loc["limit_g", "status"] == "partial" and table.loc["ce", "status"] == "ok"
+    checks = pd.read_csv(results / "claims.csv")
+    vs_ce = checks[(checks.method == "limit_g") & (checks.reference == "ce")].iloc[0]
+    assert (bool(vs_ce.method_partial), bool(vs_ce.reference_partial)) == (True, False)
+    md = (results / "table.md").read_text()
+    assert f"LIMIT_G {PARTIAL_MARK}" in md and "its cell has unfinished points" in md
+    ledger = ledger_markdown(claims_ledger([("p.yaml", checks)]))
+    assert f"LIMIT_G {PARTIAL_MARK}" in ledger and "its cell has unfinished points" in ledger

@@ -15,6 +15,8 @@ A claim is never "not supported" for lack of cells; a verdict that rests on part
 were made (``coverage``). A side compared at the point the paper's rule selected carries whether that selection is
 a coin toss (:func:`limitlab.report.paired.coin_toss`; a side at a fixed point or a number carries none): the mark
 in table.md and the results page, ``method_coin_toss`` / ``reference_coin_toss`` / ``coin_toss`` in claims.csv.
+A side selected in a cell that still has unfinished points (a sub-grid) carries ``method_partial`` /
+``reference_partial``: its verdict may change when the grid is finished.
 """
 
 from __future__ import annotations
@@ -34,6 +36,7 @@ PAPER_CLAIMS = Path(__file__).with_name("paper_claims.yaml")
 Metric = Literal["test_acc", "train_acc_noisy_last", "detection_auc"]
 Expect = Literal["above", "below", "no_difference", "not_below"]
 SUPPORTED, NOT_SUPPORTED, NOT_TESTABLE = "supported", "not supported", "not testable with this grid"
+PARTIAL_COLUMNS = ("method_partial", "reference_partial")  # in claims.csv
 
 
 class Settings(Strict):
@@ -123,6 +126,8 @@ class Check:
     stats: PairedStats
     method_coin_toss: bool | None = None      # the side's selection is a coin toss (None: not known, or not selected)
     reference_coin_toss: bool | None = None
+    method_partial: bool = False              # the side's cell has unfinished points: selected on a sub-grid
+    reference_partial: bool = False
 
     @property
     def ok(self) -> bool:
@@ -156,15 +161,16 @@ def _point(cell, point: dict[str, float] | None):
 
 
 def _side(group: dict, method_id: str, point: dict[str, float] | None, metric: str):
-    """(seed → value, seed → per-example correctness or None, label, coin toss) of one side of a comparison; None
-    when the setting has no finished point for it. The coin toss is the rule's: None for a fixed point."""
+    """(seed → value, seed → per-example correctness or None, label, coin toss, partial) of one side of a
+    comparison; None when the setting has no finished point for it. The coin toss is the rule's: None for a fixed
+    point. Partial: the rule selected among the finished points of a cell that has unfinished ones (a sub-grid)."""
     cell = group.get(method_id)
     pt = None if cell is None else _point(cell, point)
     if pt is None:
         return None
     label = cell.label + (f" at {_point_text(point)}" if point else "")
     return (seed_values(pt, metric), (seed_correct(pt) if metric == "test_acc" else None), label,
-            None if point else coin_toss(cell))
+            None if point else coin_toss(cell), point is None and cell.status == "partial")
 
 
 def check_claims(claims: list[Claim], cells: list, boot) -> list[ClaimResult]:
@@ -183,20 +189,21 @@ def check_claims(claims: list[Claim], cells: list, boot) -> list[ClaimResult]:
                 if side is None:
                     lacking.add(_wanted(comp.method, comp.method_point))
                     continue
-                values, correct, label, coin = side
+                values, correct, label, coin, partial = side
                 if isinstance(comp.reference, str):
                     ref_side = _side(group, comp.reference, comp.reference_point, metric)
                     if ref_side is None:
                         lacking.add(_wanted(comp.reference, comp.reference_point))
                         continue
-                    ref_values, ref_correct, ref_label, ref_coin = ref_side
+                    ref_values, ref_correct, ref_label, ref_coin, ref_partial = ref_side
                 else:  # a number: no selection
-                    ref_values, ref_correct, ref_coin = float(comp.reference), None, False
+                    ref_values, ref_correct, ref_coin, ref_partial = float(comp.reference), None, False, False
                     ref_label = f"{comp.reference:g}"
                 stats = paired_stats(values, ref_values, boot.samples, boot.seed, boot.ci, correct, ref_correct)
                 if stats is None:
                     continue
-                checks.append(Check(key, comp, metric, label, ref_label, stats, coin, ref_coin))
+                checks.append(Check(key, comp, metric, label, ref_label, stats, coin, ref_coin, partial,
+                                    ref_partial))
         if not checks:
             if not settings:
                 why = f"no setting of {'/'.join(claim.settings.datasets)} that the claim speaks of"
@@ -235,11 +242,13 @@ def claims_frame(results: list[ClaimResult]):
                          "diff_pct": 100 * c.stats.mean, "ci_low_pct": 100 * c.stats.low,
                          "ci_high_pct": 100 * c.stats.high, "wins": c.stats.wins, "wilcoxon_p": c.stats.p_value,
                          "interval": c.stats.interval, "method_coin_toss": c.method_coin_toss,
-                         "reference_coin_toss": c.reference_coin_toss, "coin_toss": c.coin_toss})
+                         "reference_coin_toss": c.reference_coin_toss, "coin_toss": c.coin_toss,
+                         "method_partial": c.method_partial, "reference_partial": c.reference_partial})
     cols = ["claim_id", "claim", "where", "verdict", "coverage", "setting", "method", "reference", "method_label",
             "reference_label", "metric", "expect", "meets",
             "n_pairs", "diff_pct", "ci_low_pct", "ci_high_pct", "wins", "wilcoxon_p", "interval", "why_not_testable",
-            "tested_by", *COIN_COLUMNS]
-    return pd.DataFrame(rows, columns=cols).astype({c: "boolean" for c in COIN_COLUMNS})  # unknown: empty, not False
+            "tested_by", *COIN_COLUMNS, *PARTIAL_COLUMNS]
+    flags = {c: "boolean" for c in (*COIN_COLUMNS, *PARTIAL_COLUMNS)}  # unknown (an untestable claim): empty
+    return pd.DataFrame(rows, columns=cols).astype(flags)
 
 

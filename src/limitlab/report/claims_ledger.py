@@ -15,6 +15,8 @@ from collections.abc import Sequence
 import pandas as pd
 
 from limitlab.report.claims import NOT_TESTABLE
+from limitlab.report.sections import check_text, claim_marks
+from limitlab.report.summary import flag
 
 NOT_TESTABLE_HERE = "not testable with these runs"
 
@@ -53,16 +55,18 @@ def claims_ledger(claims: Sequence[tuple[str, pd.DataFrame]]) -> pd.DataFrame:
 
 
 def ledger_markdown(ledger: pd.DataFrame) -> str:
-    """One line per (claim, experiment): the verdict, the comparisons met, and the largest interval's bounds."""
-    out = ["| claim | params | verdict | comparisons met | difference, % (interval) |", "| --- | --- | --- | --- | --- |"]
+    """One line per (claim, experiment): the verdict, the comparisons met, and each comparison as the results page
+    words it (labels with their marks, difference and interval, splits higher); then what the marks mean."""
+    out = ["| claim | params | verdict | comparisons met | method − reference, setting: difference [interval] |",
+           "| --- | --- | --- | --- | --- |"]
     for (cid, params), part in ledger.groupby(["claim_id", "params"], sort=False):
         verdict = part["verdict"].iloc[0]
         if verdict == NOT_TESTABLE_HERE:
             out.append(f"| {cid} | {params} | {verdict}: {part['why_not_testable'].iloc[0]} "
                        f"(tested by {part['tested_by'].iloc[0]}) | | |")
             continue
-        met = part["meets"].astype(str).str.lower().eq("true")
-        diffs = "; ".join(f"{r.method} vs {r.reference} ({r.setting}, {r.metric}): {r.diff_pct:+.1f} "
-                          f"[{r.ci_low_pct:+.1f}, {r.ci_high_pct:+.1f}]" for r in part.itertuples())
+        met = part["meets"].map(flag)
+        diffs = "; ".join(check_text(r) for r in part.itertuples())
         out.append(f"| {cid} | {params} | {verdict} | {int(met.sum())} of {len(part)} | {diffs} |")
-    return "\n".join(out) + "\n"
+    marks = claim_marks(ledger).strip()
+    return "\n".join(out) + "\n" + (f"\n{marks}\n" if marks else "")

@@ -18,7 +18,7 @@ from limitlab.experiment.schema import Experiment
 from limitlab.report.render import Section
 from limitlab.report.sections import integer, is_missing, number
 from limitlab.report.selection_reliability import COIN_TOSS_BELOW, COIN_TOSS_MARK
-from limitlab.report.summary import (DASH, NO_NOISE, View, coin_tosses, flag, no_noise, params_methods,
+from limitlab.report.summary import (DASH, NO_NOISE, PARTIAL_MARK, View, coin_tosses, flag, no_noise, params_methods,
                                      setting_text)
 
 BOOTSTRAP_MARK = "ᵇ"
@@ -93,7 +93,7 @@ def accuracy_text(r, mark_bootstrap: bool) -> str:
         text += f" ± {number(r['test_acc_std_pct'])}"
         if mark_bootstrap and r["error"] == "bootstrap_std":
             text += BOOTSTRAP_MARK
-    return (text + ("*" if r["status"] == "partial" else "") + ("†" if flag(r.get("selected_diverged")) else "")
+    return (text + (PARTIAL_MARK if r["status"] == "partial" else "") + ("†" if flag(r.get("selected_diverged")) else "")
             + broken)
 
 

@@ -15,7 +15,8 @@ import pandas as pd
 
 from limitlab.report.render import Section
 from limitlab.report.selection_reliability import ADD_FILES, COIN_TOSS_BELOW, COIN_TOSS_MARK, TARGET
-from limitlab.report.summary import DASH, NO_NOISE, View, budget_shown, coin_tosses, flag, no_noise
+from limitlab.report.summary import (DASH, NO_NOISE, PARTIAL_MARK, View, budget_shown, coin_tosses, flag,
+                                     no_noise)
 
 
 def is_missing(value) -> bool:
@@ -36,8 +37,9 @@ def _with_std(value, std) -> str:
     return number(value) + ("" if is_missing(value) or is_missing(std) else f" ± {number(std)}")
 
 
-def _marked(label, coin: bool) -> str:
-    return f"{label} {COIN_TOSS_MARK}" if coin else str(label)
+def _marked(label, coin: bool, partial: bool = False) -> str:
+    """A label with the partial-cell mark (its selection covers a sub-grid) and the coin-toss mark."""
+    return str(label) + (f" {PARTIAL_MARK}" if partial else "") + (f" {COIN_TOSS_MARK}" if coin else "")
 
 
 def _view(rows: list[list], marks: list[list] | None, columns: list[str], **kw) -> View:
@@ -220,13 +222,16 @@ def paired_section(paired: pd.DataFrame | None, coins: set[tuple[str, str]] = fr
                       "about the methods." if any_coin else ""), view, "paired-table")
 
 
-def _check_text(r) -> str:
-    """'LIMIT_L − S − CE, SETTING: +13.2 [+9.8, +16.0] pts, 5/5 higher' from a row of claims.csv."""
-    label = lambda side: getattr(r, f"{side}_label", None) or getattr(r, side)  # noqa: E731 - ids before labels
+def check_text(r) -> str:
+    """'LIMIT_L − S − CE, SETTING: +13.2 [+9.8, +16.0] pts, 5/5 higher' from a row of claims.csv (a named tuple)."""
+    def side(name: str) -> str:
+        label = getattr(r, f"{name}_label", None)
+        return _marked(getattr(r, name) if is_missing(label) else label,  # ids in files from before the labels
+                       flag(getattr(r, f"{name}_coin_toss", None)), flag(getattr(r, f"{name}_partial", None)))
+
     metric = "" if str(r.metric) in ("test_acc", "nan") else f" ({r.metric})"
     n = integer(r.n_pairs)
-    return (f"{_marked(label('method'), flag(getattr(r, 'method_coin_toss', None)))} − "
-            f"{_marked(label('reference'), flag(getattr(r, 'reference_coin_toss', None)))}{metric}, {r.setting}: "
+    return (f"{side('method')} − {side('reference')}{metric}, {r.setting}: "
             f"{number(r.diff_pct, sign=True)} [{number(r.ci_low_pct, sign=True)}, "
             f"{number(r.ci_high_pct, sign=True)}] pts, "
             f"{integer(r.wins)}/{n} higher" + (" (one seed)" if n == 1 else "")
@@ -244,21 +249,29 @@ def claims_section(claims: pd.DataFrame | None) -> Section | None:
             measured = str(first["why_not_testable"]) + ("" if is_missing(first.get("tested_by"))
                                                          else f"; tested by {first['tested_by']}")
         else:
-            measured = "\n".join(_check_text(r) for r in g.itertuples())
+            measured = "\n".join(check_text(r) for r in g.itertuples())
         coverage = first.get("coverage")
         verdict = str(first["verdict"]) + ("" if is_missing(coverage) or not str(coverage)
                                            else f" ({coverage}: the others lack cells here)")
         rows.append([f"{claim_id}: {first['claim']}", str(first["where"]), measured, verdict])
-    coin = "coin_toss" in claims and claims["coin_toss"].map(flag).any()
     view = _view(rows, None, ["claim", "where", "measured", "verdict"], keys=1, align="llll")
     return Section("The paper's claims on this grid",
                    "Each claim as paired comparisons over the splits both methods finished: the difference in points "
                    "with its interval [low, high] (two-level bootstrap over seeds and test sets) and how many splits "
                    "the method was higher on. Supported = every comparison this grid can make meets the claim; not "
                    "testable = this grid has none of its cells (the params file named would test it)."
-                   + (f" `{COIN_TOSS_MARK}` after a method = the paper's rule's selection of its cell is a coin toss "
-                      f"(reliability below {COIN_TOSS_BELOW:g}): a verdict resting on it says as much about the draw "
-                      "of the validation labels as about the claim." if coin else ""), view, "claims-table")
+                   + claim_marks(claims), view, "claims-table")
+
+
+def claim_marks(claims: pd.DataFrame) -> str:
+    """What the marks after a method in a claims table mean, for the marks that ``claims`` (claims.csv) carries."""
+    has = lambda column: column in claims and claims[column].map(flag).any()  # noqa: E731
+    return ((f" `{PARTIAL_MARK}` after a method = its cell has unfinished points: the rule selected among the "
+             "finished ones, and the verdict may change when the grid is finished."
+             if has("method_partial") or has("reference_partial") else "")
+            + (f" `{COIN_TOSS_MARK}` after a method = the paper's rule's selection of its cell is a coin toss "
+               f"(reliability below {COIN_TOSS_BELOW:g}): a verdict resting on it says as much about the draw of the "
+               "validation labels as about the claim." if has("coin_toss") else ""))
 
 
 # --- inputs (inputs.csv) ------------------------------------------------------------------------------------------

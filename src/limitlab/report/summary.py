@@ -38,6 +38,7 @@ from limitlab.report.paired import baseline_ids
 from limitlab.report.selection_reliability import COIN_TOSS_BELOW, COIN_TOSS_MARK
 
 DASH = "—"
+PARTIAL_MARK = "*"  # after a number or label: its cell has unfinished points, so it was selected on a sub-grid
 NO_NOISE = "no noise"  # a detection number where the training labels hold no corrupted label
 ONE_SEED = "¹"
 PAIR_NUMBERS = ("diff_pct", "ci_low_pct", "ci_high_pct", "wins", "ties", "losses", "n_pairs")
