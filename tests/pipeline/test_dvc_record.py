@@ -136,7 +136,6 @@ def test_without_a_first_git_commit_it_records_and_says_that_dvc_exp_run_needs_o
                          "git commit -m 'limitlab'")
 
 
-
 def test_a_failed_record_says_what_dvc_said(tmp_path):
     """DVC itself, on a data folder that is a link out of the repository (a study kept on another disk): DVC
     refuses to track it, and the line says why, not just that the commit failed."""
@@ -157,6 +156,7 @@ def test_a_failed_record_says_what_dvc_said(tmp_path):
     [line] = [s for s in R.after_snakemake("params/default.yaml", ["data"], True, repo, environ={})
               if s.startswith(R.NOT_UPDATED)]
     assert "dvc commit --force data failed (" in line and "outside of" in line, line
+
 
 # What DVC's checkout removed is put back (restore_removed): a DVC cache written by hand, as DVC 3 lays it out
 # (.dvc/cache/files/md5/ab/cdef..., a folder as a .dir JSON listing); the whole flow: tests/workflow/test_dvc.py.

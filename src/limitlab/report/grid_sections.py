@@ -93,8 +93,8 @@ def accuracy_text(r, mark_bootstrap: bool) -> str:
         text += f" ± {number(r['test_acc_std_pct'])}"
         if mark_bootstrap and r["error"] == "bootstrap_std":
             text += BOOTSTRAP_MARK
-    return (text + (PARTIAL_MARK if r["status"] == "partial" else "") + ("†" if flag(r.get("selected_diverged")) else "")
-            + broken)
+    return (text + (PARTIAL_MARK if r["status"] == "partial" else "")
+            + ("†" if flag(r.get("selected_diverged")) else "") + broken)
 
 
 def accuracy_section(table: pd.DataFrame, exp: Experiment) -> Section:

@@ -31,6 +31,7 @@ import pandas as pd
 
 from limitlab.errors import LimitlabError
 from limitlab.report.paper_numbers import MNIST_GRIDS, PAPER, PaperGrid, lookup
+from limitlab.report.summary import PARTIAL_MARK
 
 RULES = {  # rule -> (table.csv mean column, std column)
     "paper": ("test_acc_pct", "test_acc_std_pct"),
@@ -238,7 +239,7 @@ def markdown(frame: pd.DataFrame, rule: str = "paper") -> str:
              "| --- | ---: | ---: | ---: | ---: | --- | ---: | ---: | :---: | ---: | --- |"]
     for _, r in sub.iterrows():
         ours = num(r["ours_mean_pct"]) + ("" if _num(r["ours_std_pct"]) is None else f" ± {r['ours_std_pct']:.1f}")
-        ours += "*" if _num(r["ours_mean_pct"]) is not None and r["status"] != "ok" else ""
+        ours += PARTIAL_MARK if _num(r["ours_mean_pct"]) is not None and r["status"] != "ok" else ""
         paper = num(r["paper_mean_pct"]) + ("" if _num(r["paper_std_pct"]) is None else f" ± {r['paper_std_pct']:.1f}")
         within = {True: "yes", False: "no"}.get(r["within"], "—")
         cost = _num(r["selection_cost_pct"])
