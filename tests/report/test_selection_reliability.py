@@ -250,3 +250,13 @@ def test_results_page_and_figure_show_it(tmp_path):
     page = results_html(exp, results, "params.yaml")
     assert "--val-predictions-only" in page and "lack val_predictions.npz" in page  # left out, with why
     assert "<sup class='coin'" not in page  # not computed: no mark
+
+
+def test_exactly_one_point_below_the_test_best_is_within_it_despite_float32():
+    """Runs store accuracies as float32: 0.90 and 0.91 read as 0.89999998 and 0.91000003, 1.000005 points apart.
+    A point exactly 1 test point below the test-best one is within 1 point of it (the good set's bound)."""
+    test = np.array([[float(np.float32(0.90))], [float(np.float32(0.91))]])
+    v_obs = np.array([[0.6], [0.5]])  # validation prefers point 0 on every resample
+    r = reliability_numbers(v_obs, v_obs[None], test, None, np.array([800]))
+    assert r["test_best"] == 1 and r["select_prob"] == pytest.approx([1.0, 0.0])
+    assert r["p_within"] == 1.0

@@ -31,6 +31,7 @@ import pandas as pd
 
 from limitlab.errors import LimitlabError
 from limitlab.report.paper_numbers import MNIST_GRIDS, PAPER, PaperGrid, lookup
+from limitlab.report.run_outputs import ACCURACY_SLACK
 from limitlab.report.summary import PARTIAL_MARK
 
 RULES = {  # rule -> (table.csv mean column, std column)
@@ -159,7 +160,7 @@ def compare(table: pd.DataFrame, selection: pd.DataFrame, paper_dataset: str) ->
             diff = None if ours is None else ours - paper.mean
             oracle = _num(row.get(RULES["oracle"][0]))
             cost = None if ours is None or oracle is None else oracle - ours
-            within = None if diff is None or tol is None else abs(diff) <= tol + 1e-9
+            within = None if diff is None or tol is None else abs(diff) <= tol + 100 * ACCURACY_SLACK
             if ours is None:
                 cause = "not run" if used == "not run" else "no per-epoch test accuracy (training.log_test)"
             elif within:

@@ -23,6 +23,12 @@ from limitlab.experiment import failure_markers as markers
 from limitlab.experiment.grid import Run
 from limitlab.experiment.paths import RunFiles
 
+# Accuracies reach result.json / eval.json as float32 fractions (about 7 significant digits), so a mean that is
+# exactly 0.953 in decimal (948 + 960 + 951 correct of 3 × 1,000) reads as 0.95299999. Two accuracies closer than
+# this count as equal wherever a verdict rests on a bound (within the paper's ±, within 1 test point): it is above
+# float32's rounding of a value in [0, 1] (3e-8) and far below the step of any accuracy (1 image of 10,000 = 1e-4).
+ACCURACY_SLACK = 1e-6
+
 
 @dataclass
 class RunRecord:

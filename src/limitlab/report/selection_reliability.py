@@ -58,6 +58,7 @@ from scipy import stats
 from limitlab import io
 from limitlab.errors import LimitlabError
 from limitlab.experiment.paths import RunFiles
+from limitlab.report.run_outputs import ACCURACY_SLACK
 
 WITHIN = 0.01          # "within 1 test point" of the test-best point (accuracies as fractions)
 TARGET = 0.9           # the chance the labels-needed number is for
@@ -96,7 +97,7 @@ class Reliability:
 
     @property
     def good(self) -> np.ndarray:
-        return self.test_acc >= self.test_acc[self.test_best] - WITHIN - 1e-12
+        return self.test_acc >= self.test_acc[self.test_best] - WITHIN - ACCURACY_SLACK
 
     @property
     def coin_toss(self) -> bool:
@@ -176,7 +177,7 @@ def reliability_numbers(v_obs: np.ndarray, v_b: np.ndarray, test: np.ndarray, mu
     t = test.mean(axis=1)
     sel_b = np.argmax(v_b.mean(axis=2), axis=1)  # first maximum: the rule's tie-break
     best = int(np.argmax(t))
-    good = t >= t[best] - WITHIN - 1e-12
+    good = t >= t[best] - WITHIN - ACCURACY_SLACK
     picked = t[sel_b]
     lo, hi = np.percentile(picked, [100 * (1 - ci) / 2, 100 * (1 + ci) / 2])
     return {
