@@ -243,6 +243,15 @@ def test_results_page_and_figure_show_it(tmp_path):
     assert fig.axes[0].get_title(loc="left").startswith(f"LIMIT_G {COIN_TOSS_MARK}: P(within 1 pt) = ")
     assert f"{COIN_TOSS_MARK}: reliability below {COIN_TOSS_BELOW:g}" in fig._suptitle.get_text()
     matplotlib.pyplot.close(fig)
+    # seven cells (Table 1's p = 0.8 column): the suptitle sits above the first row's titles, not across them
+    many = [table[table.method_id == "limit_g"].assign(method_id=f"m{i}", label=f"M{i}") for i in range(7)]
+    points = [selection[selection.method_id == "limit_g"].assign(method_id=f"m{i}") for i in range(7)]
+    fig = selection_reliability_figure(pd.concat(many), pd.concat(points), "mnist/uniform/p80/nall", {})
+    fig.canvas.draw()
+    renderer = fig.canvas.get_renderer()
+    title_tops = [ax._left_title.get_window_extent(renderer).y1 for ax in fig.axes]
+    assert len(fig.axes) == 14 and fig._suptitle.get_window_extent(renderer).y0 >= max(title_tops)
+    matplotlib.pyplot.close(fig)
     assert selection_reliability_figure(table, selection, "other/setting", {}) is None
     assert "selection_reliability" in FAMILIES
     (Path(method_runs(exp, "limit_g", beta=1.0)[0].spec.eval_dir) / "val_predictions.npz").unlink()
