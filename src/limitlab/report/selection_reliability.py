@@ -70,6 +70,11 @@ NOT_CLASS_CONDITIONAL = frozenset({"instance", "human", "file"})
 ADD_FILES = "limitlab evaluate --params FILE --val-predictions-only"  # adds the file alone, no retraining
 
 
+def good_set(test_acc: np.ndarray, best: int) -> np.ndarray:
+    """G: the points within 1 test point of the test-best one (float32 accuracies: equal up to ACCURACY_SLACK)."""
+    return test_acc >= test_acc[best] - WITHIN - ACCURACY_SLACK
+
+
 @dataclass
 class Reliability:
     """One cell's selection reliability (fractions in [0, 1]; arrays over :attr:`points`)."""
@@ -97,7 +102,7 @@ class Reliability:
 
     @property
     def good(self) -> np.ndarray:
-        return self.test_acc >= self.test_acc[self.test_best] - WITHIN - ACCURACY_SLACK
+        return good_set(self.test_acc, self.test_best)
 
     @property
     def coin_toss(self) -> bool:
@@ -177,7 +182,7 @@ def reliability_numbers(v_obs: np.ndarray, v_b: np.ndarray, test: np.ndarray, mu
     t = test.mean(axis=1)
     sel_b = np.argmax(v_b.mean(axis=2), axis=1)  # first maximum: the rule's tie-break
     best = int(np.argmax(t))
-    good = t >= t[best] - WITHIN - ACCURACY_SLACK
+    good = good_set(t, best)
     picked = t[sel_b]
     lo, hi = np.percentile(picked, [100 * (1 - ci) / 2, 100 * (1 + ci) / 2])
     return {
