@@ -30,7 +30,7 @@ from limitlab.experiment.grid import GridIndex, noise_options, runs_of
 from limitlab.experiment.paths import RunFiles, Setting, cell_key, point_tag
 from limitlab.experiment.schema import Experiment, Study
 from limitlab.report.provenance import check_provenance
-from limitlab.report.run_outputs import RunRecord, read_run
+from limitlab.report.run_outputs import RunRecord, first_best, read_run
 
 
 def setting_prefixes(exp: Experiment) -> dict[str, str]:
@@ -148,12 +148,10 @@ class Cell:
 
 
 def select(points: list[Point]) -> Point | None:
-    """The complete point with the highest mean noisy-validation accuracy (first in params order on ties)."""
-    best = None
-    for pt in points:
-        if pt.complete and (best is None or pt.mean_val_acc > best.mean_val_acc):
-            best = pt
-    return best
+    """The complete point with the highest mean noisy-validation accuracy (first in params order on ties,
+    :func:`~limitlab.report.run_outputs.first_best`)."""
+    complete = [pt for pt in points if pt.complete]
+    return complete[int(first_best([pt.mean_val_acc for pt in complete]))] if complete else None
 
 
 def cell_stats(pt: Point) -> dict[str, Any]:

@@ -16,7 +16,8 @@ pairs, each resampled with its split's indices, and the means are over the pairs
 * expected test accuracy of the rule E = (1/B) Σ_b t̄_{sel_b}, its spread sd_b(t̄_{sel_b}) (ddof = 0) and
   percentile interval (``bootstrap.ci``);
 * the test-best point o = argmax_j t̄_j (the point whose best-validation checkpoint is best on test; not the
-  ``oracle`` rule, which also picks the epoch); P(test-best) = (1/B) Σ_b 1[t̄_{sel_b} = t̄_o];
+  ``oracle`` rule, which also picks the epoch); P(test-best) = (1/B) Σ_b 1[t̄_{sel_b} = t̄_o] (equal up to
+  float32's rounding; every argmax here breaks ties as the rule does, :func:`~.run_outputs.first_best`);
 * the good set G = {j : t̄_j ≥ t̄_o − :data:`WITHIN`} (within 1 test point) and P(within 1 point) =
   (1/B) Σ_b 1[sel_b ∈ G]: the cell's **selection reliability**. Below :data:`COIN_TOSS_BELOW` the cell is marked
   a coin toss (:data:`COIN_TOSS_MARK`) wherever its number is shown.
@@ -58,7 +59,7 @@ from scipy import stats
 from limitlab import io
 from limitlab.errors import LimitlabError
 from limitlab.experiment.paths import RunFiles
-from limitlab.report.run_outputs import ACCURACY_SLACK
+from limitlab.report.run_outputs import ACCURACY_SLACK, first_best
 
 WITHIN = 0.01          # "within 1 test point" of the test-best point (accuracies as fractions)
 TARGET = 0.9           # the chance the labels-needed number is for
@@ -141,7 +142,7 @@ def first_exit(M: np.ndarray, D: np.ndarray, good: np.ndarray) -> float:
     """The smallest u ≥ 0 at which argmax_j (M_j + u D_j) leaves ``good`` (0: it starts outside, or the best M is
     shared with a point outside; inf: never). Walks the upper envelope of the lines from u = 0+ (ties at a
     crossing: the steeper line leads)."""
-    top = np.flatnonzero(M == M.max())
+    top = np.flatnonzero(M >= M.max() - ACCURACY_SLACK)  # equal means (float32 accuracies) share the top
     j = int(top[np.argmax(D[top])])
     if not good[top].all():
         return 0.0
@@ -180,16 +181,16 @@ def reliability_numbers(v_obs: np.ndarray, v_b: np.ndarray, test: np.ndarray, mu
     accuracies, v_b (B, J, S) resampled ones, test (J, S) test accuracies, mu (J, S) expected noisy validation
     accuracies (None: v_obs, basis 'validation')."""
     t = test.mean(axis=1)
-    sel_b = np.argmax(v_b.mean(axis=2), axis=1)  # first maximum: the rule's tie-break
-    best = int(np.argmax(t))
+    sel_b = first_best(v_b.mean(axis=2), axis=1)  # the rule, with its tie-break
+    best = int(first_best(t))
     good = good_set(t, best)
     picked = t[sel_b]
     lo, hi = np.percentile(picked, [100 * (1 - ci) / 2, 100 * (1 + ci) / 2])
     return {
         "select_prob": np.bincount(sel_b, minlength=len(t)) / len(sel_b),
-        "selected": int(np.argmax(v_obs.mean(axis=1))), "test_best": best, "test_acc": t,
+        "selected": int(first_best(v_obs.mean(axis=1))), "test_best": best, "test_acc": t,
         "expected_test": float(picked.mean()), "test_std": float(picked.std()), "test_ci": (float(lo), float(hi)),
-        "p_test_best": float(np.mean(picked == t[best])), "p_within": float(np.mean(good[sel_b])),
+        "p_test_best": float(np.mean(picked >= t[best] - ACCURACY_SLACK)), "p_within": float(np.mean(good[sel_b])),
         "labels_needed": labels_needed(v_obs if mu is None else mu, v_b - v_obs[None], n_val, good),
         "labels_basis": "validation" if mu is None else "test",
     }

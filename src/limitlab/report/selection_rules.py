@@ -20,7 +20,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from limitlab.report.cells import Cell, Point
-from limitlab.report.run_outputs import read_history
+from limitlab.report.run_outputs import first_best, read_history
 
 RULES = {
     "paper": "best noisy-validation point and epoch (the paper's rule)",
@@ -76,7 +76,7 @@ def rule_results(cell: Cell, messages: list[str] | None = None) -> dict[str, Rul
     else:
         mean, std = _mean_std([c[-1] for c in selected])
         out["last_epoch"] = RuleResult(mean, std, cell.selected.tag, len(selected))
-    best: tuple[float, Point, float | None, int] | None = None
+    logged: list[tuple[float, Point, float | None, int]] = []
     for pt in cell.points:
         if not pt.complete:
             continue
@@ -84,8 +84,10 @@ def rule_results(cell: Cell, messages: list[str] | None = None) -> dict[str, Rul
         if curves is None:
             continue
         mean, std = _mean_std([np.nanmax(c) for c in curves])
-        if best is None or mean > best[0]:
-            best = (mean, pt, std, len(curves))
-    out["oracle"] = (RuleResult(best[0], best[2], best[1].tag, best[3]) if best is not None
-                     else RuleResult(None, None, None, 0, no_log))
+        logged.append((mean, pt, std, len(curves)))
+    if logged:
+        mean, pt, std, n = logged[int(first_best([row[0] for row in logged]))]
+        out["oracle"] = RuleResult(mean, std, pt.tag, n)
+    else:
+        out["oracle"] = RuleResult(None, None, None, 0, no_log)
     return out
