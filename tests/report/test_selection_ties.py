@@ -61,3 +61,26 @@ def test_a_test_best_tied_in_float32_counts_as_test_best():
     v_obs = np.array([[0.5, 0.5, 0.5], [0.6, 0.6, 0.6]])  # validation picks point 1
     r = reliability_numbers(v_obs, v_obs[None], test, None, np.full(3, N_VAL))
     assert r["selected"] == 1 and r["p_test_best"] == 1.0
+
+
+def test_the_summary_names_the_first_of_tied_methods(tmp_path):
+    """The summary's best method and best baseline: two methods at 75.0 % (one read as 74.99999809 from float32, the
+    later one as 75.00000095) are tied, and the first in params order is named."""
+    import pandas as pd
+
+    from fake_runs import experiment, study
+    from limitlab.report.summary import summary_frame
+
+    exp = experiment(tmp_path, [study(methods=[{"method": "ce", "label": "CE"}, {"method": "mae", "label": "MAE"},
+                                               {"id": "limit_g", "method": "limit", "label": "LIMIT_G", "beta": [1.0]}])])
+
+    def best(ce: float, mae: float, limit_g: float) -> tuple[str, str]:
+        table = pd.DataFrame([{"setting": "mnist/uniform/p50/nall", "study": "u", "dataset": "mnist", "noise": "uniform",
+                               "p": 0.5, "n": "all", "method_id": m, "label": m, "test_acc_pct": acc,
+                               "test_acc_std_pct": 1.0, "coin_toss": False}
+                              for m, acc in [("ce", ce), ("mae", mae), ("limit_g", limit_g)]])
+        row = summary_frame(exp, table, None).iloc[0]
+        return row.best_id, row.baseline_id
+
+    assert best(74.99999809, 75.00000095, 70.0) == ("ce", "mae")  # the best method
+    assert best(74.99999809, 75.00000095, 80.0) == ("limit_g", "ce")  # the best baseline beside it

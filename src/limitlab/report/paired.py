@@ -38,6 +38,7 @@ from pathlib import Path
 import numpy as np
 
 from limitlab.experiment.paths import RunFiles
+from limitlab.report.run_outputs import first_best
 
 MIN_PAIRS_FOR_TEST = 5
 
@@ -227,7 +228,7 @@ def compare_cells(cells: list, reference: str, best_baseline: bool, boot) -> lis
             for cell in group:
                 rivals = [b for b in baselines if b is not cell]
                 if rivals:
-                    best = max(rivals, key=lambda b: b.stats["test_acc"])
+                    best = rivals[int(first_best([b.stats["test_acc"] for b in rivals]))]
                     if best.method_id != reference:  # else the reference row already is this comparison
                         refs.append(("best_baseline", (cell, best)))
         for kind, target in refs:

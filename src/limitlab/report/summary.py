@@ -35,6 +35,7 @@ from limitlab.errors import LimitlabError
 from limitlab.experiment.schema import Experiment
 from limitlab.report.detection_budget import budget_view
 from limitlab.report.paired import baseline_ids
+from limitlab.report.run_outputs import first_best
 from limitlab.report.selection_reliability import COIN_TOSS_BELOW, COIN_TOSS_MARK
 
 DASH = "—"
@@ -144,7 +145,7 @@ def summary_frame(exp: Experiment, table: pd.DataFrame, paired: pd.DataFrame | N
         listed = pd.Series([k in methods for k in zip(group["study"], group["method_id"])], index=group.index)
         mine = group[listed & group["test_acc_pct"].notna()]
         if not mine.empty:
-            best = mine.loc[mine["test_acc_pct"].idxmax()]  # the first of equals: params order
+            best = mine.iloc[int(first_best(mine["test_acc_pct"].to_numpy(dtype=float) / 100))]  # ties: params order
             row.update(best_id=best["method_id"], best_label=best["label"], best_test_acc_pct=best["test_acc_pct"],
                        best_test_acc_std_pct=best.get("test_acc_std_pct"),
                        best_coin_toss=(setting, best["method_id"]) in coins)
@@ -154,7 +155,8 @@ def summary_frame(exp: Experiment, table: pd.DataFrame, paired: pd.DataFrame | N
             rivals = mine[[(s, m) in baselines and m != best["method_id"]
                            for s, m in zip(mine["study"], mine["method_id"])]]
             if not rivals.empty:
-                row.update(_pair("baseline", rivals.loc[rivals["test_acc_pct"].idxmax()], best, paired, coins))
+                top = rivals.iloc[int(first_best(rivals["test_acc_pct"].to_numpy(dtype=float) / 100))]
+                row.update(_pair("baseline", top, best, paired, coins))
         rows.append(row)
     return pd.DataFrame(rows, columns=COLUMNS)
 
