@@ -84,3 +84,15 @@ def test_the_summary_names_the_first_of_tied_methods(tmp_path):
 
     assert best(74.99999809, 75.00000095, 70.0) == ("ce", "mae")  # the best method
     assert best(74.99999809, 75.00000095, 80.0) == ("limit_g", "ce")  # the best baseline beside it
+
+
+def test_the_oracle_rule_keeps_the_first_point_of_a_tie(monkeypatch):
+    from limitlab.report import selection_rules
+
+    first, second = point(FIRST, 1.0), point(SECOND, 3.0)
+    curves = {id(first): [np.array([0.1, f32(k)]) for k in FIRST], id(second): [np.array([f32(k), 0.1]) for k in SECOND]}
+    monkeypatch.setattr(selection_rules, "test_curves", lambda pt, messages: curves[id(pt)])
+    cell = SimpleNamespace(selected=first, points=[first, second],
+                           stats={"test_acc": 0.2, "test_acc_std": None, "error": "none", "n_seeds": 3})
+    oracle = selection_rules.rule_results(cell)["oracle"]
+    assert oracle.point == first.tag and oracle.test_acc == first.mean_val_acc
