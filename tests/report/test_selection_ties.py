@@ -71,12 +71,13 @@ def test_the_summary_names_the_first_of_tied_methods(tmp_path):
     from fake_runs import experiment, study
     from limitlab.report.summary import summary_frame
 
-    exp = experiment(tmp_path, [study(methods=[{"method": "ce", "label": "CE"}, {"method": "mae", "label": "MAE"},
-                                               {"id": "limit_g", "method": "limit", "label": "LIMIT_G", "beta": [1.0]}])])
+    methods = [{"method": "ce", "label": "CE"}, {"method": "mae", "label": "MAE"},
+               {"id": "limit_g", "method": "limit", "label": "LIMIT_G", "beta": [1.0]}]
+    exp = experiment(tmp_path, [study(methods=methods)])
 
     def best(ce: float, mae: float, limit_g: float) -> tuple[str, str]:
-        table = pd.DataFrame([{"setting": "mnist/uniform/p50/nall", "study": "u", "dataset": "mnist", "noise": "uniform",
-                               "p": 0.5, "n": "all", "method_id": m, "label": m, "test_acc_pct": acc,
+        table = pd.DataFrame([{"setting": "mnist/uniform/p50/nall", "study": "u", "dataset": "mnist",
+                               "noise": "uniform", "p": 0.5, "n": "all", "method_id": m, "label": m, "test_acc_pct": acc,
                                "test_acc_std_pct": 1.0, "coin_toss": False}
                               for m, acc in [("ce", ce), ("mae", mae), ("limit_g", limit_g)]])
         row = summary_frame(exp, table, None).iloc[0]
@@ -90,7 +91,8 @@ def test_the_oracle_rule_keeps_the_first_point_of_a_tie(monkeypatch):
     from limitlab.report import selection_rules
 
     first, second = point(FIRST, 1.0), point(SECOND, 3.0)
-    curves = {id(first): [np.array([0.1, f32(k)]) for k in FIRST], id(second): [np.array([f32(k), 0.1]) for k in SECOND]}
+    curves = {id(first): [np.array([0.1, f32(k)]) for k in FIRST],
+              id(second): [np.array([f32(k), 0.1]) for k in SECOND]}
     monkeypatch.setattr(selection_rules, "test_curves", lambda pt, messages: curves[id(pt)])
     cell = SimpleNamespace(selected=first, points=[first, second],
                            stats={"test_acc": 0.2, "test_acc_std": None, "error": "none", "n_seeds": 3})
