@@ -102,3 +102,41 @@ def test_what_each_row_cost_in_core_hours(tmp_path):
     assert "| CE | 2 | 1.5 | 2700.0 | 2.5 |" in md and "In total 2 runs, 2.50 core-hours" in md
     assert (tmp_path / "out" / "timing_rows.csv").read_text().splitlines()[0] == \
         "row,runs,train_wall_h,median_run_s,core_h"
+
+
+def test_what_each_row_cost_per_setting(tmp_path):
+    """With several data settings, each row's cost per setting (timing_rows_by_setting.csv and a timing.md section
+    with each setting's total); with one setting, neither."""
+    from limitlab.pipeline.stage_timing import row_costs
+
+    def run(name, seconds):
+        d = tmp_path / "runs" / name
+        d.mkdir(parents=True)
+        (d / "result.json").write_text(json.dumps({"test_acc": 0.5}))
+        (d / "timing.json").write_text(json.dumps({"train_time_s": seconds, "epoch_time_s": [seconds], "threads": 1}))
+        return d
+
+    a, b, c, d = run("a", 360.0), run("b", 3600.0), run("c", 720.0), run("d", 7200.0)
+    rows = {a: "CE", b: "CE", c: "LIMIT", d: "LIMIT"}
+    settings = {a: "mnist/uniform/p80/n1000", b: "mnist/uniform/p0/n1000",
+                c: "mnist/uniform/p80/n1000", d: "mnist/uniform/p0/n1000"}
+    by_setting = row_costs(rows, {}, settings)
+    assert by_setting[["row", "setting", "runs", "core_h"]].to_dict("records") == [
+        {"row": "CE", "setting": "mnist/uniform/p80/n1000", "runs": 1, "core_h": 0.1},
+        {"row": "CE", "setting": "mnist/uniform/p0/n1000", "runs": 1, "core_h": 1.0},
+        {"row": "LIMIT", "setting": "mnist/uniform/p80/n1000", "runs": 1, "core_h": 0.2},
+        {"row": "LIMIT", "setting": "mnist/uniform/p0/n1000", "runs": 1, "core_h": 2.0}]
+    write_timing(tmp_path / "benchmarks", [a, b, c, d], tmp_path / "out", costs=row_costs(rows, {}),
+                 setting_costs=by_setting)
+    md = (tmp_path / "out" / "timing.md").read_text()
+    assert "| CE | 2 | 1.1 | 1980.0 | 1.1 |" in md  # the per-row totals stay
+    assert "| LIMIT | mnist/uniform/p0/n1000 | 1 | 2.0 | 7200.0 | 2.0 |" in md
+    assert "Per setting: mnist/uniform/p80/n1000 2 runs, 0.30 core-hours; mnist/uniform/p0/n1000 2 runs, 3.00" in md
+    assert (tmp_path / "out" / "timing_rows_by_setting.csv").read_text().splitlines()[0] == \
+        "row,setting,runs,train_wall_h,median_run_s,core_h"
+
+    one = tmp_path / "one"
+    write_timing(tmp_path / "benchmarks", [a, c], one, costs=row_costs({a: "CE", c: "LIMIT"}, {}),
+                 setting_costs=row_costs({a: "CE", c: "LIMIT"}, {}, {a: settings[a], c: settings[c]}))
+    assert "per setting" not in (one / "timing.md").read_text()
+    assert not (one / "timing_rows_by_setting.csv").exists()

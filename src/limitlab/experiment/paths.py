@@ -67,6 +67,7 @@ class ResultFiles:
     TIMING_MD = "timing.md"
     TIMING = "timing.csv"
     TIMING_ROWS = "timing_rows.csv"    # what each row of the results table cost
+    TIMING_ROWS_BY_SETTING = "timing_rows_by_setting.csv"  # the same per data setting (several settings only)
     # limitlab report-assets
     REPORT = "report"
     RESULTS_PAGE = "report/results.html"

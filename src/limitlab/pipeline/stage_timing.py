@@ -69,22 +69,28 @@ def training_loop_seconds(run_dirs: list[Path]) -> tuple[int, float]:
     return len(times), sum(seconds for seconds, _ in times)
 
 
-def row_costs(run_rows: dict[Path, str], cores: dict[Path, int]) -> pd.DataFrame:
+def row_costs(run_rows: dict[Path, str], cores: dict[Path, int],
+              settings: dict[Path, str] | None = None) -> pd.DataFrame:
     """What each row of the table cost: per row label, the finished runs, their training loops' total and median wall
     time (``train_time_s`` of timing.json) and core-hours = Σ train_time_s × threads / 3600, the threads torch used
     as timing.json records them (runs of releases before it: ``cores``, what the params gave the run's job). Rows
-    in first-seen order; runs not finished or with a damaged timing file are not counted (:func:`loop_time`)."""
-    per_row: dict[str, list[tuple[float, int]]] = {}
+    in first-seen order; runs not finished or with a damaged timing file are not counted (:func:`loop_time`).
+    Given ``settings`` (run → data setting, e.g. ``mnist5k/uniform/p80/n1000``), one line per row and setting, with
+    a ``setting`` column: a study over several noise rates costs very different amounts at each."""
+    groups: dict[tuple[str, str | None], list[tuple[float, int]]] = {}
     for run_dir, row in run_rows.items():
-        per_row.setdefault(row, [])
+        key = (row, settings[run_dir] if settings is not None else None)
+        groups.setdefault(key, [])
         timed = loop_time(run_dir)
         if timed is not None:
             seconds, threads = timed
-            per_row[row].append((seconds, threads or cores.get(run_dir, 1)))
-    out = [{"row": row, "runs": len(v), "train_wall_h": round(sum(s for s, _ in v) / 3600, 3),
+            groups[key].append((seconds, threads or cores.get(run_dir, 1)))
+    out = [{"row": row, **({"setting": setting} if settings is not None else {}), "runs": len(v),
+            "train_wall_h": round(sum(s for s, _ in v) / 3600, 3),
             "median_run_s": round(float(pd.Series([s for s, _ in v]).median()), 1) if v else float("nan"),
-            "core_h": round(sum(s * c for s, c in v) / 3600, 3)} for row, v in per_row.items()]
-    return pd.DataFrame(out, columns=["row", "runs", "train_wall_h", "median_run_s", "core_h"])
+            "core_h": round(sum(s * c for s, c in v) / 3600, 3)} for (row, setting), v in groups.items()]
+    columns = ["row", "setting", "runs", "train_wall_h", "median_run_s", "core_h"]
+    return pd.DataFrame(out, columns=columns if settings is not None else [c for c in columns if c != "setting"])
 
 
 def run_stage_rows(eval_dirs: list[Path]) -> pd.DataFrame:
@@ -103,10 +109,18 @@ def run_stage_rows(eval_dirs: list[Path]) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["stage", "job", "wall_s", "cpu_s", "max_rss_mb"])
 
 
+def _markdown(frame: pd.DataFrame) -> list[str]:
+    cols = list(frame.columns)
+    return (["| " + " | ".join(cols) + " |", "|" + " --- |" * len(cols)]
+            + ["| " + " | ".join(str(v) for v in row) + " |" for row in frame.itertuples(index=False)])
+
+
 def write_timing(bench_dir: Path, run_dirs: list[Path], out_dir: Path, eval_dirs: list[Path] = (),
-                 costs: pd.DataFrame | None = None) -> pd.DataFrame:
+                 costs: pd.DataFrame | None = None, setting_costs: pd.DataFrame | None = None) -> pd.DataFrame:
     """timing.csv (the table) and timing.md (the table, the training-loop line and, given ``costs``
-    (:func:`row_costs`), what each row of the results table cost, also in timing_rows.csv) in ``out_dir``."""
+    (:func:`row_costs`), what each row of the results table cost, also in timing_rows.csv) in ``out_dir``; given
+    ``setting_costs`` (:func:`row_costs` with settings) over more than one setting, also each row's cost per setting,
+    in timing_rows_by_setting.csv."""
     jobs = read_benchmarks(bench_dir)
     stages = run_stage_rows(list(eval_dirs))
     table = stage_table(pd.concat([jobs, stages], ignore_index=True) if len(stages) else jobs)
@@ -124,12 +138,15 @@ def write_timing(bench_dir: Path, run_dirs: list[Path], out_dir: Path, eval_dirs
               "elapsed time divided by the cores it used.", ""]
     if costs is not None and len(costs):
         costs.to_csv(out_dir / ResultFiles.TIMING_ROWS, index=False)
-        cols = list(costs.columns)
-        lines += ["## What each row cost (training loops of its finished runs)", "",
-                  "| " + " | ".join(cols) + " |", "|" + " --- |" * len(cols)]
-        lines += ["| " + " | ".join(str(v) for v in row) + " |" for row in costs.itertuples(index=False)]
+        lines += ["## What each row cost (training loops of its finished runs)", "", *_markdown(costs)]
         lines += ["", f"In total {int(costs['runs'].sum())} runs, {costs['core_h'].sum():.2f} core-hours "
                   "(a loop's wall time × the threads its job gave torch; on a shared machine wall time includes "
                   "waiting for a core).", ""]
+    if setting_costs is not None and setting_costs["setting"].nunique() > 1:
+        setting_costs.to_csv(out_dir / ResultFiles.TIMING_ROWS_BY_SETTING, index=False)
+        per_setting = setting_costs.groupby("setting", sort=False)[["runs", "core_h"]].sum()
+        lines += ["## What each row cost per setting", "", *_markdown(setting_costs), "",
+                  "Per setting: " + "; ".join(f"{setting} {int(r.runs)} runs, {r.core_h:.2f} core-hours"
+                                              for setting, r in per_setting.iterrows()) + ".", ""]
     (out_dir / ResultFiles.TIMING_MD).write_text("\n".join(lines))
     return table

@@ -31,9 +31,10 @@ def main(args) -> int:
     out = results_folder(exp, args.results_dir)
     runs = runs_of(exp)
     labels = {(st.id, m.row_id): m.label or m.row_id for st in exp.studies for m in st.methods}
-    costs = row_costs({Path(r.spec.run_dir): labels[(r.spec.study, r.spec.method_id)] for r in runs},
-                      {Path(r.spec.run_dir): r.spec.training.threads or exp.resources.train.cpus for r in runs})
+    rows = {Path(r.spec.run_dir): labels[(r.spec.study, r.spec.method_id)] for r in runs}
+    cores = {Path(r.spec.run_dir): r.spec.training.threads or exp.resources.train.cpus for r in runs}
+    settings = {Path(r.spec.run_dir): r.spec.setting_path.rsplit("/", 1)[0] for r in runs}  # less the split seed
     table = write_timing(bench, [Path(r.spec.run_dir) for r in runs], out, [Path(r.spec.eval_dir) for r in runs],
-                         costs)
+                         row_costs(rows, cores), row_costs(rows, cores, settings))
     print(f"{len(table)} stage(s), {int(table['jobs'].sum()) if len(table) else 0} job(s) -> {out}/timing.md")
     return 0
