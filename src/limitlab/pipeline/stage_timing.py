@@ -129,9 +129,7 @@ def write_timing(bench_dir: Path, run_dirs: list[Path], out_dir: Path, eval_dirs
     runs, loop_s = training_loop_seconds(run_dirs)
     job_stage = "run" if (table["stage"] == "run").any() else "train"  # `train`: benchmark files of older runs
     train_wall = float(table.loc[table["stage"] == job_stage, "wall_total_s"].sum())
-    lines = [f"# Where the time went (Snakemake benchmark files under {bench_dir})", "",
-             "| " + " | ".join(COLUMNS) + " |", "|" + " --- |" * len(COLUMNS)]
-    lines += ["| " + " | ".join(str(v) for v in row) + " |" for row in table.itertuples(index=False)]
+    lines = [f"# Where the time went (Snakemake benchmark files under {bench_dir})", "", *_markdown(table)]
     lines += ["", f"Training loops (train_time_s of {runs} runs): {loop_s:.1f} s; {job_stage} jobs' wall time: "
               f"{train_wall:.1f} s" + (f" ({100 * loop_s / train_wall:.0f} % in the loop)." if train_wall else "."),
               "Wall times of jobs that ran at the same time add up here: compare totals with the pipeline's "
