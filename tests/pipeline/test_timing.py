@@ -75,6 +75,15 @@ def test_cli_on_a_params_file_without_benchmarks(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     assert main(["timing", "--params", str(REPO / "params/smoke.yaml"), "--results-dir", "res"]) == 0
     assert (tmp_path / "res" / "timing.md").is_file() and (tmp_path / "res" / "timing.csv").is_file()
+    # its two settings (p = 0.5, 0.8) are named as every table names them (table.csv's 'setting', the cells' keys)
+    import pandas as pd
+
+    from limitlab.experiment.params_file import load
+    from limitlab.report.cells import build_cells
+
+    by_setting = pd.read_csv(tmp_path / "res" / "timing_rows_by_setting.csv")
+    keys = {c.key for c in build_cells(load(REPO / "params/smoke.yaml"))}
+    assert set(by_setting["setting"]) == keys and len(keys) == 2 and by_setting["runs"].sum() == 0
 
 
 def test_what_each_row_cost_in_core_hours(tmp_path):

@@ -44,6 +44,12 @@ def setting_prefixes(exp: Experiment) -> dict[str, str]:
     return {sid: (f"{sid}/" if len(ids) > 1 else "") for ids in seen.values() for sid in ids}
 
 
+def run_setting_key(spec, prefixes: dict[str, str]) -> str:
+    """The key of a run's setting (:func:`~limitlab.experiment.paths.cell_key`: every table's 'setting' column);
+    ``prefixes`` from :func:`setting_prefixes`."""
+    return cell_key(prefixes[spec.study], spec.dataset.name, spec.setting_path.split("/")[1], spec.p, spec.n)
+
+
 @dataclass
 class Point:
     """One hyperparameter point of a cell with its runs over seeds."""
@@ -195,8 +201,8 @@ def build_cells(exp: Experiment, records: list[RunRecord] | None = None) -> list
         ck = (s.study, noise_dir, s.p, s.n, s.method_id)
         if ck not in cells:
             label = next(m.label or m.row_id for m in study.methods if m.row_id == s.method_id)
-            key = cell_key(prefixes[s.study], s.dataset.name, noise_dir, s.p, s.n)
-            cells[ck] = Cell(study, s.dataset.name, noise_dir, s.noise, s.p, s.n, s.method_id, label, key)
+            cells[ck] = Cell(study, s.dataset.name, noise_dir, s.noise, s.p, s.n, s.method_id, label,
+                             run_setting_key(s, prefixes))
         cell = cells[ck]
         pt = next((p for p in cell.points if p.point == s.point), None)
         if pt is None:

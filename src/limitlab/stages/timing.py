@@ -24,6 +24,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 def main(args) -> int:
     from limitlab.experiment import params_file as P
     from limitlab.pipeline.stage_timing import row_costs, write_timing
+    from limitlab.report.cells import run_setting_key, setting_prefixes
     from limitlab.stages import results_folder
 
     exp = P.load(args.params)
@@ -33,7 +34,8 @@ def main(args) -> int:
     labels = {(st.id, m.row_id): m.label or m.row_id for st in exp.studies for m in st.methods}
     rows = {Path(r.spec.run_dir): labels[(r.spec.study, r.spec.method_id)] for r in runs}
     cores = {Path(r.spec.run_dir): r.spec.training.threads or exp.resources.train.cpus for r in runs}
-    settings = {Path(r.spec.run_dir): r.spec.setting_path.rsplit("/", 1)[0] for r in runs}  # less the split seed
+    prefixes = setting_prefixes(exp)
+    settings = {Path(r.spec.run_dir): run_setting_key(r.spec, prefixes) for r in runs}  # table.csv's 'setting'
     table = write_timing(bench, [Path(r.spec.run_dir) for r in runs], out, [Path(r.spec.eval_dir) for r in runs],
                          row_costs(rows, cores), row_costs(rows, cores, settings))
     print(f"{len(table)} stage(s), {int(table['jobs'].sum()) if len(table) else 0} job(s) -> {out}/timing.md")
