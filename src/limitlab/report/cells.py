@@ -50,6 +50,13 @@ def run_setting_key(spec, prefixes: dict[str, str]) -> str:
     return cell_key(prefixes[spec.study], spec.dataset.name, spec.setting_path.split("/")[1], spec.p, spec.n)
 
 
+def cleanlab_job_key(spec, prefixes: dict[str, str]) -> dict[str, str]:
+    """The columns that name a cleanlab job's rows in the report's tables: its setting (the cell key, as
+    :func:`run_setting_key`), its detector ('cleanlab_k<K>') and its label."""
+    return {"setting": run_setting_key(spec.fold_specs[0], prefixes), "detector": f"cleanlab_k{spec.folds}",
+            "label": f"cleanlab ({spec.folds}-fold {spec.source_id.upper()})"}
+
+
 @dataclass
 class Point:
     """One hyperparameter point of a cell with its runs over seeds."""

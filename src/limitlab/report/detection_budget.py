@@ -20,8 +20,8 @@ import numpy as np
 
 from limitlab.detection_metrics import budget_metrics, detection_metrics
 from limitlab.experiment.grid import cleanlab_specs
-from limitlab.experiment.paths import CleanlabFiles, RunFiles, cell_key
-from limitlab.report.cells import setting_prefixes
+from limitlab.experiment.paths import CleanlabFiles, RunFiles
+from limitlab.report.cells import cleanlab_job_key, setting_prefixes
 
 CE_LOSS, CE_LOSS_LABEL = "ce_loss", "CE loss (in-sample, trivial)"
 NUMBERS = ("detection_auc", "detection_ap", "precision_at_noise_rate", "recall_at_noise_rate", "k_estimate",
@@ -57,7 +57,7 @@ def _row(files: list[tuple[Path, str]]) -> dict | None:
 
 
 def budget_view(detection):
-    """The rows of detection.csv (:func:`limitlab.report.detection_detection_tables.detection_frame`) that the budget tables show, in
+    """The rows of detection.csv (:func:`limitlab.report.detection_tables.detection_frame`) that the budget tables show, in
     table.md and on the results page alike: detectors with per-example scores (a precision at the noise count or at
     k = 100). Empty when the file has no budget numbers (written before them, or no score files)."""
     if (detection.empty or "precision_at_noise_rate_pct" not in detection
@@ -84,10 +84,7 @@ def budget_rows(cells: list, exp) -> list[dict]:
             rows.append({"setting": c.key, "detector": detector, "label": label, "p": c.p, **row})
     prefixes = setting_prefixes(exp)
     for spec in cleanlab_specs(exp):
-        f = spec.fold_specs[0]
         row = _row([(Path(spec.out_dir) / CleanlabFiles.PROBS, "label_quality")])
         if row is not None:
-            key = cell_key(prefixes[spec.study], f.dataset.name, spec.setting_path.split("/")[1], f.p, f.n)
-            rows.append({"setting": key, "detector": f"cleanlab_k{spec.folds}",
-                         "label": f"cleanlab ({spec.folds}-fold {spec.source_id.upper()})", "p": f.p, **row})
+            rows.append({**cleanlab_job_key(spec, prefixes), "p": spec.p, **row})
     return rows

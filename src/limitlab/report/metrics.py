@@ -13,9 +13,9 @@ from __future__ import annotations
 from pathlib import Path
 
 from limitlab.experiment.grid import cleanlab_specs
-from limitlab.experiment.paths import CleanlabFiles, cell_key
+from limitlab.experiment.paths import CleanlabFiles
 from limitlab.experiment.schema import Experiment
-from limitlab.report.cells import Cell, setting_prefixes
+from limitlab.report.cells import Cell, cleanlab_job_key, setting_prefixes
 from limitlab.report.run_outputs import read_json
 
 CLEANLAB_METRICS = ("detection_auc", "detection_ap", "n_issues", "noise_rate_estimate", "noise_rate_true",
@@ -70,8 +70,5 @@ def cleanlab_results(exp: Experiment, messages: list[str] | None = None) -> list
             if messages is not None:
                 messages.append(f"cleanlab {spec.key}: {problem} ({path})")
             continue
-        f = spec.fold_specs[0]
-        key = cell_key(prefixes[spec.study], f.dataset.name, spec.setting_path.split("/")[1], f.p, f.n)
-        rows.append({**data, "setting": key, "detector": f"cleanlab_k{spec.folds}",
-                     "label": f"cleanlab ({spec.folds}-fold {spec.source_id.upper()})", "seed": spec.seed})
+        rows.append({**data, **cleanlab_job_key(spec, prefixes), "seed": spec.seed})
     return rows
